@@ -1,0 +1,1 @@
+"""connector package (see DESIGN.md)."""

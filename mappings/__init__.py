@@ -1,0 +1,1 @@
+"""mappings package (see DESIGN.md)."""

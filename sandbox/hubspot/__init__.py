@@ -1,0 +1,20 @@
+"""The HubSpot CRM v3 API surface of the sandbox."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from sandbox.hubspot import associations, batch, objects, oauth, owners, properties, search
+
+
+def routes() -> list[BaseRoute]:
+    """Every HubSpot route, most specific first."""
+    return [
+        *oauth.ROUTES,
+        *owners.ROUTES,
+        *properties.ROUTES,
+        *associations.ROUTES,
+        *search.ROUTES,
+        *batch.ROUTES,
+        *objects.ROUTES,
+    ]

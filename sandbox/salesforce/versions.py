@@ -1,0 +1,7 @@
+"""Salesforce versions endpoints (to be filled in)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+ROUTES: list[BaseRoute] = []

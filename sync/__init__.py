@@ -1,0 +1,1 @@
+"""Orchestration: the sync cycle, the daemon and the `leadq` command line."""

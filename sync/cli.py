@@ -1,0 +1,23 @@
+"""The `leadq` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from sync.cli_demo import demo
+from sync.cli_sandbox import sandbox_app
+
+app = typer.Typer(
+    name="leadq",
+    help="AI lead qualification inside Salesforce and HubSpot, with people in control.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(sandbox_app, name="sandbox")
+app.command("demo")(demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
