@@ -50,7 +50,7 @@ def api_of(path: str) -> str:
 def _bearer(scope: Scope) -> str | None:
     for k, v in scope["headers"]:
         if k == b"authorization":
-            text = v.decode("latin-1")
+            text: str = v.decode("latin-1")
             if text.lower().startswith(("bearer ", "oauth ")):
                 return text.split(" ", 1)[1].strip()
     return None
@@ -144,7 +144,9 @@ class ApiGate:
         if api == "admin" and path != "/__sandbox/health":
             token = _bearer(scope)
             if token is None or not st.is_valid_token(token):
-                return JSONResponse({"error": "admin calls need the sandbox bearer token"}, status_code=401), None
+                return JSONResponse(
+                    {"error": "admin calls need the sandbox bearer token"}, status_code=401
+                ), None
         return None, None
 
     async def _faults(self, path: str, api: str, token: str) -> tuple[Response | None, str | None] | None:
@@ -159,31 +161,39 @@ class ApiGate:
         if inj.draw("error_5xx"):
             return _server_error(api, inj.choice([500, 503])), "error_5xx"
         if api == "hubspot" and inj.draw("rate_limit"):
-            return _hs_rate_limited("TEN_SECONDLY_ROLLING", self.state.limits.hs_ten_second_limit, 10000), "rate_limit"
+            return _hs_rate_limited(
+                "TEN_SECONDLY_ROLLING", self.state.limits.hs_ten_second_limit, 10000
+            ), "rate_limit"
         if api == "salesforce" and inj.draw("quota"):
-            return SfApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.").response(), "quota"
+            return SfApiError(
+                403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."
+            ).response(), "quota"
         if self.state.is_issued_token(token) and inj.session_expired():
             self.state.expire_sessions()
-            return (sf_invalid_session().response() if api == "salesforce" else hs_unauthorized().response()), (
-                "session_expiry"
-            )
+            return (
+                sf_invalid_session().response() if api == "salesforce" else hs_unauthorized().response()
+            ), ("session_expiry")
         return None
 
 
 def _server_error(api: str, status: int) -> Response:
     if api == "salesforce":
         if status == 503:
-            return SfApiError(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable, try again later.").response()
+            return SfApiError(
+                503, "SERVER_UNAVAILABLE", "Server temporarily unavailable, try again later."
+            ).response()
         return SfApiError(
             500, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact "
             "support: 1457389120-60123 (-1234567890)"
         ).response()  # fmt: skip
-    return HsApiError(status, "internal error" if status == 500 else "Service Unavailable", "INTERNAL_ERROR").response()
+    return HsApiError(
+        status, "internal error" if status == 500 else "Service Unavailable", "INTERNAL_ERROR"
+    ).response()
 
 
 def _hs_rate_limited(policy: str, limit: int, interval_ms: int) -> Response:
     message = (
-        f"You have reached your ten_secondly_rolling limit." if policy == "TEN_SECONDLY_ROLLING"
+        "You have reached your ten_secondly_rolling limit." if policy == "TEN_SECONDLY_ROLLING"
         else "You have reached your secondly limit."
     )  # fmt: skip
     err = HsApiError(429, message, "RATE_LIMITS", extra={"errorType": "RATE_LIMIT", "policyName": policy})

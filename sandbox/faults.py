@@ -126,11 +126,20 @@ class RequestLog:
             self._seq = 0
 
     def add(
-        self, api: str, method: str, path: str, endpoint: str, status: int, duration_ms: float, fault: str | None
+        self,
+        api: str,
+        method: str,
+        path: str,
+        endpoint: str,
+        status: int,
+        duration_ms: float,
+        fault: str | None,
     ) -> None:
         with self._lock:
             self._seq += 1
-            self.entries.append(LoggedRequest(self._seq, api, method, path, endpoint, status, duration_ms, fault))
+            self.entries.append(
+                LoggedRequest(self._seq, api, method, path, endpoint, status, duration_ms, fault)
+            )
             self.counters[f"{method} {endpoint}"] += 1
 
     def snapshot(self, since: int = 0) -> dict[str, Any]:

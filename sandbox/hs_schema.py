@@ -39,7 +39,8 @@ def prop(
         "description": "",
         "groupName": group,
         "options": [
-            {"label": lbl, "value": val, "displayOrder": i, "hidden": False} for i, (val, lbl) in enumerate(options)
+            {"label": lbl, "value": val, "displayOrder": i, "hidden": False}
+            for i, (val, lbl) in enumerate(options)
         ],
         "displayOrder": -1,
         "calculated": False,

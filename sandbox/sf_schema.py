@@ -8,6 +8,7 @@ and how SOQL values are typed. Custom fields created through the Tooling API are
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 # describe `type` -> SQLite storage class
 STORAGE = {
@@ -100,40 +101,46 @@ class SfObject:
         return KEY_PREFIX.get(self.name, "a00")
 
 
-def _s(name: str, label: str, length: int = 255, **kw: object) -> SfField:
-    return SfField(name, "string", label, length=length, **kw)  # type: ignore[arg-type]
+def _s(name: str, label: str, length: int = 255, **kw: Any) -> SfField:
+    return SfField(name, "string", label, length=length, **kw)
 
 
-def _pick(name: str, label: str, values: tuple[str, ...], **kw: object) -> SfField:
-    return SfField(name, "picklist", label, length=255, picklist=values, **kw)  # type: ignore[arg-type]
+def _pick(name: str, label: str, values: tuple[str, ...], **kw: Any) -> SfField:
+    return SfField(name, "picklist", label, length=255, picklist=values, **kw)
 
 
-def _ref(name: str, label: str, to: str, rel: str, **kw: object) -> SfField:
-    return SfField(  # type: ignore[arg-type]
-        name, "reference", label, length=18, reference_to=(to,), relationship_name=rel, **kw
-    )
+def _ref(name: str, label: str, to: str, rel: str, **kw: Any) -> SfField:
+    return SfField(name, "reference", label, length=18, reference_to=(to,), relationship_name=rel, **kw)
 
 
 def _system(owner: bool = True) -> tuple[SfField, ...]:
-    ro = {"createable": False, "updateable": False}
+    ro: dict[str, Any] = {"createable": False, "updateable": False}
     fields = [
-        SfField("Id", "id", "Record ID", length=18, nillable=False, **ro),  # type: ignore[arg-type]
-        SfField("IsDeleted", "boolean", "Deleted", nillable=False, default=False, **ro),  # type: ignore[arg-type]
+        SfField("Id", "id", "Record ID", length=18, nillable=False, **ro),
+        SfField("IsDeleted", "boolean", "Deleted", nillable=False, default=False, **ro),
     ]
     if owner:
         fields.append(_ref("OwnerId", "Owner ID", "User", "Owner", nillable=False))
     fields += [
-        SfField("CreatedDate", "datetime", "Created Date", nillable=False, **ro),  # type: ignore[arg-type]
+        SfField("CreatedDate", "datetime", "Created Date", nillable=False, **ro),
         _ref("CreatedById", "Created By ID", "User", "CreatedBy", nillable=False, **ro),
-        SfField("LastModifiedDate", "datetime", "Last Modified Date", nillable=False, **ro),  # type: ignore[arg-type]
+        SfField("LastModifiedDate", "datetime", "Last Modified Date", nillable=False, **ro),
         _ref("LastModifiedById", "Last Modified By ID", "User", "LastModifiedBy", nillable=False, **ro),
-        SfField("SystemModstamp", "datetime", "System Modstamp", nillable=False, **ro),  # type: ignore[arg-type]
+        SfField("SystemModstamp", "datetime", "System Modstamp", nillable=False, **ro),
     ]
     return tuple(fields)
 
 
 SYSTEM_FIELDS = frozenset(
-    {"Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp"}
+    {
+        "Id",
+        "IsDeleted",
+        "CreatedDate",
+        "CreatedById",
+        "LastModifiedDate",
+        "LastModifiedById",
+        "SystemModstamp",
+    }
 )
 
 INDUSTRIES = (
@@ -145,12 +152,17 @@ INDUSTRIES = (
 )  # fmt: skip
 LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
 RATINGS = ("Hot", "Warm", "Cold")
-LEAD_STATUSES = ("Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted")
+LEAD_STATUSES = (
+    "Open - Not Contacted",
+    "Working - Contacted",
+    "Closed - Converted",
+    "Closed - Not Converted",
+)
 STAGES = (
     "Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers",
     "Perception Analysis", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost",
 )  # fmt: skip
-RO = {"createable": False, "updateable": False}
+RO: dict[str, Any] = {"createable": False, "updateable": False}
 
 
 def _address(prefix: str, label: str) -> tuple[SfField, ...]:
@@ -189,7 +201,11 @@ ACCOUNT = SfObject(
     (
         *_system(),
         _s("Name", "Account Name", 255, nillable=False, name_field=True),
-        _pick("Type", "Account Type", ("Prospect", "Customer - Direct", "Customer - Channel", "Partner", "Other")),
+        _pick(
+            "Type",
+            "Account Type",
+            ("Prospect", "Customer - Direct", "Customer - Channel", "Partner", "Other"),
+        ),
         _ref("ParentId", "Parent Account ID", "Account", "Parent"),
         SfField("Website", "url", "Website", length=255),
         SfField("Phone", "phone", "Account Phone", length=40),
@@ -200,7 +216,7 @@ ACCOUNT = SfObject(
         *_address("Billing", "Billing"),
         SfField("Description", "textarea", "Account Description", length=32000),
         _pick("AccountSource", "Account Source", LEAD_SOURCES),
-        SfField("LastActivityDate", "date", "Last Activity", **RO),  # type: ignore[arg-type]
+        SfField("LastActivityDate", "date", "Last Activity", **RO),
     ),
 )
 
@@ -221,7 +237,7 @@ CONTACT = SfObject(
         _pick("LeadSource", "Lead Source", LEAD_SOURCES),
         *_address("Mailing", "Mailing"),
         SfField("HasOptedOutOfEmail", "boolean", "Email Opt Out", nillable=False, default=False),
-        SfField("LastActivityDate", "date", "Last Activity", **RO),  # type: ignore[arg-type]
+        SfField("LastActivityDate", "date", "Last Activity", **RO),
     ),
 )
 
@@ -258,7 +274,7 @@ LEAD = SfObject(
         _ref("ConvertedContactId", "Converted Contact ID", "Contact", "ConvertedContact"),
         _ref("ConvertedOpportunityId", "Converted Opportunity ID", "Opportunity", "ConvertedOpportunity"),
         SfField("IsUnreadByOwner", "boolean", "Unread By Owner", nillable=False, default=True),
-        SfField("LastActivityDate", "date", "Last Activity", **RO),  # type: ignore[arg-type]
+        SfField("LastActivityDate", "date", "Last Activity", **RO),
     ),
 )
 
@@ -276,8 +292,8 @@ OPPORTUNITY = SfObject(
         SfField("CloseDate", "date", "Close Date", nillable=False),
         _pick("Type", "Opportunity Type", ("Existing Business", "New Business")),
         _pick("LeadSource", "Lead Source", LEAD_SOURCES),
-        SfField("IsClosed", "boolean", "Closed", nillable=False, default=False, **RO),  # type: ignore[arg-type]
-        SfField("IsWon", "boolean", "Won", nillable=False, default=False, **RO),  # type: ignore[arg-type]
+        SfField("IsClosed", "boolean", "Closed", nillable=False, default=False, **RO),
+        SfField("IsWon", "boolean", "Won", nillable=False, default=False, **RO),
         _ref("CampaignId", "Campaign ID", "Campaign", "Campaign"),
         SfField("Description", "textarea", "Description", length=32000),
     ),
@@ -301,10 +317,10 @@ TASK = SfObject(
         _pick("Status", "Status", ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"),
               nillable=False, default="Not Started"),
         _pick("Priority", "Priority", ("High", "Normal", "Low"), nillable=False, default="Normal"),
-        SfField("IsClosed", "boolean", "Closed", nillable=False, default=False, **RO),  # type: ignore[arg-type]
+        SfField("IsClosed", "boolean", "Closed", nillable=False, default=False, **RO),
         _pick("TaskSubtype", "Task Subtype", ("Task", "Email", "ListEmail", "Cadence", "Call")),
         _pick("Type", "Type", ("Call", "Email", "Meeting", "Other", "Web Visit", "Form Fill")),
-        SfField("CompletedDateTime", "datetime", "Completed Date/Time", **RO),  # type: ignore[arg-type]
+        SfField("CompletedDateTime", "datetime", "Completed Date/Time", **RO),
         SfField("CallDurationInSeconds", "int", "Call Duration"),
     ),
 )  # fmt: skip
@@ -348,8 +364,8 @@ CAMPAIGN_MEMBER = SfObject(
         _ref("LeadId", "Lead ID", "Lead", "Lead"),
         _ref("ContactId", "Contact ID", "Contact", "Contact"),
         _pick("Status", "Status", ("Sent", "Responded")),
-        SfField("HasResponded", "boolean", "Responded", nillable=False, default=False, **RO),  # type: ignore[arg-type]
-        SfField("FirstRespondedDate", "date", "First Responded Date", **RO),  # type: ignore[arg-type]
+        SfField("HasResponded", "boolean", "Responded", nillable=False, default=False, **RO),
+        SfField("FirstRespondedDate", "date", "First Responded Date", **RO),
     ),
 )
 
@@ -379,7 +395,9 @@ def standard_objects() -> dict[str, SfObject]:
     out: dict[str, SfObject] = {}
     for obj in STANDARD_OBJECTS:
         fields = tuple(
-            replace(f, reference_to=POLYMORPHIC[(obj.name, f.name)]) if (obj.name, f.name) in POLYMORPHIC else f
+            replace(f, reference_to=POLYMORPHIC[(obj.name, f.name)])
+            if (obj.name, f.name) in POLYMORPHIC
+            else f
             for f in obj.fields
         )
         out[obj.name] = replace(obj, fields=fields)

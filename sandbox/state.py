@@ -10,9 +10,9 @@ from sandbox.faults import FaultConfig, FaultInjector, RequestLog
 from sandbox.limits import LimitConfig, RollingWindow, SalesforceQuota
 from sandbox.store import Store
 
-DEFAULT_TOKEN = "sandbox"
+DEFAULT_TOKEN = "sandbox"  # noqa: S105 (the documented sandbox token, not a secret)
 DEFAULT_CLIENT_ID = "leadq-sandbox"
-DEFAULT_CLIENT_SECRET = "sandbox-secret"
+DEFAULT_CLIENT_SECRET = "sandbox-secret"  # noqa: S105
 
 
 @dataclass

@@ -98,7 +98,9 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS hs_object (type TEXT, id INTEGER, props TEXT, created_ms INTEGER, "
                 "updated_ms INTEGER, archived INTEGER DEFAULT 0, archived_ms INTEGER, PRIMARY KEY (type, id))"
             )
-            c.execute("CREATE INDEX IF NOT EXISTS hs_object_mod ON hs_object (type, archived, updated_ms, id)")
+            c.execute(
+                "CREATE INDEX IF NOT EXISTS hs_object_mod ON hs_object (type, archived, updated_ms, id)"
+            )
             c.execute(
                 "CREATE TABLE IF NOT EXISTS hs_property (type TEXT, name TEXT, spec TEXT, PRIMARY KEY (type, name))"
             )
@@ -130,11 +132,13 @@ class Store:
             for type_ in HS_OBJECT_TYPES:
                 for prop in DEFAULT_PROPERTIES[type_]:
                     c.execute(
-                        "INSERT OR IGNORE INTO hs_property VALUES (?, ?, ?)", (type_, prop["name"], orjson.dumps(prop))
+                        "INSERT OR IGNORE INTO hs_property VALUES (?, ?, ?)",
+                        (type_, prop["name"], orjson.dumps(prop)),
                     )
                 for group in DEFAULT_GROUPS[type_]:
                     c.execute(
-                        "INSERT OR IGNORE INTO hs_group VALUES (?, ?, ?)", (type_, group["name"], orjson.dumps(group))
+                        "INSERT OR IGNORE INTO hs_group VALUES (?, ?, ?)",
+                        (type_, group["name"], orjson.dumps(group)),
                     )
             top = 0
             for obj in objects.values():
@@ -143,6 +147,18 @@ class Store:
             self._sf_seq.reset(max(top + 1, INTEGRATION_USER_NUMBER + 1))
             hs_top = c.execute("SELECT COALESCE(MAX(id), 0) FROM hs_object").fetchone()[0]
             self._hs_seq.reset(max(int(hs_top) + 1, 100_000_001))
+        if self.sf_get("User", integration_user_id(), include_deleted=True) is None:
+            self.sf_insert(
+                "User",
+                {
+                    "Id": integration_user_id(),
+                    "Username": "integration@leadq.sandbox",
+                    "FirstName": "Integration",
+                    "LastName": "User",
+                    "Email": "integration@leadq.sandbox",
+                    "Title": "API integration user",
+                },
+            )
 
     def _register(self, obj: SfObject) -> None:
         self._sf_objects[obj.name] = obj
@@ -180,7 +196,12 @@ class Store:
         return sf_id(self._sf_objects[obj].key_prefix, self._sf_seq.next())
 
     def sf_insert(
-        self, obj: str, values: Mapping[str, SfValue], *, user_id: str | None = None, when: datetime | None = None
+        self,
+        obj: str,
+        values: Mapping[str, SfValue],
+        *,
+        user_id: str | None = None,
+        when: datetime | None = None,
     ) -> str:
         """Insert one record (values already typed), stamping the system fields. Returns the new id."""
         return self.sf_insert_many(obj, [values], user_id=user_id, when=when)[0]
@@ -220,7 +241,9 @@ class Store:
             c.executemany(f"INSERT INTO {_q('sf_' + obj)} ({cols}) VALUES ({marks})", batch)
         return ids
 
-    def sf_update(self, obj: str, record_id: str, values: Mapping[str, SfValue], *, user_id: str | None = None) -> bool:
+    def sf_update(
+        self, obj: str, record_id: str, values: Mapping[str, SfValue], *, user_id: str | None = None
+    ) -> bool:
         """Update one live record, bumping LastModifiedDate and SystemModstamp. False if not found."""
         with self.transaction() as c:
             current = self.sf_get(obj, record_id)
@@ -256,7 +279,8 @@ class Store:
         """One record's stored values (booleans as 0/1), or None."""
         with self.lock:
             row = self.conn.execute(
-                f"SELECT * FROM {_q('sf_' + obj)} WHERE Id = ?" + ("" if include_deleted else " AND IsDeleted = 0"),
+                f"SELECT * FROM {_q('sf_' + obj)} WHERE Id = ?"
+                + ("" if include_deleted else " AND IsDeleted = 0"),
                 (record_id,),
             ).fetchone()
         return dict(row) if row is not None else None
@@ -278,7 +302,10 @@ class Store:
 
     def hs_put_property(self, type_: str, spec: Mapping[str, Any]) -> None:
         with self.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO hs_property VALUES (?, ?, ?)", (type_, spec["name"], orjson.dumps(spec)))
+            c.execute(
+                "INSERT OR REPLACE INTO hs_property VALUES (?, ?, ?)",
+                (type_, spec["name"], orjson.dumps(spec)),
+            )
 
     def hs_groups(self, type_: str) -> dict[str, dict[str, Any]]:
         rows = self.sql("SELECT name, spec FROM hs_group WHERE type = ? ORDER BY rowid", (type_,))
@@ -286,10 +313,14 @@ class Store:
 
     def hs_put_group(self, type_: str, spec: Mapping[str, Any]) -> None:
         with self.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO hs_group VALUES (?, ?, ?)", (type_, spec["name"], orjson.dumps(spec)))
+            c.execute(
+                "INSERT OR REPLACE INTO hs_group VALUES (?, ?, ?)", (type_, spec["name"], orjson.dumps(spec))
+            )
 
     # ------------------------------------------------------------------ HubSpot records
-    def hs_insert(self, type_: str, props: Mapping[str, str | None], *, when: datetime | None = None) -> HsRecord:
+    def hs_insert(
+        self, type_: str, props: Mapping[str, str | None], *, when: datetime | None = None
+    ) -> HsRecord:
         return self.hs_insert_many(type_, [props], when=when)[0]
 
     def hs_insert_many(
@@ -319,7 +350,8 @@ class Store:
 
     def hs_get(self, type_: str, record_id: int, *, archived: bool = False) -> HsRecord | None:
         rows = self.sql(
-            "SELECT * FROM hs_object WHERE type = ? AND id = ? AND archived = ?", (type_, record_id, int(archived))
+            "SELECT * FROM hs_object WHERE type = ? AND id = ? AND archived = ?",
+            (type_, record_id, int(archived)),
         )
         return _hs_record(rows[0]) if rows else None
 
@@ -369,11 +401,21 @@ class Store:
             return cur.rowcount > 0
 
     def hs_count(self, type_: str, *, archived: bool = False) -> int:
-        return int(self.sql("SELECT COUNT(*) FROM hs_object WHERE type = ? AND archived = ?", (type_, int(archived)))[0][0])
+        return int(
+            self.sql(
+                "SELECT COUNT(*) FROM hs_object WHERE type = ? AND archived = ?", (type_, int(archived))
+            )[0][0]
+        )
 
     # ------------------------------------------------------------------ HubSpot associations and owners
     def hs_associate(
-        self, from_type: str, from_id: int, to_type: str, to_id: int, type_id: int, category: str = "HUBSPOT_DEFINED"
+        self,
+        from_type: str,
+        from_id: int,
+        to_type: str,
+        to_id: int,
+        type_id: int,
+        category: str = "HUBSPOT_DEFINED",
     ) -> None:
         """Create an association (stored in both directions, as HubSpot reports it from either side)."""
         with self.transaction() as c:
@@ -393,7 +435,9 @@ class Store:
 
     def hs_put_owner(self, owner: Mapping[str, Any]) -> None:
         with self.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO hs_owner VALUES (?, ?)", (int(owner["id"]), orjson.dumps(owner)))
+            c.execute(
+                "INSERT OR REPLACE INTO hs_owner VALUES (?, ?)", (int(owner["id"]), orjson.dumps(owner))
+            )
 
     def hs_owners(self) -> list[dict[str, Any]]:
         return [orjson.loads(r[0]) for r in self.sql("SELECT spec FROM hs_owner ORDER BY id")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -21,15 +22,20 @@ console = Console(stderr=True)
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8765,
-    db: Annotated[str | None, typer.Option(help="SQLite file (default: sandbox.db in the state folder; ':memory:').")]
-    = None,
-    state_dir: Annotated[Path, typer.Option(help="Where the CA and the database are kept.")] = DEFAULT_STATE_DIR,
+    db: Annotated[
+        str | None, typer.Option(help="SQLite file (default: sandbox.db in the state folder; ':memory:').")
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the CA and the database are kept.")
+    ] = DEFAULT_STATE_DIR,
     seed_leads: Annotated[int, typer.Option(help="Seed an org with this many leads (0: no seeding).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed of the generated org and of fault injection.")] = 7,
-    token: Annotated[str, typer.Option(help="Bearer token both APIs accept.", envvar="LEADQ_SANDBOX_TOKEN")]
-    = DEFAULT_TOKEN,
+    token: Annotated[
+        str, typer.Option(help="Bearer token both APIs accept.", envvar="LEADQ_SANDBOX_TOKEN")
+    ] = DEFAULT_TOKEN,
     faults: Annotated[
-        str | None, typer.Option(help='Fault injection as JSON, e.g. \'{"error_5xx": 0.1, "lock_row": 0.05}\'.')
+        str | None,
+        typer.Option(help='Fault injection as JSON, e.g. \'{"error_5xx": 0.1, "lock_row": 0.05}\'.'),
     ] = None,
     daily_quota: Annotated[int, typer.Option(help="Salesforce daily API request quota.")] = 15_000,
 ) -> None:
@@ -53,12 +59,12 @@ def serve(
     console.print(f"[bold]leadq sandbox[/] listening on [cyan]{server.url}[/]")
     console.print(f"  CA bundle:   {server.ca_path.resolve()}")
     console.print(f"  database:    {db_path or ':memory:'}")
-    console.print(f"  Salesforce:  {server.url}/services/data/v59.0/  (Bearer token: {'<custom>' if token != DEFAULT_TOKEN else token})")
+    console.print(
+        f"  Salesforce:  {server.url}/services/data/v59.0/  (Bearer token: {'<custom>' if token != DEFAULT_TOKEN else token})"
+    )
     console.print(f"  HubSpot:     {server.url}/crm/v3/")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 def _seed_store(store: object, leads: int, seed: int) -> None:
@@ -73,8 +79,11 @@ def _seed_store(store: object, leads: int, seed: int) -> None:
 
 @sandbox_app.command("seed")
 def seed_cmd(
-    db: Annotated[Path, typer.Option(help="SQLite file to create or extend.")] = DEFAULT_STATE_DIR / "sandbox.db",
-    leads: Annotated[int, typer.Option("--leads", "--seed-leads", help="How many leads to generate.")] = 2_000,
+    db: Annotated[Path, typer.Option(help="SQLite file to create or extend.")] = DEFAULT_STATE_DIR
+    / "sandbox.db",
+    leads: Annotated[
+        int, typer.Option("--leads", "--seed-leads", help="How many leads to generate.")
+    ] = 2_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same org.")] = 7,
 ) -> None:
     """Generate a realistic B2B org in both CRMs (deterministic under --seed)."""
@@ -93,8 +102,8 @@ def load_csv_cmd(
     file: Annotated[Path, typer.Argument(help="CSV file to load.", exists=True, dir_okay=False)],
     object_name: Annotated[str, typer.Option("--object", help="Lead (Salesforce) or contacts (HubSpot).")],
     mapping: Annotated[Path, typer.Option(help="YAML mapping of CSV columns to fields.", exists=True)],
-    db: Annotated[Path, typer.Option(help="SQLite file of the sandbox to load into.")]
-    = DEFAULT_STATE_DIR / "sandbox.db",
+    db: Annotated[Path, typer.Option(help="SQLite file of the sandbox to load into.")] = DEFAULT_STATE_DIR
+    / "sandbox.db",
 ) -> None:
     """Load any CSV into the sandbox, creating custom fields or properties for unmapped columns."""
     from sandbox.csv_loader import CsvLoadError, load_csv, read_mapping

@@ -21,7 +21,11 @@ def progress_bar(enabled: bool | None = None) -> Iterator[ProgressFn]:
         yield lambda task, done, total: None
         return
     bars = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
     )
     ids: dict[str, int] = {}
 

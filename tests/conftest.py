@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 from hubspot import HubSpot
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 
 from sandbox import SandboxServer, running_sandbox
 

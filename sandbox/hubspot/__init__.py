@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from sandbox.hubspot import associations, batch, objects, oauth, owners, properties, search
+from sandbox.hubspot import associations, batch, oauth, objects, owners, properties, search
 
 
 def routes() -> list[BaseRoute]:
