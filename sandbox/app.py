@@ -10,11 +10,11 @@ import traceback
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox import admin, hubspot, salesforce
 from sandbox.errors import HsApiError, JSONResponse, SfApiError, hs_unauthorized, sf_invalid_session
 from sandbox.state import SandboxState
 
@@ -217,6 +217,20 @@ async def _hs_error(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    api = api_of(request.url.path)
+    if api == "salesforce":
+        if exc.status_code == 405:
+            return SfApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{request.method}' not allowed.").response()
+        return SfApiError(exc.status_code, "NOT_FOUND", "The requested resource does not exist").response()
+    if api == "hubspot":
+        if exc.status_code == 405:
+            return HsApiError(405, f"HTTP {request.method} is not supported by this URL", "METHOD_NOT_ALLOWED").response()
+        return HsApiError(exc.status_code, "Resource not found", "OBJECT_NOT_FOUND").response()
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # A 500 here is a sandbox bug, never an answer the real API would give; keep the trace for the test log.
     log.error("sandbox bug on %s %s\n%s", request.method, request.url.path, traceback.format_exc())
@@ -227,9 +241,17 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def create_app(state: SandboxState) -> Any:
     """The sandbox ASGI app for a state (used by the server and by in-process tests)."""
+    # Imported here: the route modules import `sandbox_state` from this module.
+    from sandbox import admin, hubspot, salesforce
+
     app = Starlette(
         routes=[*salesforce.routes(), *hubspot.routes(), *admin.routes()],
-        exception_handlers={SfApiError: _sf_error, HsApiError: _hs_error, Exception: _unexpected},
+        exception_handlers={
+            SfApiError: _sf_error,
+            HsApiError: _hs_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
     )
     app.state.sandbox = state
     return ApiGate(app, state)

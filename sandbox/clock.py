@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 
 class Clock:
-    """Millisecond-precision UTC time, monotonic, optionally frozen or offset."""
+    """Millisecond-precision UTC time, monotonic between explicit `freeze` calls, optionally offset."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from sandbox.faults import FaultConfig, FaultInjector, RequestLog
 from sandbox.limits import LimitConfig, RollingWindow, SalesforceQuota
@@ -30,6 +31,7 @@ class SandboxState:
     sf_quota: SalesforceQuota = field(init=False)
     hs_window: RollingWindow = field(init=False)
     hs_search_window: RollingWindow = field(init=False)
+    bulk_jobs: dict[str, Any] = field(default_factory=dict, init=False)  # Bulk API 2.0 jobs by id
     _issued: dict[str, str] = field(default_factory=dict, init=False)  # access token -> refresh token
     _refresh: set[str] = field(default_factory=set, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)

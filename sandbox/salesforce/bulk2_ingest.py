@@ -1,0 +1,92 @@
+"""Processing a closed Bulk API 2.0 ingest job: every CSV row through the validated write path.
+
+Each row succeeds or fails on its own (as in the real service); failures carry the real
+`CODE:message:fields --` text in `sf__Error`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING, Any
+
+from sandbox.salesforce import records
+from sandbox.state import SandboxState
+
+if TYPE_CHECKING:
+    from sandbox.salesforce.bulk2 import BulkJob
+
+_DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
+CHUNK = 2_000  # rows per SQLite transaction
+
+
+def _error_text(exc: records.RecordError) -> str:
+    fields = ",".join(exc.fields or [])
+    return f"{exc.code}:{exc.message}:{fields} --"
+
+
+def _rows(job: BulkJob) -> tuple[list[str], list[list[str]]]:
+    header: list[str] = []
+    rows: list[list[str]] = []
+    for upload in job.uploads:
+        reader = csv.reader(io.StringIO(upload, newline=""), delimiter=_DELIMITERS[job.column_delimiter])
+        this_header = next(reader, [])
+        if not header:
+            header = this_header
+        elif this_header != header:
+            raise records.RecordError(400, "InvalidBatch", "Field names in every upload must match", None)
+        rows.extend(r for r in reader if r)
+    return header, rows
+
+
+def _apply(st: SandboxState, job: BulkJob, values: dict[str, Any]) -> tuple[str, bool]:
+    store = st.store
+    if job.operation == "insert":
+        return records.create(store, job.object, values, from_csv=True), True
+    if job.operation == "update":
+        record_id = str(values.pop("Id", "") or "")
+        records.update(store, job.object, record_id, values, from_csv=True)
+        return record_id, False
+    if job.operation == "upsert":
+        assert job.external_id is not None
+        key = values.pop(job.external_id, None)
+        return records.upsert(store, job.object, job.external_id, str(key or ""), values, from_csv=True)
+    record_id = str(values.get("Id", "") or "")
+    records.delete(store, job.object, record_id)
+    return record_id, False
+
+
+def process(st: SandboxState, job: BulkJob) -> None:
+    """Run every uploaded row; the job ends JobComplete (or Failed if the upload itself is unreadable)."""
+    try:
+        header, rows = _rows(job)
+    except (records.RecordError, csv.Error) as exc:
+        job.state = "Failed"
+        job.error_message = f"InvalidBatch : {exc}"
+        return
+    job.upload_header = header
+    if job.operation in ("delete", "hardDelete") and header != ["Id"]:
+        job.state = "Failed"
+        job.error_message = "InvalidBatch : The 'delete' batch must contain only 'Id' field"
+        return
+    job.state = "InProgress"
+    for start in range(0, len(rows), CHUNK):
+        with st.store.transaction():
+            for row in rows[start : start + CHUNK]:
+                values: dict[str, Any] = dict(zip(header, row, strict=False))
+                row_id = str(values.get("Id", "") or "")
+                try:
+                    if st.faults.draw("lock_row"):
+                        raise records.RecordError(
+                            400,
+                            "UNABLE_TO_LOCK_ROW",
+                            "unable to obtain exclusive access to this record or 1 records: "
+                            + row_id,
+                            None,
+                        )
+                    record_id, created = _apply(st, job, values)
+                    job.successful.append([record_id, "true" if created else "false", *row])
+                except records.RecordError as exc:
+                    job.failed.append([row_id, _error_text(exc), *row])
+                job.processed += 1
+    job.state = "JobComplete"
