@@ -35,6 +35,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     # --- Salesforce
     Rule("salesforce", 401, "INVALID_SESSION_ID", Action.REFRESH),
+    Rule("salesforce", 401, None, Action.REFRESH),  # INVALID_AUTH_HEADER and the like: sign in again, once
     Rule("salesforce", 400, "invalid_client", Action.CONFIG, "the connected app's client id or secret is wrong"),
     Rule("salesforce", 400, "invalid_client_id", Action.CONFIG, "the connected app's client id is wrong"),
     Rule("salesforce", 400, "invalid_grant", Action.CONFIG, "the user, password, refresh token or JWT was refused"),

@@ -111,6 +111,8 @@ class SandboxServer:
 
     def stop(self) -> None:
         self._server.should_exit = True
+        # clients' idle keep-alive TLS connections would otherwise hold the shutdown for the join timeout
+        self._server.force_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._sock.close()

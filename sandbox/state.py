@@ -9,6 +9,7 @@ from typing import Any
 
 from sandbox.faults import FaultConfig, FaultInjector, RequestLog
 from sandbox.limits import LimitConfig, RollingWindow, SalesforceQuota
+from sandbox.soql.cursors import QueryCursors
 from sandbox.store import Store
 
 DEFAULT_TOKEN = "sandbox"  # noqa: S105 (the documented sandbox token, not a secret)
@@ -32,6 +33,7 @@ class SandboxState:
     hs_window: RollingWindow = field(init=False)
     hs_search_window: RollingWindow = field(init=False)
     bulk_jobs: dict[str, Any] = field(default_factory=dict, init=False)  # Bulk API 2.0 jobs by id
+    query_cursors: QueryCursors = field(default_factory=QueryCursors, init=False)  # open SOQL locators
     _issued: dict[str, str] = field(default_factory=dict, init=False)  # access token -> refresh token
     _refresh: set[str] = field(default_factory=set, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)

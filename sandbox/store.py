@@ -186,7 +186,15 @@ class Store:
         """Add a custom field: a new column, then visible in describe and SOQL."""
         with self.transaction() as c:
             o = self._sf_objects[obj]
-            c.execute(f"ALTER TABLE {_q('sf_' + obj)} ADD COLUMN {_q(field.name)} {field.storage}")
+            # Existing rows take the field's default (a new checkbox reads false, not null), as in a real org.
+            default = "" if field.default is None else f" DEFAULT {_sql_literal(field.default)}"
+            c.execute(f"ALTER TABLE {_q('sf_' + obj)} ADD COLUMN {_q(field.name)} {field.storage}{default}")
+            if field.external_id or field.unique:  # upserts and duplicate checks look these up
+                collate = " COLLATE NOCASE" if field.storage == "TEXT" else ""
+                c.execute(
+                    f"CREATE INDEX IF NOT EXISTS {_q('sf_' + obj + '_' + field.name)} "
+                    f"ON {_q('sf_' + obj)} ({_q(field.name)}{collate})"
+                )
             spec = {k: (list(v) if isinstance(v, tuple) else v) for k, v in field.__dict__.items()}
             c.execute("INSERT INTO sf_custom_field VALUES (?, ?, ?)", (obj, field.name, orjson.dumps(spec)))
             self._register(replace(o, fields=(*o.fields, field)))
@@ -262,6 +270,64 @@ class Store:
             )
             return True
 
+    def sf_update_many(
+        self,
+        obj: str,
+        updates: Sequence[tuple[str, Mapping[str, SfValue]]],
+        *,
+        user_id: str | None = None,
+    ) -> list[bool]:
+        """Update live records in one transaction, writing only the given columns plus the system stamps.
+
+        The fast path for batch writes (sObject Collections, Bulk API): no read per record unless a derived
+        field (a person's Name) needs the other half. Returns, in order, whether each record was found.
+        """
+        with self.transaction() as c:
+            stamp = sf_datetime(self.clock.now())
+            user = user_id or integration_user_id()
+            table = _q("sf_" + obj)
+            ids = list(dict.fromkeys(record_id for record_id, _ in updates))
+            live: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                live.update(r[0] for r in c.execute(f"SELECT Id FROM {table} WHERE IsDeleted = 0 AND Id IN ({marks})", chunk))
+            # Consecutive updates of the same columns go in one executemany; a change of columns flushes,
+            # so repeated ids in one batch still apply in order.
+            columns: tuple[str, ...] = ()
+            pending: list[list[SfValue]] = []
+
+            def flush() -> None:
+                if pending:
+                    sets = ", ".join(f"{_q(k)} = ?" for k in columns)
+                    c.executemany(f"UPDATE {table} SET {sets} WHERE Id = ?", pending)
+                    pending.clear()
+
+            found: list[bool] = []
+            for record_id, values in updates:
+                found.append(record_id in live)
+                if record_id not in live:
+                    continue
+                rec: dict[str, SfValue] = {k: v for k, v in values.items() if k != "Id"}
+                if obj in ("Lead", "Contact", "User") and ("FirstName" in rec or "LastName" in rec):
+                    flush()
+                    current = self.sf_get(obj, record_id) or {}
+                    names = {"FirstName": current.get("FirstName"), "LastName": current.get("LastName")}
+                    names.update({k: rec[k] for k in names if k in rec})
+                    _derive_sf(obj, names)
+                    rec["Name"] = names["Name"]
+                else:
+                    _derive_sf(obj, rec)
+                rec["LastModifiedDate"] = stamp
+                rec["SystemModstamp"] = stamp
+                rec["LastModifiedById"] = user
+                if tuple(rec) != columns:
+                    flush()
+                    columns = tuple(rec)
+                pending.append([*rec.values(), record_id])
+            flush()
+        return found
+
     def sf_delete(self, obj: str, record_id: str, *, user_id: str | None = None) -> bool:
         """Soft-delete (to the recycle bin): the row stays, visible to queryAll with IsDeleted = true."""
         with self.transaction() as c:
@@ -295,10 +361,11 @@ class Store:
         return int(self.sql(f"SELECT COUNT(*) FROM {_q('sf_' + obj)}{where}")[0][0])
 
     # ------------------------------------------------------------------ HubSpot properties
-    def hs_properties(self, type_: str) -> dict[str, dict[str, Any]]:
-        """Property definitions of one object type, keyed by name."""
+    def hs_properties(self, type_: str, *, archived: bool = False) -> dict[str, dict[str, Any]]:
+        """Property definitions of one object type, keyed by name: live ones, or only archived ones."""
         rows = self.sql("SELECT name, spec FROM hs_property WHERE type = ? ORDER BY rowid", (type_,))
-        return {r["name"]: orjson.loads(r["spec"]) for r in rows}
+        specs = ((r["name"], orjson.loads(r["spec"])) for r in rows)
+        return {name: spec for name, spec in specs if bool(spec.get("archived", False)) == archived}
 
     def hs_put_property(self, type_: str, spec: Mapping[str, Any]) -> None:
         with self.transaction() as c:
@@ -368,13 +435,15 @@ class Store:
                 out[rec.id] = rec
         return out
 
-    def hs_update(self, type_: str, record_id: int, props: Mapping[str, str | None]) -> HsRecord | None:
-        """Set properties (an empty string or None clears one) and bump the modified stamps."""
+    def hs_update(
+        self, type_: str, record_id: int, props: Mapping[str, str | None], *, when: datetime | None = None
+    ) -> HsRecord | None:
+        """Set properties (an empty string or None clears one) and bump the modified stamps (to `when`)."""
         with self.transaction() as c:
             rec = self.hs_get(type_, record_id)
             if rec is None:
                 return None
-            t = self.clock.now()
+            t = when or self.clock.now()
             ms, iso = epoch_ms(t), hs_datetime(t)
             new = dict(rec.props)
             for k, v in props.items():
@@ -466,6 +535,14 @@ def _hs_record(row: sqlite3.Row) -> HsRecord:
         archived=bool(row["archived"]),
         archived_ms=row["archived_ms"],
     )
+
+
+def _sql_literal(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _sf_number(record_id: str) -> int:

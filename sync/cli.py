@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from sync.cli_config import init
 from sync.cli_demo import demo
 from sync.cli_sandbox import sandbox_app
 
@@ -15,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.command("init")(init)
 app.command("demo")(demo)
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
+
+import orjson
 
 from sandbox.clock import hs_datetime
 from sandbox.hs_schema import OBJECT_TYPE_IDS
-from sandbox.store import HsRecord
+from sandbox.hubspot.common import PORTAL_ID, association_name
+from sandbox.store import HsRecord, Store
 
-PORTAL_ID = 147893286
+__all__ = ["PORTAL_ID", "associations_block", "record_url", "render_full", "render_object"]
 
 # properties returned when a request names none, per object type (as the real API does)
 DEFAULT_RETURNED: dict[str, tuple[str, ...]] = {
@@ -21,30 +26,125 @@ DEFAULT_RETURNED: dict[str, tuple[str, ...]] = {
     "notes": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
 }  # fmt: skip
 
+# returned whatever a request names (the recorded responses always carry these)
+ALWAYS_RETURNED: dict[str, tuple[str, ...]] = {
+    "contacts": ("createdate", "hs_object_id", "lastmodifieddate"),
+    "companies": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
+    "deals": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
+    "tasks": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
+    "notes": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
+}
+
 
 def _iso_ms(ms: int) -> str:
-    from datetime import UTC, datetime
-
     return hs_datetime(datetime.fromtimestamp(ms / 1000, UTC))
 
 
-def render_object(rec: HsRecord, properties: Iterable[str] | None = None) -> dict[str, Any]:
-    """One object with the requested properties (unset ones as null), sorted by name, as HubSpot returns them."""
-    wanted = DEFAULT_RETURNED[rec.type] if properties is None else tuple(properties)
-    if properties is not None and not wanted:
-        wanted = DEFAULT_RETURNED[rec.type]
-    props = {name: rec.props.get(name) for name in sorted(set(wanted))}
-    if properties is None:
-        # the default set only shows what is set, except the always-present system properties
-        props = {k: v for k, v in props.items() if v is not None or k in ("hs_object_id",)}
-    out: dict[str, Any] = {
-        "id": str(rec.id),
-        "properties": props,
+def record_url(type_: str, record_id: int) -> str:
+    """The app link HubSpot puts in `url` (tasks and notes have their own views)."""
+    if type_ == "tasks":
+        return f"https://app.hubspot.com/tasks/{PORTAL_ID}/view/all/task/{record_id}"
+    if type_ == "notes":
+        filters = orjson.dumps(
+            [{"property": "hs_object_id", "operator": "EQ", "value": str(record_id)}]
+        ).decode()
+        return (
+            f"https://app.hubspot.com/contacts/{PORTAL_ID}/objects/{OBJECT_TYPE_IDS[type_]}/views/all/list"
+            f"?filters={quote(filters, safe='')}"
+        )
+    return f"https://app.hubspot.com/contacts/{PORTAL_ID}/record/{OBJECT_TYPE_IDS[type_]}/{record_id}"
+
+
+def render_object(
+    rec: HsRecord,
+    properties: Iterable[str] | None = None,
+    *,
+    known: Collection[str] | None = None,
+    with_history: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """One object with the requested properties, sorted by name, as HubSpot returns them.
+
+    With no (or an empty) list, the type's default set, showing only what is set. With a list, each requested
+    property that exists (`known`, when given) appears, unset ones as null, plus the always-returned ones.
+    """
+    wanted = tuple(properties) if properties is not None else ()
+    if not wanted:
+        props = {n: rec.props.get(n) for n in DEFAULT_RETURNED[rec.type]}
+        props = {k: v for k, v in props.items() if v is not None or k == "hs_object_id"}
+    else:
+        names = {n for n in wanted if known is None or n in known} | set(ALWAYS_RETURNED[rec.type])
+        props = {n: rec.props.get(n) for n in sorted(names)}
+    return _envelope(rec, props, with_history, known)
+
+
+def render_full(rec: HsRecord) -> dict[str, Any]:
+    """An object with every property that has a value (what create and update responses carry)."""
+    props: dict[str, str | None] = {k: v for k, v in sorted(rec.props.items()) if v is not None and v != ""}
+    return _envelope(rec, props, None, None)
+
+
+def _envelope(
+    rec: HsRecord,
+    props: dict[str, str | None],
+    with_history: Iterable[str] | None,
+    known: Collection[str] | None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": str(rec.id), "properties": props}
+    if with_history:
+        out["propertiesWithHistory"] = property_history(rec, with_history, known)
+    out |= {
         "createdAt": _iso_ms(rec.created_ms),
         "updatedAt": _iso_ms(rec.updated_ms),
         "archived": rec.archived,
     }
     if rec.archived and rec.archived_ms is not None:
         out["archivedAt"] = _iso_ms(rec.archived_ms)
-    out["url"] = f"https://app.hubspot.com/contacts/{PORTAL_ID}/record/{OBJECT_TYPE_IDS[rec.type]}/{rec.id}"
+    out["url"] = record_url(rec.type, rec.id)
+    return out
+
+
+def property_history(
+    rec: HsRecord, names: Iterable[str], known: Collection[str] | None
+) -> dict[str, list[dict[str, Any]]]:
+    """`propertiesWithHistory`: the sandbox keeps no history, so at most the current value, stamped with the
+    record's last change (an empty list for unset properties)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name in sorted(set(names)):
+        if known is not None and name not in known:
+            continue
+        value = rec.props.get(name)
+        out[name] = (
+            [] if value is None or value == ""
+            else [{"value": value, "timestamp": _iso_ms(rec.updated_ms), "sourceType": "API"}]
+        )  # fmt: skip
+    return out
+
+
+def associations_block(
+    store: Store, rec: HsRecord, to_types: Iterable[str]
+) -> dict[str, dict[str, list[dict[str, str]]]]:
+    """`associations` of a read: per requested type that has any, `{results: [{id, type}]}`."""
+    return associations_for_page(store, rec.type, [rec.id], to_types).get(rec.id, {})
+
+
+def associations_for_page(
+    store: Store, type_: str, ids: Sequence[int], to_types: Iterable[str]
+) -> dict[int, dict[str, dict[str, list[dict[str, str]]]]]:
+    """The `associations` blocks of a page of records, one query per associated type (both directions)."""
+    out: dict[int, dict[str, dict[str, list[dict[str, str]]]]] = {}
+    if not ids:
+        return out
+    marks = ", ".join("?" for _ in ids)
+    for to_type in dict.fromkeys(to_types):
+        rows = store.sql(
+            f"SELECT from_id, to_id, type_id FROM hs_assoc WHERE from_type = ? AND to_type = ? AND from_id IN ({marks}) "
+            f"UNION SELECT to_id, from_id, type_id FROM hs_assoc WHERE to_type = ? AND from_type = ? "
+            f"AND to_id IN ({marks}) ORDER BY 1, 2, 3",
+            (type_, to_type, *ids, type_, to_type, *ids),
+        )
+        for own, other, type_id in rows:
+            block = out.setdefault(int(own), {}).setdefault(to_type, {"results": []})
+            block["results"].append(
+                {"id": str(other), "type": association_name(type_, to_type, int(type_id))}
+            )
     return out

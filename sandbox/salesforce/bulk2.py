@@ -112,7 +112,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _new_job(st: SandboxState, kind: str, operation: str, obj: str, version: float, body: dict[str, Any]) -> BulkJob:
+def _new_job(
+    st: SandboxState, kind: str, operation: str, obj: str, version: float, body: dict[str, Any]
+) -> BulkJob:
     delimiter = str(body.get("columnDelimiter") or "COMMA")
     ending = str(body.get("lineEnding") or "LF")
     if delimiter not in _DELIMITERS:
@@ -166,6 +168,8 @@ def _csv_value(value: Any) -> str:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, str) and len(value) == 28 and value.endswith("+0000") and value[10] == "T":
+        return value[:-5] + "Z"  # Bulk API 2.0 writes datetimes in UTC with a Z
     if isinstance(value, float) and value.is_integer():
         return str(int(value)) if abs(value) < 1e15 else repr(value)
     return str(value)
@@ -178,7 +182,9 @@ async def query_results(request: Request) -> Response:
         raise SfApiError(400, "INVALIDJOB", f"Job {job.id} is not complete: {job.state}")
     try:
         max_records = int(request.query_params.get("maxRecords", DEFAULT_MAX_RECORDS))
-        start = int(request.query_params.get("locator") or "0", 36) if request.query_params.get("locator") else 0
+        start = (
+            int(request.query_params.get("locator") or "0", 36) if request.query_params.get("locator") else 0
+        )
     except ValueError as exc:
         raise SfApiError(400, "INVALID_LOCATOR", "The locator is invalid") from exc
     if max_records <= 0 or start < 0 or start > len(job.rows):
@@ -296,13 +302,13 @@ async def list_jobs(request: Request) -> Response:
 async def ingest_results(request: Request) -> Response:
     st = sandbox_state(request)
     job = _job(st, request.path_params["job_id"], "ingest")
-    which = request.path_params["which"]
+    which = request.path_params["which"].lower()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    if which == "successfulResults":
+    if which == "successfulresults":
         writer.writerow(["sf__Id", "sf__Created", *job.upload_header])
         writer.writerows(job.successful)
-    elif which == "failedResults":
+    elif which == "failedresults":
         writer.writerow(["sf__Id", "sf__Error", *job.upload_header])
         writer.writerows(job.failed)
     elif which == "unprocessedrecords":

@@ -39,21 +39,50 @@ def _rows(job: BulkJob) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def _apply(st: SandboxState, job: BulkJob, values: dict[str, Any]) -> tuple[str, bool]:
+def _apply_one(st: SandboxState, job: BulkJob, values: dict[str, Any]) -> tuple[str, bool]:
     store = st.store
     if job.operation == "insert":
         return records.create(store, job.object, values, from_csv=True), True
-    if job.operation == "update":
-        record_id = str(values.pop("Id", "") or "")
-        records.update(store, job.object, record_id, values, from_csv=True)
-        return record_id, False
     if job.operation == "upsert":
         assert job.external_id is not None
         key = values.pop(job.external_id, None)
         return records.upsert(store, job.object, job.external_id, str(key or ""), values, from_csv=True)
-    record_id = str(values.get("Id", "") or "")
-    records.delete(store, job.object, record_id)
-    return record_id, False
+    return records.delete(store, job.object, str(values.get("Id", "") or "")), False
+
+
+def _run_chunk(st: SandboxState, job: BulkJob, header: list[str], chunk: list[list[str]]) -> None:
+    """Apply one chunk of rows; updates go through the batch fast path, the rest row by row."""
+    outcomes: list[tuple[str, bool] | records.RecordError] = []
+    pending: list[tuple[int, str, dict[str, Any]]] = []
+    for row in chunk:
+        values: dict[str, Any] = dict(zip(header, row, strict=False))
+        row_id = str(values.get("Id", "") or "")
+        if st.faults.draw("lock_row"):
+            outcomes.append(records.unable_to_lock(1, row_id))
+        elif job.operation == "update":
+            values.pop("Id", None)
+            pending.append((len(outcomes), row_id, values))
+            outcomes.append(records.RecordError(500, "UNKNOWN_EXCEPTION", "not processed", []))
+        else:
+            try:
+                outcomes.append(_apply_one(st, job, values))
+            except records.RecordError as exc:
+                outcomes.append(exc)
+    if pending:
+        results = records.update_many(
+            st.store, job.object, [(rid, v) for _, rid, v in pending], from_csv=True
+        )
+        for (position, _, _), result in zip(pending, results, strict=True):
+            outcomes[position] = result if isinstance(result, records.RecordError) else (result, False)
+    for row, outcome in zip(chunk, outcomes, strict=True):
+        if isinstance(outcome, records.RecordError):
+            job.failed.append(
+                [str(dict(zip(header, row, strict=False)).get("Id", "") or ""), _error_text(outcome), *row]
+            )
+        else:
+            record_id, created = outcome
+            job.successful.append([record_id, "true" if created else "false", *row])
+        job.processed += 1
 
 
 def process(st: SandboxState, job: BulkJob) -> None:
@@ -72,21 +101,5 @@ def process(st: SandboxState, job: BulkJob) -> None:
     job.state = "InProgress"
     for start in range(0, len(rows), CHUNK):
         with st.store.transaction():
-            for row in rows[start : start + CHUNK]:
-                values: dict[str, Any] = dict(zip(header, row, strict=False))
-                row_id = str(values.get("Id", "") or "")
-                try:
-                    if st.faults.draw("lock_row"):
-                        raise records.RecordError(
-                            400,
-                            "UNABLE_TO_LOCK_ROW",
-                            "unable to obtain exclusive access to this record or 1 records: "
-                            + row_id,
-                            None,
-                        )
-                    record_id, created = _apply(st, job, values)
-                    job.successful.append([record_id, "true" if created else "false", *row])
-                except records.RecordError as exc:
-                    job.failed.append([row_id, _error_text(exc), *row])
-                job.processed += 1
+            _run_chunk(st, job, header, rows[start : start + CHUNK])
     job.state = "JobComplete"

@@ -19,7 +19,9 @@ HS = "/crm/v3/nothing-here"
 
 def client(server: SandboxServer, token: str | None = "sandbox") -> httpx.Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=server.url, verify=ssl.create_default_context(cafile=str(server.ca_path)), headers=headers)
+    return httpx.Client(
+        base_url=server.url, verify=ssl.create_default_context(cafile=str(server.ca_path)), headers=headers
+    )
 
 
 def test_https_is_trusted_through_the_ca_bundle_only(sandbox: SandboxServer) -> None:
@@ -204,7 +206,10 @@ def test_clock_only_goes_backwards_when_told_to(sandbox: SandboxServer) -> None:
         ("/services/data/v59.0/sobjects/Lead/00Q5g0000000002EAA", "/services/data/vXX.X/sobjects/Lead/{id}"),
         ("/services/data/v62.0/query/01gD0000002HU6KIAW-2000", "/services/data/vXX.X/query/{locator}"),
         ("/services/data/v59.0/composite/sobjects", "/services/data/vXX.X/composite/sobjects"),
-        ("/crm/v3/objects/contacts/123/associations/companies", "/crm/v3/objects/contacts/{id}/associations/companies"),
+        (
+            "/crm/v3/objects/contacts/123/associations/companies",
+            "/crm/v3/objects/contacts/{id}/associations/companies",
+        ),
     ],
 )
 def test_endpoint_names_fold_ids_and_versions(path: str, name: str) -> None:
@@ -216,4 +221,6 @@ def test_context_manager_serves_on_a_free_port_and_stops(sandbox_state_dir: Path
         assert a.port != b.port
         url = a.url
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{url}/__sandbox/health", verify=ssl.create_default_context(cafile=str(a.ca_path)), timeout=2)
+        httpx.get(
+            f"{url}/__sandbox/health", verify=ssl.create_default_context(cafile=str(a.ca_path)), timeout=2
+        )

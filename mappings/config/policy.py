@@ -1,0 +1,224 @@
+"""Review, scoring, schedule and state sections of leadq.yaml."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from mappings.config.base import Name, NonEmptyStr, StrictModel, invalid, unique
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SF_USER_ID = re.compile(r"005[A-Za-z0-9]{12}([A-Za-z0-9]{3})?")
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?\-]+")
+
+
+def _reviewers(values: tuple[str, ...], id_pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+    for index, value in enumerate(values):
+        if not (_EMAIL.fullmatch(value) or id_pattern.fullmatch(value)):
+            raise invalid(
+                f"{value!r} is neither an email nor a {what}",
+                f"write the reviewer's email or {what}",
+                at=(index,),
+            )
+    unique(values, "reviewer")
+    return values
+
+
+class Reviewers(StrictModel):
+    """Who reviews, per CRM; an empty list sends each review to the record's owner."""
+
+    salesforce: tuple[NonEmptyStr, ...] = ()
+    hubspot: tuple[NonEmptyStr, ...] = ()
+
+    @field_validator("salesforce")
+    @classmethod
+    def _salesforce(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _reviewers(values, _SF_USER_ID, "Salesforce user id (005...)")
+
+    @field_validator("hubspot")
+    @classmethod
+    def _hubspot(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return _reviewers(values, re.compile(r"\d{1,20}"), "HubSpot owner id")
+
+    def for_crm(self, crm: str) -> tuple[str, ...]:
+        """The reviewers of `crm`."""
+        return self.salesforce if crm == "salesforce" else self.hubspot
+
+
+class ReviewConfig(StrictModel):
+    """When people review a score, how many each takes on, and what happens when they do not."""
+
+    enabled: bool = True
+    reviewers: Reviewers = Reviewers()
+    max_open_per_reviewer: int = Field(default=25, ge=1)
+    sla_hours: float = Field(default=24, gt=0)
+    borderline: tuple[int, int] = (45, 60)
+    escalation: Literal["reassign", "manager"] = "reassign"
+    on_reject: Literal["nurture", "disqualify"] = "nurture"
+    override_expiry_days: int = Field(default=90, ge=1)
+
+    @field_validator("borderline")
+    @classmethod
+    def _band(cls, band: tuple[int, int]) -> tuple[int, int]:
+        low, high = band
+        if not 0 <= low < high <= 100:
+            raise invalid(
+                f"borderline band [{low}, {high}] is not a range within 0-100", "write e.g. [45, 60]"
+            )
+        return band
+
+
+class Tiers(StrictModel):
+    """Lowest score of each tier; below C is D."""
+
+    A: int = Field(default=80, ge=1, le=100)
+    B: int = Field(default=60, ge=1, le=100)
+    C: int = Field(default=40, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Tiers:
+        if not self.A > self.B > self.C:
+            raise invalid(
+                f"tier cut-offs must fall from A to C, got A {self.A}, B {self.B}, C {self.C}",
+                "e.g. A: 80, B: 60, C: 40",
+            )
+        return self
+
+    def tier(self, score: float) -> Literal["A", "B", "C", "D"]:
+        """The tier of a 0-100 score."""
+        if score >= self.A:
+            return "A"
+        if score >= self.B:
+            return "B"
+        return "C" if score >= self.C else "D"
+
+
+class Segment(StrictModel):
+    """A named slice of leads (its own model or thresholds), chosen by an expression."""
+
+    name: Name
+    when: NonEmptyStr
+
+
+class Policy(StrictModel):
+    """A deterministic rule applied after the model; `when` is parsed by the scoring package."""
+
+    name: Name
+    when: NonEmptyStr
+    action: Literal["route", "review", "nurture", "disqualify"]
+    target: NonEmptyStr | None = None
+    reason: NonEmptyStr
+    priority: int = 100
+
+    @model_validator(mode="after")
+    def _target(self) -> Policy:
+        if self.action == "route" and self.target is None:
+            raise invalid("a route policy needs a target", "add target: (a user/owner id, queue or email)")
+        return self
+
+
+def _cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(field) for field in fields):
+        raise invalid(
+            f"{value!r} is not a cron expression",
+            "write five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * 0'",
+        )
+    return value
+
+
+class Retrain(StrictModel):
+    """When to train a challenger model."""
+
+    every_n_labels: int = Field(default=100, ge=1)
+    schedule: str | None = "0 3 * * 0"
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return _cron(value) if value is not None else None
+
+
+class Drift(StrictModel):
+    """Population stability thresholds on features and scores."""
+
+    psi_warn: float = Field(default=0.1, gt=0)
+    psi_alert: float = Field(default=0.25, gt=0)
+    min_auc: float = Field(default=0.6, gt=0.5, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Drift:
+        if self.psi_alert <= self.psi_warn:
+            raise invalid("psi_alert must be above psi_warn", "e.g. psi_warn: 0.1, psi_alert: 0.25")
+        return self
+
+
+class ScoringConfig(StrictModel):
+    """Tiers, training thresholds, segments, policies, retraining and drift."""
+
+    tiers: Tiers = Tiers()
+    min_labels_per_class: int = Field(default=200, ge=1)
+    segments: tuple[Segment, ...] = ()
+    policies: tuple[Policy, ...] = ()
+    retrain: Retrain = Retrain()
+    drift: Drift = Drift()
+
+    @field_validator("segments", "policies")
+    @classmethod
+    def _unique(cls, items: tuple[Segment | Policy, ...]) -> tuple[Segment | Policy, ...]:
+        unique([item.name for item in items], "name", key="name")
+        return items
+
+
+class ScheduleConfig(StrictModel):
+    """How often a sync cycle runs: every `interval_minutes`, or on a `cron` expression."""
+
+    interval_minutes: int | None = Field(default=15, ge=1, le=24 * 60)
+    cron: str | None = None
+    jitter_seconds: int = Field(default=30, ge=0)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return _cron(value) if value is not None else None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _every_quarter_hour(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("interval_minutes") is None and data.get("cron") is None:
+            return {**data, "interval_minutes": 15}
+        return data
+
+    @model_validator(mode="after")
+    def _one(self) -> ScheduleConfig:
+        if self.interval_minutes is not None and self.cron is not None:
+            raise invalid("both interval_minutes and cron are set", "keep only one of the two")
+        return self
+
+
+DEFAULT_STATE_FILE = "leadq.db"
+
+
+class StateConfig(StrictModel):
+    """Where leadq keeps cursors, the outbox and history: a SQLAlchemy URL (SQLite next to the config)."""
+
+    url: str = f"sqlite:///{DEFAULT_STATE_FILE}"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if "://" not in value:
+            raise invalid(
+                f"{value!r} is not a database URL", "write e.g. sqlite:///leadq.db or postgresql://..."
+            )
+        base = (info.context or {}).get("base_dir")
+        prefix = "sqlite:///"
+        path = value[len(prefix) :] if value.startswith(prefix) else None
+        # A relative SQLite path would otherwise depend on the folder leadq happens to be started from.
+        if path and path != ":memory:" and not Path(path).is_absolute() and isinstance(base, Path):
+            value = prefix + str(base / path)
+        return value

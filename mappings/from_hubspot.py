@@ -1,0 +1,189 @@
+"""HubSpot CRM v3 objects (`{id, properties, createdAt, updatedAt, archived, associations}`) -> canonical."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from mappings.config.crm import ActivityKind, CrmMapping, LifecycleStageLabel
+from mappings.mapped import Common, activity_kind, decision_of, feature_values, task_key, writeback_values
+from mappings.records import Account, Activity, CanonicalRecord, Contact, Opportunity, Task
+from mappings.wire import BadValue, FieldReader, email_domain, is_free_mail, read_id
+
+Builder = Callable[[FieldReader, CrmMapping, str, datetime], CanonicalRecord]
+_TAG = re.compile(r"<[^>]*>")
+# Engagement objects: (property holding the subject, kind when the mapping does not say).
+_ENGAGEMENTS: dict[str, tuple[str, ActivityKind]] = {
+    "notes": ("hs_note_body", "note"),
+    "calls": ("hs_call_title", "call"),
+    "meetings": ("hs_meeting_title", "meeting"),
+    "emails": ("hs_email_subject", "email"),
+}
+
+
+def _common(r: FieldReader, record_id: str, modified: str = "hs_lastmodifieddate") -> Common:
+    return {
+        "crm": "hubspot",
+        "id": record_id,
+        "deleted": r.boolean("archived"),
+        "modified_at": r.first_timestamp(modified, "updatedAt"),
+    }
+
+
+def associated(r: FieldReader, object_type: str) -> tuple[str, ...]:
+    """Ids of associated records of `object_type` from the `associations` block of a v3 read."""
+    block = r.raw.get("associations")
+    group = block.get(object_type) if isinstance(block, Mapping) else None
+    results = group.get("results") if isinstance(group, Mapping) else None
+    if results is None:
+        return ()
+    path = f"associations.{object_type}"
+    if not isinstance(results, list):
+        r.problem(path, results, "expected a list of associations")
+        return ()
+    ids: list[str] = []
+    for item in results:
+        try:
+            found = read_id(item.get("id")) if isinstance(item, Mapping) else None
+        except BadValue as exc:
+            r.problem(path, item, str(exc))
+            continue
+        if found and found not in ids:
+            ids.append(found)
+    return tuple(ids)
+
+
+def _first(ids: tuple[str, ...]) -> str | None:
+    return ids[0] if ids else None
+
+
+def contact(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Contact:
+    """contacts -> `Contact`; converted means the lifecycle stage reached the label's stages."""
+    email = r.email("email")
+    website = r.domain("website")
+    from_email = email_domain(email)
+    stages = mapping.label.stages if isinstance(mapping.label, LifecycleStageLabel) else ("customer",)
+    stage = (r.text("lifecyclestage") or "").casefold()
+    converted_at = [r.timestamp(f"hs_lifecyclestage_{name}_date") for name in stages]
+    decoded, raw = writeback_values(r, mapping)
+    name = " ".join(part for part in (r.text("firstname"), r.text("lastname")) if part)
+    return Contact(
+        **_common(r, record_id, "lastmodifieddate"),
+        email=email,
+        name=name or None,
+        company=r.text("company"),
+        domain=website or (None if is_free_mail(from_email) else from_email),
+        title=r.text("jobtitle"),
+        owner_id=r.id("hubspot_owner_id"),
+        account_id=r.id("associatedcompanyid") or _first(associated(r, "companies")),
+        created_at=r.first_timestamp("createdate", "createdAt"),
+        is_converted=stage in stages,
+        converted_at=min((moment for moment in converted_at if moment), default=None),
+        fields=feature_values(r, mapping, now),
+        writeback=decoded,
+        writeback_raw=raw,
+    )
+
+
+def company(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Account:
+    """companies -> `Account`; customers are companies in the customer lifecycle stage."""
+    return Account(
+        **_common(r, record_id),
+        name=r.text("name"),
+        website=r.text("website"),
+        domain=r.domain("domain") or r.domain("website"),
+        parent_id=r.id("hs_parent_company_id"),
+        industry=r.text("industry"),
+        employees=r.number("numberofemployees"),
+        revenue=r.number("annualrevenue"),
+        is_customer=(r.text("lifecyclestage") or "").casefold() == "customer",
+        owner_id=r.id("hubspot_owner_id"),
+        created_at=r.first_timestamp("createdate", "createdAt"),
+    )
+
+
+def deal(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Opportunity:
+    """deals -> `Opportunity`; won/closed come from HubSpot's flags, else from the default stages."""
+    stage = r.text("dealstage")
+    return Opportunity(
+        **_common(r, record_id),
+        name=r.text("dealname"),
+        account_id=_first(associated(r, "companies")),
+        stage=stage,
+        is_won=r.boolean("hs_is_closed_won", default=stage == "closedwon"),
+        is_closed=r.boolean("hs_is_closed", default=stage in ("closedwon", "closedlost")),
+        amount=r.number("amount"),
+        close_date=r.calendar_date("closedate"),
+        created_at=r.first_timestamp("createdate", "createdAt"),
+        owner_id=r.id("hubspot_owner_id"),
+        contact_ids=associated(r, "contacts"),
+    )
+
+
+def task(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Task | Activity:
+    """tasks -> `Task` when it is one of our review tasks (it carries our key), else an `Activity`."""
+    key = task_key(r, mapping, "hs_task_body", "hs_task_subject")
+    subject = r.text("hs_task_subject")
+    contacts = associated(r, "contacts")
+    if key is None:
+        return Activity(
+            **_common(r, record_id),
+            kind=activity_kind(mapping, (r.text("hs_task_type"),), subject, "other"),
+            source_object="tasks",
+            who_id=_first(contacts),
+            account_id=_first(associated(r, "companies")),
+            at=r.first_timestamp("hs_task_completion_date", "hs_timestamp", "hs_createdate", "createdAt"),
+            subject=subject,
+        )
+    status = r.text("hs_task_status")
+    decoded, _ = writeback_values(r, mapping, task=True)
+    return Task(
+        **_common(r, record_id),
+        who_id=_first(contacts),
+        owner_id=r.id("hubspot_owner_id"),
+        subject=subject,
+        status=status,
+        is_completed=(status or "").upper() == "COMPLETED",
+        completed_at=r.timestamp("hs_task_completion_date"),
+        due_at=r.timestamp("hs_timestamp"),
+        decision=decision_of(decoded.get("task_decision")),
+        idempotency_key=key,
+        created_at=r.first_timestamp("hs_createdate", "createdAt"),
+    )
+
+
+def _summary(text: str | None) -> str | None:
+    # Notes are HTML; the first line of their text is the subject a person would read.
+    if not text:
+        return None
+    plain = " ".join(_TAG.sub(" ", text).split())
+    return (plain[:255] if len(plain) <= 255 else plain[:254] + "…") or None
+
+
+def engagement(object_type: str) -> Builder:
+    """notes, calls, meetings, emails -> `Activity`."""
+    subject_property, default_kind = _ENGAGEMENTS[object_type]
+
+    def build(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Activity:
+        subject = _summary(r.text(subject_property, single_line=False))
+        return Activity(
+            **_common(r, record_id),
+            kind=activity_kind(mapping, (object_type,), subject, default_kind),
+            source_object=object_type,
+            who_id=_first(associated(r, "contacts")),
+            account_id=_first(associated(r, "companies")),
+            at=r.first_timestamp("hs_timestamp", "hs_createdate", "createdAt"),
+            subject=subject,
+        )
+
+    return build
+
+
+BUILDERS: dict[str, Builder] = {
+    "contacts": contact,
+    "companies": company,
+    "deals": deal,
+    "tasks": task,
+    **{object_type: engagement(object_type) for object_type in _ENGAGEMENTS},
+}

@@ -1,0 +1,137 @@
+"""CRM records -> canonical records, one at a time or in batches, never stopping at a bad value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from mappings import from_hubspot, from_salesforce
+from mappings.config.crm import ActivityKind, CrmMapping, HubSpotMapping, SalesforceMapping
+from mappings.mapped import utc_now
+from mappings.problems import BatchResult, FieldProblem, TranslationResult
+from mappings.records import Activity, CanonicalRecord
+from mappings.wire import BadValue, FieldReader, read_id, read_number
+
+_BUILDERS = {"salesforce": from_salesforce.BUILDERS, "hubspot": from_hubspot.BUILDERS}
+_ID_FIELD = {"salesforce": "Id", "hubspot": "id"}
+# HubSpot engagement counters on a contact: (count property, last-time property, activity kind).
+_COUNTERS: tuple[tuple[str, str, ActivityKind], ...] = (
+    ("hs_analytics_num_visits", "hs_analytics_last_visit_timestamp", "web_visit"),
+    ("num_conversion_events", "recent_conversion_date", "form_fill"),
+    ("hs_email_open", "hs_email_last_open_date", "email"),
+    ("num_contacted_notes", "notes_last_contacted", "call"),
+)
+
+
+def supported_objects(crm: str) -> tuple[str, ...]:
+    """The CRM objects `to_canonical` translates for `crm`."""
+    return tuple(_BUILDERS[crm])
+
+
+def _check(crm: str, object_name: str, mapping: CrmMapping) -> None:
+    # Caller mistakes, unlike bad data, are raised: they would fail every record the same way.
+    expected = SalesforceMapping if crm == "salesforce" else HubSpotMapping
+    if crm not in _BUILDERS:
+        raise ValueError(f"unknown CRM {crm!r}")
+    if not isinstance(mapping, expected):
+        raise ValueError(f"a {type(mapping).__name__} cannot translate {crm} records")
+    if object_name not in _BUILDERS[crm]:
+        raise ValueError(
+            f"{crm} object {object_name!r} is not translated; use one of {supported_objects(crm)}"
+        )
+
+
+def to_canonical(
+    crm: str,
+    object_name: str,
+    raw_record: Mapping[str, Any],
+    mapping: CrmMapping,
+    *,
+    now: datetime | None = None,
+    position: int | None = None,
+) -> TranslationResult[CanonicalRecord]:
+    """Translate one raw CRM record (as the REST API returns it) into its canonical record.
+
+    Bad values become `FieldProblem`s and read as missing; only a record without a usable id (or one that
+    is not a mapping at all) yields no record. `now` anchors age features (default: the current time);
+    `position` names a record without an id in problems (`<record 3>`).
+    """
+    _check(crm, object_name, mapping)
+    label = f"<record {position}>" if position is not None else "<no id>"
+    if not isinstance(raw_record, Mapping):
+        problem = FieldProblem(label, "<record>", raw_record, "record is not a mapping", object_name)
+        return TranslationResult(None, [problem])
+    id_field = _ID_FIELD[crm]
+    raw_id = raw_record.get(id_field)
+    try:
+        record_id = read_id(raw_id)
+    except BadValue as exc:
+        return TranslationResult(None, [FieldProblem(label, id_field, raw_id, str(exc), object_name)])
+    if record_id is None:
+        problem = FieldProblem(label, id_field, raw_id, "record has no id", object_name)
+        return TranslationResult(None, [problem])
+    reader = FieldReader(crm, raw_record, record_id, object_name)
+    if crm == "hubspot" and not isinstance(raw_record.get("properties", {}), Mapping):
+        reader.problem("properties", raw_record.get("properties"), "expected a mapping of properties")
+    record = _BUILDERS[crm][object_name](reader, mapping, record_id, now or utc_now())
+    return TranslationResult(record, reader.problems)
+
+
+def translate_batch(
+    crm: str,
+    object_name: str,
+    raw_records: Iterable[Mapping[str, Any]],
+    mapping: CrmMapping,
+    *,
+    now: datetime | None = None,
+) -> BatchResult[CanonicalRecord]:
+    """Translate a page of raw records: every readable record, and the problems of all of them."""
+    moment = now or utc_now()
+    result: BatchResult[CanonicalRecord] = BatchResult()
+    for position, raw in enumerate(raw_records):
+        one = to_canonical(crm, object_name, raw, mapping, now=moment, position=position)
+        if one.record is not None:
+            result.records.append(one.record)
+        result.problems.extend(one.problems)
+    return result
+
+
+def engagement_activities(raw_contact: Mapping[str, Any]) -> BatchResult[Activity]:
+    """Activities summarised from a HubSpot contact's engagement counters (visits, forms, opens, calls).
+
+    Each counter above zero becomes one `Activity` with `count` set and `at` the counter's last time.
+    """
+    result: BatchResult[Activity] = BatchResult()
+    if not isinstance(raw_contact, Mapping):
+        result.problems.append(FieldProblem("<no id>", "<record>", raw_contact, "record is not a mapping"))
+        return result
+    try:
+        contact_id = read_id(raw_contact.get("id"))
+    except BadValue:
+        contact_id = None
+    if contact_id is None:
+        result.problems.append(FieldProblem("<no id>", "id", raw_contact.get("id"), "record has no id"))
+        return result
+    reader = FieldReader("hubspot", raw_contact, contact_id, "contacts")
+    for count_property, time_property, kind in _COUNTERS:
+        raw_count = reader.get(count_property)
+        try:
+            count = read_number(raw_count) if raw_count is not None else None
+        except BadValue as exc:
+            reader.problem(count_property, raw_count, str(exc))
+            continue
+        if count is None or count < 1:
+            continue
+        activity = Activity(
+            crm="hubspot",
+            id=f"{contact_id}:{kind}",
+            kind=kind,
+            source_object="contacts",
+            who_id=contact_id,
+            at=reader.timestamp(time_property),
+            count=min(int(count), 2**31 - 1),
+        )
+        result.records.append(activity)
+    result.problems.extend(reader.problems)
+    return result

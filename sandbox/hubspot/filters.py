@@ -1,0 +1,421 @@
+"""Compile a HubSpot CRM search request (filterGroups, sorts, query) to SQLite SQL over `hs_object`.
+
+Values live as strings in the `props` JSON text; comparisons go through a few Python SQL functions registered on
+the store's connection (`hs_num`, `hs_ms`, `hs_fold`, `hs_text`, `hs_has`, `hs_token`) so that number, datetime,
+case-folding and token semantics are the same everywhere. The stamps incremental sync filters and sorts on
+(`lastmodifieddate`, `hs_lastmodifieddate`, `createdate`, `hs_object_id`) map to indexed columns instead.
+
+Semantics chosen (HubSpot documents most of them; the rest is noted):
+- groups OR, filters within a group AND; an empty group matches everything;
+- number properties compare numerically, datetime/date properties by epoch milliseconds (filter values may be
+  epoch ms or ISO 8601), bool properties case-insensitively, enumerations exactly, strings case-insensitively;
+- IN / NOT_IN on strings compare the lower-cased stored value with the values as given (HubSpot: "values must be
+  lowercase" for string properties);
+- NEQ, NOT_IN and NOT_CONTAINS_TOKEN also match records without a value (an inverted term query);
+- CONTAINS_TOKEN matches a whitespace-separated token (or run of tokens) of the value, `*` being a wildcard;
+- `query` is a case-insensitive substring search over the type's default searchable properties.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from sandbox.errors import HsApiError, hs_validation
+from sandbox.hs_schema import HS_OBJECT_TYPES, OBJECT_TYPE_IDS, modified_property
+from sandbox.store import Store
+
+MAX_GROUPS = 5
+MAX_FILTERS_PER_GROUP = 6
+MAX_FILTERS = 18
+
+OPERATORS = frozenset(
+    {
+        "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN",
+        "HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN",
+    }
+)  # fmt: skip
+_VALUELESS = frozenset({"HAS_PROPERTY", "NOT_HAS_PROPERTY"})
+_MULTI = frozenset({"IN", "NOT_IN"})
+_COMPARE = {"EQ": "=", "LT": "<", "LTE": "<=", "GT": ">", "GTE": ">="}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# what `query` searches, per object type (HubSpot's "default searchable properties")
+SEARCHABLE: dict[str, tuple[str, ...]] = {
+    "contacts": (
+        "firstname",
+        "lastname",
+        "email",
+        "phone",
+        "hs_additional_emails",
+        "fax",
+        "mobilephone",
+        "company",
+    ),
+    "companies": ("website", "phone", "name", "domain"),
+    "deals": ("dealname", "pipeline", "dealstage", "description", "dealtype"),
+    "tasks": ("hs_task_subject", "hs_task_body"),
+    "notes": ("hs_note_body",),
+}
+
+SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", "tasks": "task", "notes": "note"}
+_ALIASES: dict[str, str] = {
+    alias: plural
+    for plural in HS_OBJECT_TYPES
+    for alias in (plural, SINGULAR[plural], OBJECT_TYPE_IDS[plural])
+}
+
+
+def resolve_object_type(name: str) -> str:
+    """The plural type a path names (`contacts`, `contact`, `0-1`, any case), or 400 as HubSpot answers."""
+    found = _ALIASES.get(name.lower())
+    if found is None:
+        raise hs_validation(f"Unable to infer object type from: {name}")
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- value semantics
+def to_epoch_ms(value: object) -> int | None:
+    """Epoch milliseconds of an epoch-ms number/string or an ISO 8601 date or datetime; None if neither."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    text = str(value).strip()
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    # integer arithmetic: float seconds x 1000 can land one millisecond short
+    return (t - _EPOCH) // timedelta(milliseconds=1)
+
+
+def to_number(value: object) -> float | None:
+    """A property value as a number, None when it is not one."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        n = float(str(value).strip())
+    except ValueError:
+        return None
+    return n if n == n else None  # NaN never compares
+
+
+def fold(value: object) -> str | None:
+    """A value lower-cased for case-insensitive comparison."""
+    return None if value is None else str(value).lower()
+
+
+def has_value(value: object) -> bool:
+    return value is not None and str(value) != ""
+
+
+def contains_token(value: object, pattern: object) -> bool:
+    """CONTAINS_TOKEN: the pattern (with `*` wildcards) matches a token or a run of tokens, case-insensitively."""
+    if value is None or pattern is None:
+        return False
+    words = str(pattern).lower().split()
+    if not words:
+        return False
+    rx = re.compile(".*".join(re.escape(part) for part in " ".join(words).split("*")), re.DOTALL)
+    tokens = str(value).lower().split()
+    n = len(words)
+    return any(rx.fullmatch(" ".join(tokens[i : i + n])) for i in range(len(tokens) - n + 1))
+
+
+_FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
+    "hs_num": (1, to_number),
+    "hs_ms": (1, to_epoch_ms),
+    "hs_fold": (1, fold),
+    "hs_text": (1, lambda v: None if v is None else str(v)),
+    "hs_has": (1, lambda v: int(has_value(v))),
+    "hs_token": (2, lambda v, p: int(contains_token(v, p))),
+}
+_registered: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def ensure_functions(store: Store) -> None:
+    """Register the comparison functions on a store's connection (once per store)."""
+    with store.lock:
+        if store in _registered:
+            return
+        for name, (arity, fn) in _FUNCTIONS.items():
+            store.conn.create_function(name, arity, fn, deterministic=True)
+        _registered.add(store)
+
+
+# ---------------------------------------------------------------------------------------------- request model
+@dataclass(frozen=True)
+class Filter:
+    """One filter of a filter group, as sent."""
+
+    property: str
+    operator: str
+    value: object = None
+    high_value: object = None
+    values: tuple[object, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Sort:
+    property: str
+    descending: bool
+
+
+@dataclass(frozen=True)
+class Field:
+    """A property as an SQL expression: `expr` compares, `raw` is the stored value (for presence and tokens)."""
+
+    expr: str
+    raw: str
+    params: tuple[object, ...]
+    kind: str  # number | datetime | string | bool | enumeration
+    column: bool = False
+
+
+def _invalid_json(problem: str) -> HsApiError:
+    return hs_validation(f"Invalid input JSON: {problem}")
+
+
+def parse_filter(obj: object) -> Filter:
+    """A filter object of the request body, with HubSpot's deserialization rules."""
+    if not isinstance(obj, Mapping):
+        raise _invalid_json("Cannot deserialize instance of `Filter` out of a non-object value")
+    missing = [k for k in ("propertyName", "operator") if not isinstance(obj.get(k), str) or not obj.get(k)]
+    if missing:
+        raise _invalid_json(
+            f"Cannot build Filter, some of required attributes are not set [{', '.join(missing)}]"
+        )
+    op = str(obj["operator"]).upper()
+    if op not in OPERATORS:
+        raise _invalid_json(
+            f'Cannot deserialize value of type `FilterOperatorEnum` from String "{obj["operator"]}": not one of '
+            f"the values accepted for Enum class: [{', '.join(sorted(OPERATORS))}]"
+        )
+    problem = (
+        "Cannot construct instance of `com.hubspot.inbounddb.publicobject.core.v3.search.Filter`, problem: "
+    )
+    values = obj.get("values")
+    if values is not None and (
+        not isinstance(values, list) or any(isinstance(v, dict | list) for v in values)
+    ):
+        raise _invalid_json(problem + "values must be a list of scalars")
+    for key in ("value", "highValue"):
+        if isinstance(obj.get(key), dict | list):
+            raise _invalid_json(problem + f"{key} must be a scalar")
+    if op in _MULTI and not values:
+        raise _invalid_json(problem + f"operator {op} requires values")
+    if op not in _MULTI and op not in _VALUELESS and obj.get("value") is None:
+        raise _invalid_json(problem + f"operator {op} requires a value")
+    if op == "BETWEEN" and obj.get("highValue") is None:
+        raise _invalid_json(problem + "operator BETWEEN requires a highValue")
+    return Filter(
+        property=str(obj["propertyName"]),
+        operator=op,
+        value=obj.get("value"),
+        high_value=obj.get("highValue"),
+        values=tuple(values) if values is not None else None,
+    )
+
+
+def _unknown_property(name: str, type_: str) -> HsApiError:
+    message = f'Property "{name}" does not exist'
+    return hs_validation(
+        message,
+        errors=[
+            {
+                "message": message,
+                "code": "PROPERTY_DOESNT_EXIST",
+                "context": {"propertyName": [name], "objectType": [OBJECT_TYPE_IDS[type_]]},
+            }
+        ],
+    )
+
+
+def field_for(type_: str, name: str, specs: Mapping[str, Mapping[str, Any]]) -> Field:
+    """The SQL expression of one property of a type (400 naming it when the type has no such property)."""
+    spec = specs.get(name)
+    if spec is None:
+        raise _unknown_property(name, type_)
+    created = "hs_createdate" if type_ in ("tasks", "notes") else "createdate"
+    if name == "hs_object_id":
+        return Field("id", "id", (), "number", column=True)
+    if name == created:
+        return Field("created_ms", "created_ms", (), "datetime", column=True)
+    if name in (modified_property(type_), "hs_lastmodifieddate"):
+        return Field("updated_ms", "updated_ms", (), "datetime", column=True)
+    raw = "json_extract(props, ?)"
+    path = '$."' + name.replace('"', '\\"') + '"'
+    kind = {"number": "number", "datetime": "datetime", "date": "datetime", "bool": "bool",
+            "enumeration": "enumeration"}.get(str(spec.get("type")), "string")  # fmt: skip
+    wrap = {"number": "hs_num", "datetime": "hs_ms", "bool": "hs_fold", "enumeration": "hs_text"}.get(
+        kind, "hs_fold"
+    )
+    return Field(f"{wrap}({raw})", raw, (path,), kind)
+
+
+def _operand(field: Field, value: object, *, multi: bool = False) -> object:
+    """A filter value converted to the field's comparison domain; 400 when it cannot be."""
+    if field.kind == "number":
+        n = to_number(value)
+        if n is None:
+            raise hs_validation(f"{value} is not a valid number for property of type number")
+        return n
+    if field.kind == "datetime":
+        ms = to_epoch_ms(value)
+        if ms is None:
+            raise hs_validation(f"{value} is not a valid datetime: expected epoch milliseconds or ISO 8601")
+        return ms
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if field.kind == "bool" or (field.kind == "string" and not multi):
+        return text.lower()
+    return text  # enumerations exact; string IN values as given (HubSpot expects them lower-case)
+
+
+def _condition(f: Filter, field: Field) -> tuple[str, list[object]]:
+    p = list(field.params)
+    op = f.operator
+    if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+        present = "1" if field.column else f"hs_has({field.raw})"
+        return (f"({present}) = {1 if op == 'HAS_PROPERTY' else 0}", p)
+    if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+        raw = f"hs_text({field.raw})" if field.column else field.raw
+        return (f"hs_token({raw}, ?) = {1 if op == 'CONTAINS_TOKEN' else 0}", [*p, str(f.value)])
+    if op in _COMPARE:
+        return (f"{field.expr} {_COMPARE[op]} ?", [*p, _operand(field, f.value)])
+    if op == "NEQ":
+        return (f"({field.expr} IS NULL OR {field.expr} != ?)", [*p, *p, _operand(field, f.value)])
+    if op == "BETWEEN":
+        low, high = _operand(field, f.value), _operand(field, f.high_value)
+        return (f"({field.expr} >= ? AND {field.expr} <= ?)", [*p, low, *p, high])
+    operands = [_operand(field, v, multi=True) for v in f.values or ()]
+    marks = ", ".join("?" for _ in operands)
+    if op == "IN":
+        return (f"{field.expr} IN ({marks})", [*p, *operands])
+    return (f"({field.expr} IS NULL OR {field.expr} NOT IN ({marks}))", [*p, *p, *operands])
+
+
+def parse_groups(body: Mapping[str, Any]) -> list[list[Filter]]:
+    """`filterGroups` (and the undocumented top-level `filters`, ANDed) with HubSpot's size limits."""
+    raw_groups = body.get("filterGroups")
+    if raw_groups is None:
+        raw_groups = []
+    if not isinstance(raw_groups, list):
+        raise _invalid_json(
+            "Cannot deserialize instance of `java.util.ArrayList` out of non-array filterGroups"
+        )
+    groups: list[list[Filter]] = []
+    for g in raw_groups:
+        if not isinstance(g, Mapping) or not isinstance(g.get("filters", []), list):
+            raise _invalid_json("Cannot build FilterGroup, filters must be an array")
+        groups.append([parse_filter(x) for x in g.get("filters") or []])
+    top = body.get("filters")
+    if top is not None:
+        if not isinstance(top, list):
+            raise _invalid_json("filters must be an array")
+        extra = [parse_filter(x) for x in top]
+        groups = [[*g, *extra] for g in groups] if groups else [extra]
+    if len(groups) > MAX_GROUPS:
+        raise hs_validation(
+            f"Too many filter groups ({len(groups)}). The maximum number of filter groups is {MAX_GROUPS}."
+        )
+    for g in groups:
+        if len(g) > MAX_FILTERS_PER_GROUP:
+            raise hs_validation(
+                f"Too many filters in a filter group ({len(g)}). The maximum number of filters per group is "
+                f"{MAX_FILTERS_PER_GROUP}."
+            )
+    total = sum(len(g) for g in groups)
+    if total > MAX_FILTERS:
+        raise hs_validation(f"Too many filters ({total}). The maximum number of filters is {MAX_FILTERS}.")
+    return groups
+
+
+def parse_sorts(raw: object) -> list[Sort]:
+    """`sorts` as objects, JSON-encoded objects, or bare property names (ascending)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _invalid_json("sorts must be an array")
+    out: list[Sort] = []
+    for item in raw:
+        obj: object = item
+        if isinstance(item, str):
+            try:
+                obj = orjson.loads(item) if item.lstrip().startswith("{") else {"propertyName": item}
+            except orjson.JSONDecodeError as exc:
+                raise _invalid_json(f"sort is not valid JSON: {exc}") from None
+        if (
+            not isinstance(obj, Mapping)
+            or not isinstance(obj.get("propertyName"), str)
+            or not obj["propertyName"]
+        ):
+            raise _invalid_json(
+                "Cannot build PublicSort, some of required attributes are not set [propertyName]"
+            )
+        direction = str(obj.get("direction") or "ASCENDING").upper()
+        if direction not in ("ASCENDING", "DESCENDING"):
+            raise _invalid_json(f'Cannot deserialize value of type `SortDirection` from String "{direction}"')
+        out.append(Sort(obj["propertyName"], direction == "DESCENDING"))
+    return out
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """WHERE and ORDER BY clauses (without the keywords) with their parameters, in order."""
+
+    where: str
+    where_params: list[object]
+    order: str
+    order_params: list[object]
+
+
+def compile_search(
+    type_: str,
+    specs: Mapping[str, Mapping[str, Any]],
+    groups: list[list[Filter]],
+    sorts: list[Sort],
+    query: str | None,
+) -> Compiled:
+    """SQL for one search: only live records of the type, the filters, the free-text query and the order."""
+    where = ["type = ?", "archived = 0"]
+    params: list[object] = [type_]
+    ors: list[str] = []
+    for group in groups:
+        ands: list[str] = []
+        for f in group:
+            sql, p = _condition(f, field_for(type_, f.property, specs))
+            ands.append(sql)
+            params += p
+        ors.append("(" + " AND ".join(ands) + ")" if ands else "1")
+    if ors:
+        where.append("(" + " OR ".join(ors) + ")")
+    if query and query.strip():
+        names = [n for n in SEARCHABLE[type_] if n in specs]
+        likes = ["instr(hs_fold(json_extract(props, ?)), ?) > 0" for _ in names]
+        for n in names:
+            params += ['$."' + n + '"', query.strip().lower()]
+        where.append("(" + (" OR ".join(likes) or "0") + ")")
+    # HubSpot applies one sort; ties (and the default order, by creation) break on the id so pages are stable
+    order_params: list[object] = []
+    if sorts:
+        field = field_for(type_, sorts[0].property, specs)
+        d = "DESC" if sorts[0].descending else "ASC"
+        if field.column:  # never null, and a bare column lets SQLite walk the (type, archived, updated_ms, id) index
+            order = f"{field.expr} {d}, id {d}"
+        else:  # unset values last in either direction, as HubSpot orders them
+            order = f"({field.expr}) IS NULL, {field.expr} {d}, id {d}"
+            order_params = [*field.params, *field.params]
+    else:
+        order = "created_ms ASC, id ASC"
+    return Compiled(" AND ".join(where), params, order, order_params)

@@ -1,0 +1,166 @@
+"""A parsed query checked against the metadata and turned into one parameterised SQLite statement.
+
+The statement selects one column: each record rendered as JSON by SQLite (see `jsonsql`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sandbox.errors import SfApiError
+from sandbox.sf_schema import SfObject
+from sandbox.soql.errors import invalid_type, malformed
+from sandbox.soql.filters import FilterCompiler
+from sandbox.soql.jsonsql import aggregate_json, record_json
+from sandbox.soql.nodes import Query, SelectCount, SelectCountField, SelectField, SelectFields
+from sandbox.soql.resolve import STRING_TYPES, Resolved, Resolver, quote
+from sandbox.store import Store
+
+MAX_OFFSET = 2000
+FIELDS_LIMIT = 200
+
+Kind = Literal["records", "count", "aggregate"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One selected value: its CSV header (`Account.Name`) and the keys leading to it in a JSON record."""
+
+    header: str
+    keys: tuple[str, ...]
+
+
+@dataclass
+class Plan:
+    """The statement and what its rows mean. Each row is one JSON record (a count for `COUNT()`)."""
+
+    object: SfObject
+    kind: Kind
+    sql: str
+    params: list[Any]
+    columns: list[Column] = field(default_factory=list)
+
+
+def compile_query(store: Store, soql: str, query: Query, *, include_deleted: bool, version: str) -> Plan:
+    """Check `query` against the store's metadata and build its SQL. Raises `SfApiError` as the real API does."""
+    obj = store.sf_object(query.object_name)
+    if obj is None:
+        raise invalid_type(soql, query.object_pos, query.object_name)
+    if query.offset is not None and query.offset > MAX_OFFSET:
+        raise SfApiError(400, "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
+    resolver = Resolver(store, soql, obj, query.object_alias)
+    filters = FilterCompiler(resolver, store.clock.now().date())
+    where = ['t."IsDeleted" = 0'] if not include_deleted else []
+    if query.where is not None:
+        where.append(filters.compile(query.where))
+    where_sql = (" WHERE " + " AND ".join(where)) if where else ""
+    clauses = (where_sql, filters.params)
+    limit_sql, limit_params = _limit(query)
+    counts = [s for s in query.select if isinstance(s, SelectCount)]
+    if counts:
+        if len(query.select) > 1:
+            raise malformed(soql, counts[0].pos, "COUNT() must be the only element in the SELECT list")
+        _order_by(query, resolver)  # checked like any other query's, though a count has no order
+        inner = f"SELECT 1 {resolver.from_sql(filters.used)}{where_sql}{limit_sql}"
+        return Plan(obj, "count", f"SELECT COUNT(*) FROM ({inner})", [*filters.params, *limit_params])
+    if any(isinstance(s, SelectCountField) for s in query.select):
+        return _aggregate(soql, query, obj, resolver, clauses, (limit_sql, limit_params))
+    selected = _select_list(soql, query, obj, resolver)
+    order_sql = _order_by(query, resolver)
+    return _records(obj, resolver, selected, clauses, order_sql, (limit_sql, limit_params), version)
+
+
+def _limit(query: Query) -> tuple[str, list[int]]:
+    if query.limit is None and not query.offset:
+        return "", []
+    return " LIMIT ? OFFSET ?", [query.limit if query.limit is not None else -1, query.offset or 0]
+
+
+def _select_list(soql: str, query: Query, obj: SfObject, resolver: Resolver) -> list[Resolved]:
+    selected: list[Resolved] = []
+    seen: set[str] = set()
+    for item in query.select:
+        if isinstance(item, SelectFields):
+            if item.kind not in ("ALL", "STANDARD", "CUSTOM"):
+                raise malformed(soql, item.pos, f"unexpected token: {item.kind}")
+            if item.kind != "STANDARD" and (query.limit is None or query.limit > FIELDS_LIMIT):
+                raise malformed(
+                    soql, item.pos, f"The SOQL FIELDS function must have a LIMIT of at most {FIELDS_LIMIT}"
+                )
+            for f in obj.fields:
+                wanted = item.kind == "ALL" or (item.kind == "CUSTOM") == f.custom
+                if wanted and f.name.lower() not in seen:
+                    seen.add(f.name.lower())
+                    selected.append(Resolved(f"t.{quote(f.name)}", f, (), f.name))
+            continue
+        assert isinstance(item, SelectField)
+        if item.alias is not None:
+            raise malformed(soql, item.path.pos, "Only aggregate expressions use field aliasing")
+        col = resolver.resolve(item.path)
+        if col.header.lower() in seen:
+            raise malformed(soql, item.path.pos, f"duplicate field selected: {item.path.text}")
+        seen.add(col.header.lower())
+        selected.append(col)
+    return selected
+
+
+def _order_by(query: Query, resolver: Resolver) -> str:
+    terms: list[str] = []
+    for item in query.order_by:
+        col = resolver.resolve(item.path)
+        term = col.sql + (" COLLATE NOCASE" if col.field.type in STRING_TYPES else "")
+        term += " DESC" if item.descending else " ASC"
+        if item.nulls_first is not None:
+            term += " NULLS FIRST" if item.nulls_first else " NULLS LAST"
+        terms.append(term)
+    # ties (and queries without ORDER BY) come back in creation order, as a real org tends to answer
+    terms.append("t.rowid")
+    return " ORDER BY " + ", ".join(terms)
+
+
+def _records(
+    obj: SfObject,
+    resolver: Resolver,
+    selected: list[Resolved],
+    clauses: tuple[str, list[Any]],
+    order_sql: str,
+    limit: tuple[str, list[int]],
+    version: str,
+) -> Plan:
+    record_sql, record_params = record_json(obj.name, selected, resolver.joins, version)
+    where_sql, where_params = clauses
+    limit_sql, limit_params = limit
+    sql = f"SELECT {record_sql} {resolver.from_sql()}{where_sql}{order_sql}{limit_sql}"
+    columns = [Column(c.header, (*c.rel_path, c.field.name)) for c in selected]
+    return Plan(obj, "records", sql, [*record_params, *where_params, *limit_params], columns)
+
+
+def _aggregate(
+    soql: str,
+    query: Query,
+    obj: SfObject,
+    resolver: Resolver,
+    clauses: tuple[str, list[Any]],
+    limit: tuple[str, list[int]],
+) -> Plan:
+    names: list[str] = []
+    exprs: list[str] = []
+    unnamed = 0
+    for item in query.select:
+        if isinstance(item, SelectField):
+            raise malformed(soql, item.path.pos, f"Field must be grouped or aggregated: {item.path.text}")
+        if not isinstance(item, SelectCountField):
+            raise malformed(soql, getattr(item, "pos", 0), "unexpected token: FIELDS")
+        col = resolver.resolve(item.path)
+        # unnamed aggregates are called expr0, expr1, ... in SELECT order, skipping the aliased ones
+        if item.alias is None:
+            names.append(f"expr{unnamed}")
+            unnamed += 1
+        else:
+            names.append(item.alias)
+        exprs.append(f"COUNT({col.sql})")
+    where_sql, where_params = clauses
+    limit_sql, limit_params = limit
+    sql = f"SELECT {aggregate_json(names, exprs)} {resolver.from_sql()}{where_sql}{limit_sql}"
+    return Plan(obj, "aggregate", sql, [*where_params, *limit_params], [Column(n, (n,)) for n in names])
