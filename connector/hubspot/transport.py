@@ -10,6 +10,7 @@ Answers the caller must judge per record (400, 404, 409) are returned for the ge
 
 from __future__ import annotations
 
+import io
 import logging
 import random
 from collections.abc import Mapping
@@ -84,11 +85,11 @@ def _detached(response: urllib3.BaseHTTPResponse) -> urllib3.HTTPResponse:
     its socket would keep that socket open after the pool is closed.
     """
     copy = urllib3.HTTPResponse(
-        body=response.data,
+        body=io.BytesIO(response.data or b""),  # a file, so `.data` of an empty body is b"", not None
         headers=response.headers,
         status=response.status,
         reason=response.reason,
-        preload_content=False,
+        preload_content=True,
         decode_content=False,
     )
     response.release_conn()

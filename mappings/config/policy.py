@@ -49,7 +49,12 @@ class Reviewers(StrictModel):
 
 
 class ReviewConfig(StrictModel):
-    """When people review a score, how many each takes on, and what happens when they do not."""
+    """When people review a score, how many each takes on, and what happens when they do not.
+
+    Besides `borderline` scores, review is asked for leads matching the `high_value` expression (same
+    language as policies), leads whose data completeness is below `min_completeness`, and leads where a
+    policy contradicts the model.
+    """
 
     enabled: bool = True
     reviewers: Reviewers = Reviewers()
@@ -59,6 +64,8 @@ class ReviewConfig(StrictModel):
     escalation: Literal["reassign", "manager"] = "reassign"
     on_reject: Literal["nurture", "disqualify"] = "nurture"
     override_expiry_days: int = Field(default=90, ge=1)
+    high_value: NonEmptyStr | None = None
+    min_completeness: float = Field(default=0.5, ge=0, le=1)
 
     @field_validator("borderline")
     @classmethod
@@ -96,15 +103,54 @@ class Tiers(StrictModel):
         return "C" if score >= self.C else "D"
 
 
+class Decay(StrictModel):
+    """Score decay for inactivity: after `after_days` without activity the score's distance above `floor`
+    halves every `half_life_days`."""
+
+    enabled: bool = True
+    half_life_days: float = Field(default=30, gt=0)
+    after_days: float = Field(default=14, ge=0)
+    floor: float = Field(default=0, ge=0, le=100)
+
+
+class DecayOverride(StrictModel):
+    """A segment's changes to the scoring-wide `decay` (keys left out keep the scoring-wide value)."""
+
+    enabled: bool | None = None
+    half_life_days: float | None = Field(default=None, gt=0)
+    after_days: float | None = Field(default=None, ge=0)
+    floor: float | None = Field(default=None, ge=0, le=100)
+
+    def over(self, base: Decay | None) -> Decay:
+        """`base` (or the defaults) with this override's keys applied."""
+        return (base or Decay()).model_copy(update=self.model_dump(exclude_none=True))
+
+
 class Segment(StrictModel):
-    """A named slice of leads (its own model or thresholds), chosen by an expression."""
+    """A named slice of leads (its own model, thresholds and decay), chosen by an expression."""
 
     name: Name
     when: NonEmptyStr
+    decay: DecayOverride | None = None
+
+
+ACCOUNT_OWNER = "account_owner"
+LEAD_OWNER = "owner"
+POOL_PREFIX = "pool:"
+
+
+def pool_name(target: str) -> str | None:
+    """The pool a `pool:<name>` target names, else None."""
+    return target[len(POOL_PREFIX) :].strip() if target.startswith(POOL_PREFIX) else None
 
 
 class Policy(StrictModel):
-    """A deterministic rule applied after the model; `when` is parsed by the scoring package."""
+    """A deterministic rule applied after the model; `when` is parsed by the scoring package.
+
+    `target` of a route policy: `account_owner` (the matched account's owner), `owner` (the lead's
+    current owner), `pool:<name>` (round robin over a pool of `scoring.routing.pools`), or an owner's
+    id or email. A review policy may name its reviewer as `target`.
+    """
 
     name: Name
     when: NonEmptyStr
@@ -116,8 +162,94 @@ class Policy(StrictModel):
     @model_validator(mode="after")
     def _target(self) -> Policy:
         if self.action == "route" and self.target is None:
-            raise invalid("a route policy needs a target", "add target: (a user/owner id, queue or email)")
+            raise invalid(
+                "a route policy needs a target",
+                "add target: account_owner, owner, pool:<name>, or an owner's id or email",
+            )
+        if self.action in ("nurture", "disqualify") and self.target is not None:
+            raise invalid(
+                f"a {self.action} policy takes no target",
+                "remove target:, or use action: route",
+                at=("target",),
+            )
         return self
+
+
+class Pool(StrictModel):
+    """Owners that share leads round robin; nobody gets more than `cap` open leads (`caps` per owner)."""
+
+    owners: tuple[NonEmptyStr, ...] = Field(min_length=1)
+    cap: int | None = Field(default=None, ge=1)
+    caps: dict[NonEmptyStr, int] = Field(default_factory=dict)
+
+    @field_validator("owners")
+    @classmethod
+    def _distinct(cls, owners: tuple[str, ...]) -> tuple[str, ...]:
+        unique(owners, "owner")
+        return owners
+
+    @model_validator(mode="after")
+    def _known_caps(self) -> Pool:
+        for owner, cap in self.caps.items():
+            if owner not in self.owners:
+                raise invalid(
+                    f"caps names {owner!r}, who is not in this pool's owners",
+                    "add the owner to owners: or remove the cap",
+                    at=("caps", owner),
+                )
+            if cap < 1:
+                raise invalid(
+                    f"cap {cap} of {owner!r} is below 1", "write a cap of 1 or more", at=("caps", owner)
+                )
+        return self
+
+    def cap_of(self, owner: str) -> int | None:
+        """The most open leads `owner` may hold (None: no limit)."""
+        return self.caps.get(owner, self.cap)
+
+
+def _check_target(target: str, pools: dict[str, Pool], at: tuple[str | int, ...]) -> None:
+    name = pool_name(target)
+    if name is not None and name not in pools:
+        known = ", ".join(sorted(pools)) or "none are defined"
+        raise invalid(
+            f"{target!r} names an unknown pool (pools: {known})",
+            "define it under scoring.routing.pools, or fix the name",
+            at=at,
+        )
+
+
+class Routing(StrictModel):
+    """Where routed leads go: the model's `default` target, a `fallback` when an owner is unknown, pools."""
+
+    default: NonEmptyStr = ACCOUNT_OWNER
+    fallback: NonEmptyStr | None = None
+    pools: dict[Name, Pool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _targets(self) -> Routing:
+        _check_target(self.default, self.pools, ("default",))
+        if self.fallback is not None:
+            _check_target(self.fallback, self.pools, ("fallback",))
+            if self.fallback in (ACCOUNT_OWNER, LEAD_OWNER):
+                raise invalid(
+                    f"fallback {self.fallback!r} may itself be unknown",
+                    "write pool:<name> or an owner's id or email",
+                    at=("fallback",),
+                )
+        return self
+
+
+ModelAction = Literal["route", "nurture", "disqualify", "none"]
+
+
+class TierActions(StrictModel):
+    """What the model recommends for each tier when no policy decides otherwise."""
+
+    A: ModelAction = "route"
+    B: ModelAction = "route"
+    C: ModelAction = "nurture"
+    D: ModelAction = "nurture"
 
 
 def _cron(value: str) -> str:
@@ -157,12 +289,16 @@ class Drift(StrictModel):
 
 
 class ScoringConfig(StrictModel):
-    """Tiers, training thresholds, segments, policies, retraining and drift."""
+    """Tiers, training thresholds, segments, policies, the model's actions, routing, decay, retraining
+    and drift."""
 
     tiers: Tiers = Tiers()
     min_labels_per_class: int = Field(default=200, ge=1)
     segments: tuple[Segment, ...] = ()
     policies: tuple[Policy, ...] = ()
+    actions: TierActions = TierActions()
+    routing: Routing = Routing()
+    decay: Decay | None = None
     retrain: Retrain = Retrain()
     drift: Drift = Drift()
 
@@ -171,6 +307,20 @@ class ScoringConfig(StrictModel):
     def _unique(cls, items: tuple[Segment | Policy, ...]) -> tuple[Segment | Policy, ...]:
         unique([item.name for item in items], "name", key="name")
         return items
+
+    @model_validator(mode="after")
+    def _pools_exist(self) -> ScoringConfig:
+        for index, policy in enumerate(self.policies):
+            if policy.action == "route" and policy.target is not None:
+                _check_target(policy.target, self.routing.pools, ("policies", index, "target"))
+        return self
+
+    def decay_for(self, segment: str | None) -> Decay | None:
+        """The decay settings of leads in `segment` (None: scores do not decay)."""
+        override = next((s.decay for s in self.segments if s.name == segment), None)
+        if override is not None:
+            return override.over(self.decay)
+        return self.decay
 
 
 class ScheduleConfig(StrictModel):

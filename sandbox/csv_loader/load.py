@@ -127,6 +127,25 @@ def _read_join(base: Path, m: CsvMapping) -> tuple[dict[str, dict[str, str]], li
     }, header
 
 
+def _scan(
+    rows: Iterator[tuple[int, list[str]]], header: list[str], joined: dict[str, dict[str, str]],
+    join_header: list[str], mapping: CsvMapping,
+) -> tuple[int, dict[str, _Infer]]:  # fmt: skip
+    """Pass 1: count the rows and infer every column's type (joined columns are keyed `join:<name>`)."""
+    infer = {c: _Infer() for c in header} | {f"join:{c}": _Infer() for c in join_header}
+    total = 0
+    for _, cells in rows:
+        total += 1
+        for c, v in zip(header, cells, strict=False):
+            if v.strip() not in mapping.missing:
+                infer[c].add(v.strip())
+    for other in joined.values():
+        for c, v in other.items():
+            if v.strip() not in mapping.missing:
+                infer[f"join:{c}"].add(v.strip())
+    return total, infer
+
+
 def load_csv(
     store: Store,
     file: str | Path,
@@ -157,20 +176,7 @@ def load_csv(
         if column not in header:
             raise CsvLoadError(f"{targets[0].where}: column {column!r} is not in the header of {path.name}")
     joined, join_header = _read_join(path, mapping) if mapping.join else ({}, [])
-    # pass 1: count rows and infer the types of the columns that become custom fields
-    infer = {c: _Infer() for c in header}
-    total = 0
-    for _, cells in rows:
-        total += 1
-        for c, v in zip(header, cells, strict=False):
-            if v.strip() not in mapping.missing:
-                infer[c].add(v.strip())
-    for c in join_header:
-        infer.setdefault(f"join:{c}", _Infer())
-    for other in joined.values():
-        for c, v in other.items():
-            if v.strip() not in mapping.missing:
-                infer[f"join:{c}"].add(v.strip())
+    total, infer = _scan(rows, header, joined, join_header, mapping)
     schema = Fields(store, obj, sf=sf_obj is not None, mapping=mapping)
     plans: list[tuple[int, list[FieldPlan]]] = []
     for i, column in enumerate(header):
@@ -179,20 +185,17 @@ def load_csv(
             continue
         targets = mapping.columns.get(column) or [Target(column, mapping.path, custom=True)]
         plans.append((i, [schema.plan(t, infer[column].type()) for t in targets]))
-    join_plans = [
-        schema.plan(t, infer[f"join:{t.column}"].type())
-        for t in (mapping.join.targets if mapping.join else [])
-    ]
-    label = schema.plan(Target(mapping.join.on, mapping.join.where, field=mapping.join.label_field), "boolean") if (
-        mapping.join and mapping.join.label_field) else None  # fmt: skip
+    join = mapping.join
+    join_plans = [schema.plan(t, infer[f"join:{t.column}"].type()) for t in (join.targets if join else [])]
+    label = None
+    if join and join.label_field:
+        label = schema.plan(Target(join.on, join.where, field=join.label_field), "boolean")
     defaults = {
         name: schema.plan(Target(name, mapping.path, field=name), "text") for name in mapping.defaults
     }
-    on_key = header.index(mapping.join.on) if mapping.join and mapping.join.on in header else None
-    if mapping.join and on_key is None:
-        raise CsvLoadError(
-            f"{mapping.join.where}: join key {mapping.join.on!r} is not a column of {path.name}"
-        )
+    on_key = header.index(join.on) if join and join.on in header else None
+    if join and on_key is None:
+        raise CsvLoadError(f"{join.where}: join key {join.on!r} is not a column of {path.name}")
     # pass 2: coerce, default, insert in chunks
     batch: list[dict[str, Any]] = []
     for n, (line, cells) in enumerate(_rows(path, mapping)):

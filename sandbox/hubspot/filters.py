@@ -253,7 +253,7 @@ def field_for(type_: str, name: str, specs: Mapping[str, Mapping[str, Any]]) -> 
     if name == created:
         return Field("created_ms", "created_ms", (), "datetime", column=True)
     if name in (modified_property(type_), "hs_lastmodifieddate"):
-        return Field("updated_ms", "updated_ms", (), "datetime", column=True)
+        return Field("created_ms", "created_ms", (), "datetime", column=True)
     raw = "json_extract(props, ?)"
     path = '$."' + name.replace('"', '\\"') + '"'
     kind = {"number": "number", "datetime": "datetime", "date": "datetime", "bool": "bool",

@@ -48,6 +48,7 @@ def version_of(request: Request) -> str:
 
 
 def version_number(version: str) -> float:
+    """A version string as a number, for version-dependent behaviour."""
     return float(version)
 
 
@@ -83,10 +84,12 @@ def sobject(store: Store, name: str) -> SfObject:
 
 
 def record_url(version: str, obj: str, record_id: str) -> str:
+    """A record's REST path (`attributes.url`, `Location`)."""
     return f"/services/data/v{version}/sobjects/{obj}/{record_id}"
 
 
 def integration_user() -> str:
+    """The id of the user API calls run as."""
     return sf_id("005", INTEGRATION_USER_NUMBER)
 
 

@@ -79,7 +79,9 @@ def describe_field(obj: SfObject, f: SfField) -> dict[str, Any]:
     is_ref = kind in ("reference", "id")
     numeric = kind in ("double", "currency", "percent")
     defaulted = f.default is not None or kind == "boolean" or f.name in SYSTEM_FIELDS or f.name == "OwnerId"
-    reference_to = ["Group", "User"] if f.name == "OwnerId" and obj.name in _QUEUE_OWNED else list(f.reference_to)
+    reference_to = (
+        ["Group", "User"] if f.name == "OwnerId" and obj.name in _QUEUE_OWNED else list(f.reference_to)
+    )
     polymorphic = kind == "reference" and len(reference_to) > 1
     return {
         "aggregatable": kind != "boolean" and not long_text,

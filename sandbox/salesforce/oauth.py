@@ -51,6 +51,7 @@ class OAuthError(Exception):
         self.description = description
 
     def response(self) -> Response:
+        """The 400 `{"error", "error_description"}` answer."""
         return JSONResponse({"error": self.error, "error_description": self.description}, status_code=400)
 
 

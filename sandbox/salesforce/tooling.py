@@ -98,22 +98,30 @@ async def create_custom_field(request: Request) -> Response:
             400, "REQUIRED_FIELD_MISSING", "Required fields are missing: [Metadata]", ["Metadata"]
         )
     obj_name, _, field_name = full_name.partition(".")
-    obj = store.sf_object(obj_name)
-    if obj is None:
+    # Fields for tasks and events are defined once on Activity and appear on both, as in a real org.
+    targets = ["Task", "Event"] if obj_name.lower() == "activity" else [obj_name]
+    objects = [store.sf_object(name) for name in targets]
+    if any(o is None for o in objects):
         raise SfApiError(
             400, "FIELD_INTEGRITY_EXCEPTION", f"no CustomObject named {obj_name} found", ["TableEnumOrId"]
         )
     field = field_from_metadata(field_name, metadata)
-    if store.sf_field(obj.name, field.name) is not None:
-        raise SfApiError(
-            400,
-            "DUPLICATE_DEVELOPER_NAME",
-            f"There is already a field named {field.name.removesuffix('__c')} on {obj.name}.",
-            [],
-        )
-    store.sf_add_field(obj.name, field)
+    for obj in objects:
+        assert obj is not None
+        if store.sf_field(obj.name, field.name) is not None:
+            raise SfApiError(
+                400,
+                "DUPLICATE_DEVELOPER_NAME",
+                f"There is already a field named {field.name.removesuffix('__c')} on {obj_name}.",
+                [],
+            )
+    for obj in objects:
+        assert obj is not None
+        store.sf_add_field(obj.name, field)
+    first = objects[0]
+    assert first is not None
     rows = store.sql(
-        "SELECT rowid FROM sf_custom_field WHERE object = ? AND name = ?", (obj.name, field.name)
+        "SELECT rowid FROM sf_custom_field WHERE object = ? AND name = ?", (first.name, field.name)
     )
     new_id = sf_id("00N", int(rows[0][0]))
     return JSONResponse(

@@ -30,6 +30,7 @@ from sandbox.store import Store
 
 __all__ = ["ProgressFn", "seed_org"]
 
+
 def companies_for(leads: int) -> int:
     """How many accounts an org with this many leads has."""
     return max(20, leads // 5)
@@ -61,7 +62,9 @@ def seed_org(
         done = 0
         outcome_rng = random.Random(f"leadq-seed:{seed}:salesforce-outcomes")
         n_sdrs = len(org.users["sdr"])
-        for batch in generate(rng, world, leads, n_sdrs, outcome_rng=outcome_rng, target=TARGET_RATE, chunk=CHUNK):
+        for batch in generate(
+            rng, world, leads, n_sdrs, outcome_rng=outcome_rng, target=TARGET_RATE, chunk=CHUNK
+        ):
             write_leads(org, batch)
             done += len(batch)
             report("Salesforce leads", done, leads)
@@ -71,6 +74,7 @@ def seed_org(
     counts.update(seed_hubspot(store, tl, seed=seed, contacts=leads, progress=report))
     summary = dict(sorted(counts.items()))
     store.meta_set(
-        "seed_org", orjson.dumps({"seed": seed, "leads": leads, "anchor": tl.date(0), "counts": summary}).decode()
+        "seed_org",
+        orjson.dumps({"seed": seed, "leads": leads, "anchor": tl.date(0), "counts": summary}).decode(),
     )
     return summary

@@ -98,7 +98,12 @@ def touch_rows(
                      "TaskSubtype": "Email", "CreatedById": owner}  # fmt: skip
         elif kind == "email":
             subject = rng.choice(_EMAIL_SUBJECTS).format(first=first, company=company)
-            task |= {"Subject": f"Email: {subject}", "Type": "Email", "TaskSubtype": "Email", "CreatedById": owner}
+            task |= {
+                "Subject": f"Email: {subject}",
+                "Type": "Email",
+                "TaskSubtype": "Email",
+                "CreatedById": owner,
+            }
         elif kind == "call":
             subject, lo, hi = _CALL.get(detail, _CALL["connected"])
             task |= {"Subject": subject, "Type": "Call", "TaskSubtype": "Call", "CreatedById": owner,

@@ -47,17 +47,15 @@ class Timeline:
             self._days[day] = s
         return s
 
-    def _clock(self, m: int) -> str:
-        r = m % DAY
-        return f"{r // 60:02d}:{r % 60:02d}:00.000"
-
     def sf(self, m: int) -> str:
-        """Salesforce datetime, `2024-03-01T10:15:00.000+0000`."""
-        return f"{self.date(m)}T{self._clock(m)}+0000"
+        """Salesforce datetime, `2024-03-01T10:15:00.000+0000` (seeded times are whole minutes)."""
+        r = m % DAY
+        return f"{self._days.get(m // DAY) or self.date(m)}T{r // 60:02d}:{r % 60:02d}:00.000+0000"
 
     def hs(self, m: int) -> str:
         """HubSpot datetime, `2024-03-01T10:15:00.000Z`."""
-        return f"{self.date(m)}T{self._clock(m)}Z"
+        r = m % DAY
+        return f"{self._days.get(m // DAY) or self.date(m)}T{r // 60:02d}:{r % 60:02d}:00.000Z"
 
     def dt(self, m: int) -> datetime:
         """An aware datetime (for the store's `when=`)."""

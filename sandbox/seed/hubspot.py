@@ -57,7 +57,9 @@ class HsOrg:
     owners: dict[str, list[str]] = field(default_factory=dict)  # "ae", "sdr", "other" -> owner ids
     company_ids: dict[int, int] = field(default_factory=dict)  # world company index -> HubSpot id
     counts: Counter[str] = field(default_factory=Counter)
-    tasks: list[tuple[int, Props, int, int | None]] = field(default_factory=list)  # queued, with contact, company
+    tasks: list[tuple[int, Props, int, int | None]] = field(
+        default_factory=list
+    )  # queued, with contact, company
     notes: list[tuple[int, Props, int]] = field(default_factory=list)
 
     def insert(self, type_: str, rows: list[tuple[int, Props]]) -> list[HsRecord]:
@@ -98,7 +100,9 @@ def day_end(m: int) -> int:
     return m - m % DAY + DAY - 1
 
 
-def seed_hubspot(store: Store, tl: Timeline, *, seed: int, contacts: int, progress: ProgressFn) -> Counter[str]:
+def seed_hubspot(
+    store: Store, tl: Timeline, *, seed: int, contacts: int, progress: ProgressFn
+) -> Counter[str]:
     """A HubSpot portal with about `contacts` contacts, from its own random stream of `seed`."""
     from sandbox.seed.hubspot_contacts import write_new_contacts
 
@@ -115,7 +119,9 @@ def seed_hubspot(store: Store, tl: Timeline, *, seed: int, contacts: int, progre
 def write_owners(hs: HsOrg) -> None:
     """Owners in the shape of `GET /crm/v3/owners` (a sales team with an SDR team, marketing and revops)."""
     rng, tl = hs.rng, hs.tl
-    teams = {name: str(rng.randrange(1_000_000, 9_999_999)) for name in ("Sales", "SDR", "Marketing", "Operations")}
+    teams = {
+        name: str(rng.randrange(1_000_000, 9_999_999)) for name in ("Sales", "SDR", "Marketing", "Operations")
+    }
     for team, title in _TEAM:
         first, last = person_name(rng)
         owner_id = str(rng.randrange(30_000_000, 90_000_000))
@@ -136,7 +142,9 @@ def write_owners(hs: HsOrg) -> None:
 
 def company_props(hs: HsOrg, c: Company, children: int, last_activity: int | None) -> Props:
     won = [o for o in c.opps if o.stage == "won"]
-    lifecycle = "customer" if c.customer else ("opportunity" if any(o.stage == "open" for o in c.opps) else "lead")
+    lifecycle = (
+        "customer" if c.customer else ("opportunity" if any(o.stage == "open" for o in c.opps) else "lead")
+    )
     return {
         "name": c.cname.name, "domain": c.cname.domain,
         "website": f"www.{c.cname.domain}" if hs.rng.random() < 0.7 else f"https://{c.cname.domain}",
@@ -160,7 +168,10 @@ def write_companies(hs: HsOrg, budget: int) -> int:
     children = Counter(c.parent for c in world.companies if c.parent is not None)
     roots = [c for c in world.companies if c.parent is None]
     subsidiaries = [c for c in world.companies if c.parent is not None]
-    batches = [*chunks(roots, CHUNK // 4), *chunks(subsidiaries, CHUNK // 4)]  # never a parent and child together
+    batches = [
+        *chunks(roots, CHUNK // 4),
+        *chunks(subsidiaries, CHUNK // 4),
+    ]  # never a parent and child together
     made, done = 0, 0
     for batch in batches:
         people: list[list[Colleague]] = []
@@ -184,7 +195,9 @@ def write_companies(hs: HsOrg, budget: int) -> int:
     return made
 
 
-def _write_established(hs: HsOrg, batch: list[Company], people: list[list[Colleague]]) -> dict[int, list[int]]:
+def _write_established(
+    hs: HsOrg, batch: list[Company], people: list[list[Colleague]]
+) -> dict[int, list[int]]:
     """Contacts known before the last 180 days, with their recent engagements."""
     tl, rng = hs.tl, hs.rng
     rows: list[tuple[int, Props]] = []
@@ -233,7 +246,9 @@ def _write_history_deals(hs: HsOrg, batch: list[Company], contact_ids: dict[int,
         hs.associate(pairs)
 
 
-def deal_props(tl: Timeline, name: str, amount: float, stage: str, close: int, owner: str, *, new: bool) -> Props:
+def deal_props(
+    tl: Timeline, name: str, amount: float, stage: str, close: int, owner: str, *, new: bool
+) -> Props:
     """A deal in the default pipeline, with the closed/won flags HubSpot derives from the stage."""
     _, probability, closed = DEAL_STAGE_META[stage]
     return {
@@ -246,7 +261,14 @@ def deal_props(tl: Timeline, name: str, amount: float, stage: str, close: int, o
 
 
 def write_engagements(
-    hs: HsOrg, contact_id: int, company_id: int | None, touches: list[Touch], owner: str, first: str, *, floor: int
+    hs: HsOrg,
+    contact_id: int,
+    company_id: int | None,
+    touches: list[Touch],
+    owner: str,
+    first: str,
+    *,
+    floor: int,
 ) -> None:
     """Queue the tasks (emails, calls) and notes (replies, meetings, form submissions, events attended) of one
     contact; `flush_engagements` writes them."""
@@ -283,13 +305,18 @@ def flush_engagements(hs: HsOrg) -> None:
         if company_id is not None:
             pairs.append(("tasks", rec.id, "companies", company_id, TASK_TO_COMPANY))
     notes = hs.insert("notes", [(m, props) for m, props, _ in hs.notes])
-    pairs += [("notes", rec.id, "contacts", cid, NOTE_TO_CONTACT) for (_, _, cid), rec in zip(hs.notes, notes, strict=True)]
+    pairs += [
+        ("notes", rec.id, "contacts", cid, NOTE_TO_CONTACT)
+        for (_, _, cid), rec in zip(hs.notes, notes, strict=True)
+    ]
     hs.associate(pairs)
     hs.tasks.clear()
     hs.notes.clear()
 
 
-def follow_up_task(hs: HsOrg, contact_id: int, company_id: int | None, owner: str, first: str, created: int) -> None:
+def follow_up_task(
+    hs: HsOrg, contact_id: int, company_id: int | None, owner: str, first: str, created: int
+) -> None:
     """Queue an open task due in the next week."""
     due = hs.rng.randrange(1, 8) * DAY
     props: Props = {"hs_task_subject": f"Follow up with {first}", "hs_task_status": "NOT_STARTED",

@@ -42,7 +42,14 @@ def employee_band(n: int | None) -> str | None:
     """HubSpot's `numemployees` option for a head count."""
     if n is None:
         return None
-    for limit, band in ((5, "1-5"), (25, "5-25"), (50, "25-50"), (100, "50-100"), (500, "100-500"), (1000, "500-1000")):
+    for limit, band in (
+        (5, "1-5"),
+        (25, "5-25"),
+        (50, "25-50"),
+        (100, "50-100"),
+        (500, "100-500"),
+        (1000, "500-1000"),
+    ):
         if n <= limit:
             return band
     return "1000+"
@@ -53,7 +60,9 @@ def write_new_contacts(hs: HsOrg, seed: int, count: int) -> None:
     done = 0
     outcome_rng = random.Random(f"leadq-seed:{seed}:hubspot-outcomes")
     n_sdrs = len(hs.owners["sdr"])
-    for batch in generate(hs.rng, hs.world, count, n_sdrs, outcome_rng=outcome_rng, target=TARGET_RATE, chunk=CHUNK):
+    for batch in generate(
+        hs.rng, hs.world, count, n_sdrs, outcome_rng=outcome_rng, target=TARGET_RATE, chunk=CHUNK
+    ):
         with hs.store.transaction():
             _write_batch(hs, batch)
         done += len(batch)
@@ -138,12 +147,19 @@ def _contact_props(hs: HsOrg, p: Prospect, company_id: int | None, outcome: tupl
     elif stage is not None:
         lifecycle, status = "opportunity", "OPEN_DEAL" if close >= 0 else "UNQUALIFIED"
     elif p.resolved and p.closed:
-        lifecycle, status = ("marketingqualifiedlead" if mql else "lead"), rng.choice(("UNQUALIFIED", "BAD_TIMING"))
+        lifecycle, status = (
+            ("marketingqualifiedlead" if mql else "lead"),
+            rng.choice(("UNQUALIFIED", "BAD_TIMING")),
+        )
     else:
         only_newsletter = forms and all(d == "Newsletter signup" for _, d in forms) and not web
         lifecycle = ("salesqualifiedlead" if s.meetings and not p.resolved else "marketingqualifiedlead" if mql
                      else "subscriber" if only_newsletter else "lead")  # fmt: skip
-        status = rng.choice(("ATTEMPTED_TO_CONTACT", "CONNECTED", "IN_PROGRESS")) if worked else rng.choice(("NEW", "OPEN"))
+        status = (
+            rng.choice(("ATTEMPTED_TO_CONTACT", "CONNECTED", "IN_PROGRESS"))
+            if worked
+            else rng.choice(("NEW", "OPEN"))
+        )
     conv = forms[-1][1] if forms else None
     return {
         "email": p.email, "firstname": p.first, "lastname": p.last, "company": p.company,

@@ -60,7 +60,7 @@ INDUSTRY_TABLE: dict[str, tuple[float, int, tuple[str, ...]]] = {
 INDUSTRY_PICK = Weighted(list(INDUSTRY_TABLE), [v[0] for v in INDUSTRY_TABLE.values()])
 _NO_LEGAL_SUFFIX = frozenset({"Government", "Not For Profit", "Education"})
 
-_CORE_A = """Acme Globex Initech Umbra Vandelay Hooli Soylent Stark Wayne Wonka Cyberdyne Tyrell Oscorp Massive Dynamo
+_CORE_A_TEXT = """Acme Globex Initech Umbra Vandelay Hooli Soylent Stark Wayne Wonka Cyberdyne Tyrell Oscorp Massive Dynamo
 Blue North Summit Pioneer Apex Bright Silver Golden Red Green Iron Atlas Vertex Nova Quantum Crescent Evergreen
 Harbor Keystone Liberty Meridian Orion Pinnacle Redwood Sterling Titan Unity Vista Zenith Alpine Beacon Cedar
 Coastal Crystal Eagle Falcon Frontier Granite Horizon Lakeside Maple Northern Oak Pacific Prairie Riverside
@@ -68,9 +68,11 @@ Sapphire Sierra Southern Sunrise Trident Western Willow Aurora Boreal Cobalt Del
 Juniper Kestrel Lumen Magnolia Nimbus Onyx Polaris Quartz Radiant Solstice Tandem Ultra Velvet Wildflower Yellow
 Azure Bluebird Canyon Driftwood Everest Fairview Glacier Highland Ivory Jasper Kingfisher Larkspur Mosaic Nexus
 Oakridge Pebble Quill Rainier Saffron Timber Upland Valor Westwind Arbor Brookside Catalyst Dawn Elm Fern Grove
-Heron Inlet Jade Kite Lantern Mesa Noble Osprey Pine Quest Raven Sable Thistle Umber Vector Wren Zephyr""".split()
-_CORE_B = """River Peak Stone Bridge Field Wave Point Gate Light Ridge Wood Lake Star Path Works Line Rock Tree Forge
-Cloud Bay Brook Crest Dale Fall Glen Haven Hill Mark Mill Port Shore Spring Vale View Way Wind Yard Bell Crown""".split()
+Heron Inlet Jade Kite Lantern Mesa Noble Osprey Pine Quest Raven Sable Thistle Umber Vector Wren Zephyr"""
+_CORE_A = tuple(_CORE_A_TEXT.split())
+_CORE_B_TEXT = """River Peak Stone Bridge Field Wave Point Gate Light Ridge Wood Lake Star Path Works Line Rock Tree Forge
+Cloud Bay Brook Crest Dale Fall Glen Haven Hill Mark Mill Port Shore Spring Vale View Way Wind Yard Bell Crown"""
+_CORE_B = tuple(_CORE_B_TEXT.split())
 
 # equivalent spellings of legal suffixes; the first is the canonical one
 _SUFFIXES: tuple[tuple[str, ...], ...] = (
@@ -168,7 +170,9 @@ class CompanyNamer:
                 continue
             self._cores.add(core)
             self._domains.add(domain)
-            suffix = rng.choice(("GmbH", "Ltd", "Inc.", "LLC", "")) if div in ("Europe", "UK") else parent.suffix
+            suffix = (
+                rng.choice(("GmbH", "Ltd", "Inc.", "LLC", "")) if div in ("Europe", "UK") else parent.suffix
+            )
             return CompanyName(_join(core, suffix), core, suffix, domain)
         return self.company(rng, "Other")
 
@@ -176,7 +180,11 @@ class CompanyNamer:
         """Another domain the same company uses (a country site or an old brand), not any company's main one."""
         stem = company.domain.split(".", 1)[0]
         for _ in range(10):
-            cand = f"{stem}.{rng.choice(_CCTLDS)}" if rng.random() < 0.6 else f"{stem}{rng.choice(('corp', 'group', 'inc'))}.com"
+            cand = (
+                f"{stem}.{rng.choice(_CCTLDS)}"
+                if rng.random() < 0.6
+                else f"{stem}{rng.choice(('corp', 'group', 'inc'))}.com"
+            )
             if cand not in self._domains:
                 return cand
         return f"{stem}-mail.com"
@@ -289,7 +297,9 @@ PLACES: tuple[tuple[str, str, str], ...] = (
     ("Paris", "Ile-de-France", "France"), ("Amsterdam", "North Holland", "Netherlands"), ("Dublin", "Leinster", "Ireland"),
     ("Sydney", "NSW", "Australia"), ("Melbourne", "VIC", "Australia"), ("Singapore", "Singapore", "Singapore"),
 )  # fmt: skip
-_PLACE_PICK = Weighted(PLACES, [6, 5, 4, 4, 4, 4, 3, 3, 3, 4, 2, 2, 2, 2, 2, 1, 1, 1, 3, 2, 4, 1, 2, 1, 2, 1, 1, 2, 1, 1])
+_PLACE_PICK = Weighted(
+    PLACES, [6, 5, 4, 4, 4, 4, 3, 3, 3, 4, 2, 2, 2, 2, 2, 1, 1, 1, 3, 2, 4, 1, 2, 1, 2, 1, 1, 2, 1, 1]
+)
 
 
 def place(rng: random.Random) -> tuple[str, str, str]:
@@ -298,7 +308,16 @@ def place(rng: random.Random) -> tuple[str, str, str]:
 
 
 # ---------------------------------------------------------------------------------------------- titles
-DEPARTMENTS = ("IT", "Engineering", "Operations", "Finance", "Marketing", "Sales", "People", "Data & Analytics")
+DEPARTMENTS = (
+    "IT",
+    "Engineering",
+    "Operations",
+    "Finance",
+    "Marketing",
+    "Sales",
+    "People",
+    "Data & Analytics",
+)
 _DEPT_PICK = Weighted(DEPARTMENTS, (20, 16, 16, 12, 12, 10, 5, 9))
 _CHIEF = {"IT": ("CIO", "Chief Information Officer"), "Engineering": ("CTO", "Chief Technology Officer"),
           "Operations": ("COO", "Chief Operating Officer"), "Finance": ("CFO", "Chief Financial Officer"),
@@ -314,7 +333,15 @@ _IC = {"IT": ("Systems Administrator", "IT Specialist", "Network Engineer"),
        "Data & Analytics": ("Data Analyst", "Data Scientist", "BI Analyst", "Analytics Engineer")}  # fmt: skip
 _JUNIOR = ("Intern", "Student", "Marketing Intern", "Graduate Student", "Assistant", "Trainee", "Research Assistant",
            "Office Assistant", "Engineering Intern")  # fmt: skip
-LEVELS = {5: "C-level", 4: "VP", 3: "Director", 2: "Manager", 1: "Individual contributor", -1: "Junior", 0: "Unknown"}
+LEVELS = {
+    5: "C-level",
+    4: "VP",
+    3: "Director",
+    2: "Manager",
+    1: "Individual contributor",
+    -1: "Junior",
+    0: "Unknown",
+}
 
 
 def title_for(rng: random.Random, level: int, dept: str | None = None) -> str:
@@ -322,7 +349,9 @@ def title_for(rng: random.Random, level: int, dept: str | None = None) -> str:
     d = dept or _DEPT_PICK.pick(rng)
     if level == 5:
         if rng.random() < 0.3:
-            return rng.choice(("CEO", "Chief Executive Officer", "Founder & CEO", "Co-Founder", "President", "Owner"))
+            return rng.choice(
+                ("CEO", "Chief Executive Officer", "Founder & CEO", "Co-Founder", "President", "Owner")
+            )
         return rng.choice(_CHIEF[d])
     if level == 4:
         return rng.choice((f"VP of {d}", f"VP, {d}", f"Vice President of {d}", f"SVP {d}", f"Head of {d}"))

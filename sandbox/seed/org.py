@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sandbox.seed.activity import ActivityRows, Row, last_activity_date, touch_rows
 from sandbox.seed.common import DAY, HISTORY_DAYS, NO_PROGRESS, ProgressFn, Timeline, chunks
 from sandbox.seed.names import person_name
-from sandbox.seed.world import Company, HistOpp, World
+from sandbox.seed.world import Colleague, Company, HistOpp, Touch, World
 from sandbox.store import Store
 
 SELLER_DOMAIN = "brightwave.example"
@@ -133,12 +133,10 @@ def write_accounts(org: SfOrg) -> None:
     for batch in chunks(world.companies, CHUNK // 4):
         accounts: list[Row] = []
         contacts: list[Row] = []
-        acts = ActivityRows()
+        people: list[tuple[Company, Colleague, list[Touch]]] = []
         for c in batch:
-            owner = org.ae(c)
             latest: list[int] = []
             for person in world.colleagues(c):
-                cid = org.store.new_sf_id("Contact")
                 touches = person.touches
                 if rng.random() < 0.2:
                     camp = world.campaign_in(rng, -HISTORY_DAYS * DAY, -DAY)
@@ -146,26 +144,29 @@ def write_accounts(org: SfOrg) -> None:
                         responded = int(rng.random() < 0.4)
                         touches = [*touches, (world.campaigns[camp].start, "campaign", f"{camp}:{responded}")]
                 latest += [m for m, kind, _ in touches if kind != "campaign"]
+                people.append((c, person, touches))
                 contacts.append(
                     {
-                        "Id": cid, "AccountId": org.account_ids[c.idx], "FirstName": person.first,
+                        "AccountId": org.account_ids[c.idx], "FirstName": person.first,
                         "LastName": person.last, "Email": person.email, "Phone": person.phone, "Title": person.title,
                         "LeadSource": rng.choice(("Web", "Partner Referral", "Phone Inquiry", "Other")),
                         "MailingCity": c.city, "MailingState": c.state, "MailingCountry": c.country,
-                        "OwnerId": owner, "LastActivityDate": last_activity_date(tl, touches),
+                        "OwnerId": org.ae(c), "LastActivityDate": last_activity_date(tl, touches),
                         **stamps(tl, person.created, max([person.created, *(m for m, _, _ in touches)])),
                     }
-                )  # fmt: skip
-                touch_rows(
-                    rng, tl, world, acts, touches, who=cid, what=org.account_ids[c.idx], owner=owner,
-                    meeting_owner=owner, automation_user=org.users["automation"][0], campaign_ids=org.campaign_ids,
-                    first=person.first, company=c.cname.core, is_lead=False, floor=person.created,
                 )  # fmt: skip
             accounts.append(_account_row(org, c, tl.date(max(latest)) if latest else None))
         with org.store.transaction():
             org.insert("Account", accounts)
             org.insert("Opportunity", [_history_row(org, c, o) for c in batch for o in c.opps])
-            org.insert("Contact", contacts)
+            acts = ActivityRows()
+            for (c, person, touches), cid in zip(people, org.insert("Contact", contacts), strict=True):
+                touch_rows(
+                    rng, tl, world, acts, touches, who=cid, what=org.account_ids[c.idx], owner=org.ae(c),
+                    meeting_owner=org.ae(c), automation_user=org.users["automation"][0],
+                    campaign_ids=org.campaign_ids, first=person.first, company=c.cname.core, is_lead=False,
+                    floor=person.created,
+                )  # fmt: skip
             org.flush(acts)
         done += len(batch)
         org.progress("Salesforce accounts and contacts", done, total)

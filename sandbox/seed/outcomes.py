@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from sandbox.seed.common import sigmoid
 
-TARGET_RATE = 0.22  # mean conversion probability of a lead; about 18 % convert once still-open ones are counted
+TARGET_RATE = (
+    0.22  # mean conversion probability of a lead; about 18 % convert once still-open ones are counted
+)
 
 # acquisition channel -> (Salesforce LeadSource, HubSpot hs_analytics_source, share of leads, effect)
 CHANNELS: dict[str, tuple[str, str, float, float]] = {
@@ -95,13 +97,19 @@ class Signals:
 def latent(s: Signals) -> float:
     """The log-odds of conversion, up to an intercept, from observable signals."""
     employees = s.employees or 0
-    z = SENIORITY_EFFECT.get(s.level, 0.0) + size_effect(s.employees) + INDUSTRY_TIER_EFFECT.get(s.industry_tier, 0.0)
+    z = (
+        SENIORITY_EFFECT.get(s.level, 0.0)
+        + size_effect(s.employees)
+        + INDUSTRY_TIER_EFFECT.get(s.industry_tier, 0.0)
+    )
     if s.level >= 3 and employees >= 200:
         z += 0.5  # senior people at large companies own budgets
     elif s.level == 5 and 0 < employees < 50:
         z -= 0.7  # founders of small shops rarely buy enterprise software
     z += s.source_effect - (0.4 if s.freemail else 0.0)
-    z += 0.35 * math.log1p(s.web_visits) + 0.45 * min(s.pricing_visits, 3) - (0.5 if s.careers_visits else 0.0)
+    z += (
+        0.35 * math.log1p(s.web_visits) + 0.45 * min(s.pricing_visits, 3) - (0.5 if s.careers_visits else 0.0)
+    )
     if s.pricing_visits and s.meetings:
         z += 0.4
     if s.demo_request:
@@ -119,7 +127,12 @@ def latent(s: Signals) -> float:
 
 def fit_only(s: Signals) -> float:
     """The part of the latent score known when the lead is created (drives how hard reps work it)."""
-    return SENIORITY_EFFECT.get(s.level, 0.0) + size_effect(s.employees) + s.source_effect - (0.4 if s.freemail else 0)
+    return (
+        SENIORITY_EFFECT.get(s.level, 0.0)
+        + size_effect(s.employees)
+        + s.source_effect
+        - (0.4 if s.freemail else 0)
+    )
 
 
 def calibrate(zs: Sequence[float], target: float) -> float:

@@ -91,7 +91,13 @@ class Prospect:
 
 
 def generate(
-    rng: random.Random, world: World, count: int, n_sdrs: int, *, outcome_rng: random.Random, target: float,
+    rng: random.Random,
+    world: World,
+    count: int,
+    n_sdrs: int,
+    *,
+    outcome_rng: random.Random,
+    target: float,
     chunk: int,
 ) -> Iterator[list[Prospect]]:
     """`count` prospects in lists of `chunk`, outcomes decided. The intercept of the conversion model is
@@ -99,7 +105,7 @@ def generate(
     intercept: float | None = None
     for batch in chunks((_prospect(rng, world, n_sdrs) for _ in range(count)), chunk):
         if intercept is None:
-            intercept = outcomes.calibrate([p.z for p in batch], target)
+            intercept = outcomes.calibrate([p.z for p in batch[:2000]], target)
         for p in batch:
             p.p = sigmoid(p.z + intercept)
             will_convert = outcome_rng.random() < p.p
@@ -176,7 +182,9 @@ def _prospect(rng: random.Random, w: World, n_sdrs: int) -> Prospect:
         s.customer = comp.customer
         s.parent_customer = bool(parent and parent.customer)
         s.open_opp = any(o.created < created and (o.stage == "open" or o.close > created) for o in comp.opps)
-        s.recent_loss = any(o.stage == "lost" and created - 180 * DAY <= o.close <= created for o in comp.opps)
+        s.recent_loss = any(
+            o.stage == "lost" and created - 180 * DAY <= o.close <= created for o in comp.opps
+        )
         s.colleagues = w.colleagues_active(comp, last_activity - 30 * DAY, last_activity)
     z = outcomes.latent(s) + 0.6 * rng.gauss(0.0, 1.0)  # plus what no CRM field shows (budget, timing)
     resolved = decision <= 0
@@ -214,7 +222,9 @@ def _behaviour(
     if rnd() < 0.15:
         touches.append((start + int(rnd() * span), "form", "Newsletter signup"))
     if web_form and not touches:
-        touches.append((start, "form", "content:" + ASSETS[int(rnd() * len(ASSETS))]))  # web leads come from forms
+        touches.append(
+            (start, "form", "content:" + ASSETS[int(rnd() * len(ASSETS))])
+        )  # web leads come from forms
         s.content_downloads += 1
     web = poisson(rng, math.exp(0.3 + 0.5 * u))
     s.pricing_visits = poisson(rng, math.exp(-1.4 + 0.9 * u))
@@ -237,7 +247,13 @@ def _behaviour(
         out = [(start + int(rnd() * span), "email", "") for _ in range(1 + poisson(rng, 1.0))]
         for _ in range(poisson(rng, 0.7)):
             r = rnd()
-            out.append((start + int(rnd() * span), "call", "connected" if r < connected else "voicemail" if r < 0.5 + connected / 2 else "no answer"))
+            out.append(
+                (
+                    start + int(rnd() * span),
+                    "call",
+                    "connected" if r < connected else "voicemail" if r < 0.5 + connected / 2 else "no answer",
+                )
+            )
         out.sort()
         out[-1] = (end, out[-1][1], out[-1][2])  # reps keep following up to the end of the window
         touches += out

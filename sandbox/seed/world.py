@@ -33,7 +33,13 @@ _SMALL_BANDS = ((1, 10, 30), (10, 50, 30), (50, 200, 20), (200, 1000, 12), (1000
 _CAMPAIGN_TOPICS = ("Forecasting with AI", "Pipeline Hygiene", "Revenue Operations Summit", "Data Quality Week",
                     "Scaling Inbound", "Customer Stories", "Product Launch", "Security & Compliance",
                     "Partner Day", "Analytics Roadshow")  # fmt: skip
-_CAMPAIGN_TYPES = (("Webinar", 40), ("Conference", 15), ("Trade Show", 15), ("Email", 20), ("Advertisement", 10))
+_CAMPAIGN_TYPES = (
+    ("Webinar", 40),
+    ("Conference", 15),
+    ("Trade Show", 15),
+    ("Email", 20),
+    ("Advertisement", 10),
+)
 
 
 @dataclass(slots=True)
@@ -175,18 +181,32 @@ class World:
             for k in range(1 if c.kind == "partner" else 1 + poisson(rng, 0.7)):
                 close = rng.randrange(max(c.created + 60 * DAY, -900 * DAY), -30 * DAY)
                 name = "New Business" if k == 0 else rng.choice(("Expansion", "Renewal", "Add-on seats"))
-                opps.append(HistOpp("won", close - rng.randrange(30, 120) * DAY, close, _amount(rng, base), name))
+                opps.append(
+                    HistOpp("won", close - rng.randrange(30, 120) * DAY, close, _amount(rng, base), name)
+                )
             if c.customer and rng.random() < 0.25:
                 created = -rng.randrange(10, 200) * DAY
-                opps.append(HistOpp("open", created, rng.randrange(10, 120) * DAY, _amount(rng, base), "Expansion"))
+                opps.append(
+                    HistOpp("open", created, rng.randrange(10, 120) * DAY, _amount(rng, base), "Expansion")
+                )
         else:
             earliest = max(c.created + 40 * DAY, -720 * DAY)
             if rng.random() < 0.3 and earliest < -5 * DAY:
                 close = rng.randrange(earliest, -5 * DAY)
-                opps.append(HistOpp("lost", close - rng.randrange(20, 120) * DAY, close, _amount(rng, base), "New Business"))
+                opps.append(
+                    HistOpp(
+                        "lost",
+                        close - rng.randrange(20, 120) * DAY,
+                        close,
+                        _amount(rng, base),
+                        "New Business",
+                    )
+                )
             if rng.random() < 0.06 + 0.12 * sigmoid(c.intent):
                 created = -rng.randrange(5, 240) * DAY
-                opps.append(HistOpp("open", created, rng.randrange(5, 150) * DAY, _amount(rng, base), "New Business"))
+                opps.append(
+                    HistOpp("open", created, rng.randrange(5, 150) * DAY, _amount(rng, base), "New Business")
+                )
         for o in opps:
             o.created = max(o.created, c.created + DAY)
         return sorted(opps, key=lambda o: o.created)
@@ -204,7 +224,11 @@ class World:
             first, last = person_name(rng)
             email = self.unique_email(business_email(first, last, c.cname.domain, c.pattern))
             level = rng.choice((5, 4, 3, 3, 2, 2, 2, 1, 1, 1))
-            created = rng.randrange(c.created, -HISTORY_DAYS * DAY) if c.created < -HISTORY_DAYS * DAY else c.created
+            created = (
+                rng.randrange(c.created, -HISTORY_DAYS * DAY)
+                if c.created < -HISTORY_DAYS * DAY
+                else c.created
+            )
             touches: list[Touch] = []
             for _ in range(poisson(rng, rate)):
                 m = -rng.randrange(HOUR, HISTORY_DAYS * DAY)
@@ -214,7 +238,11 @@ class World:
                 touches.append((m, kind, ""))
                 if kind in INBOUND:
                     c.engagement.append((m, k))
-            out.append(Colleague(c.idx, first, last, email, title_for(rng, level), phone(rng), created, sorted(touches)))
+            out.append(
+                Colleague(
+                    c.idx, first, last, email, title_for(rng, level), phone(rng), created, sorted(touches)
+                )
+            )
         c.engagement.sort()
         return out
 
@@ -239,7 +267,9 @@ class World:
         rng = self.rng
         out = []
         for i in range(n):
-            start = business_hours(-HISTORY_DAYS * DAY - 20 * DAY + (i * (HISTORY_DAYS + 40) * DAY) // n + rng.randrange(DAY))
+            start = business_hours(
+                -HISTORY_DAYS * DAY - 20 * DAY + (i * (HISTORY_DAYS + 40) * DAY) // n + rng.randrange(DAY)
+            )
             type_ = rng.choice([t for t, w in _CAMPAIGN_TYPES for _ in range(w // 5)])
             length = {"Webinar": HOUR, "Conference": 2 * DAY, "Trade Show": 3 * DAY}.get(type_, 14 * DAY)
             topic = _CAMPAIGN_TOPICS[i % len(_CAMPAIGN_TOPICS)]

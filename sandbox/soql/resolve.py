@@ -94,6 +94,7 @@ class Resolver:
     _join_sql: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
 
     def resolve(self, path: Path) -> Resolved:
+        """A path's SQL and metadata; INVALID_FIELD (as the real API words it) if it names nothing."""
         parts = list(path.parts)
         if self.root_alias and len(parts) > 1 and parts[0].lower() == self.root_alias.lower():
             parts = parts[1:]

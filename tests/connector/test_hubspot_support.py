@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,8 +63,21 @@ def all_records(pages: Iterable[ChangePage]) -> list[dict[str, Any]]:
     return [r for page in pages for r in page.records]
 
 
-def sandbox_statuses(sandbox: SandboxServer, path_part: str = "") -> list[tuple[str, str, int, str | None]]:
-    """(method, path, status, injected fault) of every request the sandbox saw, optionally filtered."""
+def settle_log(sandbox: SandboxServer, total: int, timeout: float = 5.0) -> None:
+    """Wait until the sandbox has logged `total` requests (it logs after the answer is sent)."""
+    deadline = time.monotonic() + timeout
+    while sandbox.state.log.snapshot()["total"] < total and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def sandbox_statuses(
+    sandbox: SandboxServer, path_part: str = "", *, at_least: int = 0
+) -> list[tuple[str, str, int, str | None]]:
+    """(method, path, status, injected fault) of every request the sandbox saw, optionally filtered.
+
+    `at_least`: how many requests in all the sandbox must have logged first (it logs after answering).
+    """
+    settle_log(sandbox, at_least)
     return [
         (r["method"], r["path"], r["status"], r["fault"])
         for r in sandbox.state.log.snapshot()["requests"]

@@ -120,7 +120,11 @@ columns:
     assert props["visits"]["type"] == "number" and props["visits"]["groupName"] == "leadq_import"
     assert props["opted_out"]["type"] == "bool" and props["signed_up"]["type"] == "date"
     assert "leadq_import" in store.hs_groups("contacts")
-    rec = next(iter(store.hs_get_many("contacts", [int(r[0]) for r in store.sql("SELECT id FROM hs_object")]).values()))
+    rec = next(
+        iter(
+            store.hs_get_many("contacts", [int(r[0]) for r in store.sql("SELECT id FROM hs_object")]).values()
+        )
+    )
     assert rec.props["lifecyclestage"] == "customer" and rec.props["opted_out"] == "false"
     assert rec.props["visits"] == "7" and rec.props["email"] == "dee@hooli.com"
 
@@ -139,7 +143,9 @@ columns:
 def test_mapping_errors_name_the_line(tmp_path: Path, text: str, line: int, message: str) -> None:
     path = _write(tmp_path, "bad.yaml", text)
     with pytest.raises(CsvLoadError) as info:
-        load_csv(Store(None), _write(tmp_path, "s.csv", SMALL), object_name="Lead", mapping=read_mapping(path))
+        load_csv(
+            Store(None), _write(tmp_path, "s.csv", SMALL), object_name="Lead", mapping=read_mapping(path)
+        )
     assert f"bad.yaml:{line}:" in str(info.value) and message in str(info.value)
 
 

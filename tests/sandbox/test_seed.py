@@ -189,7 +189,8 @@ def test_hubspot_portal(org: tuple[Store, dict[str, int]]) -> None:
     deals = Counter(r.props["dealstage"] for r in store.hs_get_many("deals", _ids(store, "deals")).values())
     assert deals["closedwon"] > 0 and deals["closedlost"] > 0
     # every customer contact among the new ones has a won deal
-    new = [p for p in contacts if p["createdate"] >= (NOW - timedelta(days=181)).strftime("%Y-%m-%d")]
+    since = (NOW - timedelta(days=181)).strftime("%Y-%m-%d")
+    new = [p for p in contacts if str(p["createdate"]) >= since]
     customers = [p for p in new if p.get("lifecyclestage") == "customer"]
     assert 0.05 < len(customers) / len(new) < 0.3
     # tasks have hs_timestamp (HubSpot requires it)
@@ -263,42 +264,45 @@ def lead_features(store: Store, *, resolved_before: datetime) -> list[dict[str, 
         parent = accounts.get(acc["ParentId"]) if acc is not None and acc["ParentId"] else None
         day = created[:10]
         acc_opps = opps.get(acc["Id"], []) if acc is not None else []
-        window = [k for m, k in engaged.get(acc["Id"], [])] if acc is not None else []
-        colleagues = (
-            len({k for m, k in engaged.get(acc["Id"], []) if last_act - 30 * 1440 <= m <= last_act})
-            if acc
-            else 0
-        )
+        recent = engaged.get(acc["Id"], []) if acc is not None else []
         employees = lead["NumberOfEmployees"] or (acc["NumberOfEmployees"] if acc is not None else None)
         industry = lead["Industry"] or (acc["Industry"] if acc is not None else None)
-        out.append({
+        f: dict[str, Any] = {
             "converted": bool(lead["IsConverted"]),
-            "level": seniority_of(lead["Title"]), "employees": employees,
+            "level": seniority_of(lead["Title"]),
+            "employees": employees,
             "industry_tier": INDUSTRY_TABLE[industry][1] if industry else 0,
-            "source": lead["LeadSource"], "freemail": domain in FREE_MAIL,
-            "worked": bool((t and t["outreach"]) or n_meet), "web": t["web"] if t else 0,
-            "pricing": t["pricing"] if t else 0, "careers": t["careers"] if t else 0,
-            "demo": bool(t and t["demo"]), "content": t["content"] if t else 0, "meetings": n_meet,
-            "replies": t["replies"] if t else 0, "campaign": lead["Id"] in responded,
-            "days_quiet": (last_act - last_in) / 1440, "has_account": acc is not None and bool(window or True),
-            "customer": bool(acc is not None and str(acc["Type"]).startswith("Customer")),
-            "parent_customer": bool(parent is not None and str(parent["Type"]).startswith("Customer")),
-            "open_opp": any(o["CreatedDate"] < created and (not o["IsClosed"] or o["CloseDate"] > day) for o in acc_opps),
-            "recent_loss": any(o["StageName"] == "Closed Lost" and _days_before(day, o["CloseDate"]) <= 180
-                               for o in acc_opps),  # fmt: skip
-            "colleagues": colleagues,
-        })  # fmt: skip
+            "source": lead["LeadSource"],
+            "freemail": domain in FREE_MAIL,
+            "worked": bool((t and t["outreach"]) or n_meet),
+            "meetings": n_meet,
+            "campaign": lead["Id"] in responded,
+            "days_quiet": (last_act - last_in) / 1440,
+            "has_account": acc is not None,
+            "customer": acc is not None and str(acc["Type"]).startswith("Customer"),
+            "parent_customer": parent is not None and str(parent["Type"]).startswith("Customer"),
+            "open_opp": any(
+                o["CreatedDate"] < created and (not o["IsClosed"] or o["CloseDate"] > day) for o in acc_opps
+            ),
+            "recent_loss": any(
+                o["StageName"] == "Closed Lost" and 0 <= _days(o["CloseDate"], day) <= 180 for o in acc_opps
+            ),
+            "colleagues": len({k for m, k in recent if last_act - 30 * 1440 <= m <= last_act}),
+        }
+        for key in ("web", "pricing", "careers", "content", "replies"):
+            f[key] = t[key] if t else 0
+        f["demo"] = bool(t and t["demo"])
+        out.append(f)
     return out
 
 
-def _days_before(day: str, other: str) -> float:
-    d = (datetime.fromisoformat(day) - datetime.fromisoformat(other)).days
-    return d if d >= 0 else 10_000
+def _days(earlier: str, later: str) -> int:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).days
 
 
 def stored_latent(f: dict[str, Any]) -> float:
     """The seed's latent score, recomputed from stored fields only (no hidden noise, no generator state)."""
-    return latent(Signals(
+    signals = Signals(
         level=f["level"], employees=f["employees"], industry_tier=f["industry_tier"],
         source_effect=SF_SOURCE_EFFECT.get(f["source"], 0.0), freemail=f["freemail"], worked=f["worked"],
         web_visits=f["web"], pricing_visits=f["pricing"], careers_visits=f["careers"], demo_request=f["demo"],
@@ -306,13 +310,16 @@ def stored_latent(f: dict[str, Any]) -> float:
         campaign_response=f["campaign"], days_quiet=f["days_quiet"], customer=f["customer"],
         parent_customer=f["parent_customer"], open_opp=f["open_opp"], recent_loss=f["recent_loss"],
         colleagues=f["colleagues"],
-    ))  # fmt: skip
+    )  # fmt: skip
+    return latent(signals)
 
 
 def rules_score(f: dict[str, Any]) -> float:
     """Points per field, as an admin would set them up in a CRM's lead scoring."""
-    return (20 * (f["level"] >= 3) + 15 * ((f["employees"] or 0) >= 200) + 10 * (f["source"] in ("Web", "Partner Referral"))
-            + 15 * (f["demo"] or f["content"] > 0) + 10 * (f["web"] >= 3) - 15 * f["freemail"])  # fmt: skip
+    points = 20 * (f["level"] >= 3) + 15 * ((f["employees"] or 0) >= 200)
+    points += 10 * (f["source"] in ("Web", "Partner Referral")) + 15 * (f["demo"] or f["content"] > 0)
+    points += 10 * (f["web"] >= 3) - 15 * f["freemail"]
+    return float(points)
 
 
 @pytest.fixture(scope="module")
@@ -322,7 +329,7 @@ def features(org: tuple[Store, dict[str, int]]) -> list[dict[str, Any]]:
 
 
 def _rate(fs: list[dict[str, Any]], key: str, test: Any = bool) -> float:
-    sel = [f["converted"] for f in fs if test(f[key])]
+    sel = [bool(f["converted"]) for f in fs if test(f[key])]
     assert len(sel) >= 30, key
     return sum(sel) / len(sel)
 

@@ -17,6 +17,7 @@ import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from sandbox import SandboxServer, running_sandbox
@@ -272,3 +273,15 @@ def test_custom_fields_are_visible_to_soql_when_the_query_module_serves(sandbox:
             pytest.skip("SOQL endpoint not served yet")
         raise
     assert [r["leadq_Score__c"] for r in result["records"]] == [42.0]
+
+
+def test_activity_custom_fields_appear_on_task_and_event(sf: Salesforce) -> None:
+    body = {
+        "FullName": "Activity.leadq_Key__c",
+        "Metadata": {"label": "leadq key", "type": "Text", "length": 64},
+    }
+    created = sf.toolingexecute("sobjects/CustomField", method="POST", json=body)
+    assert created["success"] is True
+    for obj in ("Task", "Event"):
+        names = {f["name"] for f in getattr(sf, obj).describe()["fields"]}
+        assert "leadq_Key__c" in names

@@ -1,0 +1,299 @@
+"""Activity aggregates per person: counts per kind over 7/30/90 days, recency, decayed engagement.
+
+`ActivityIndex` keeps every activity as one row of a few numpy columns (about 30 bytes a row, so ~10M
+activities fit in a few hundred MB), sorted by a stable 64-bit hash of the activity id so that re-sent,
+changed and deleted activities are applied in place. Everything is computed relative to an explicit
+`now`; rows dated after `now` are ignored, so the same index serves point-in-time training snapshots.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from mappings import Activity, ActivityKind, Crm
+
+__all__ = [
+    "ACTIVITY_COLUMNS",
+    "ACTIVITY_KINDS",
+    "COUNTED_KINDS",
+    "DEFAULT_WEIGHTS",
+    "WINDOWS",
+    "ActivityChanges",
+    "ActivityIndex",
+    "epoch_seconds",
+]
+
+ACTIVITY_KINDS: tuple[ActivityKind, ...] = (
+    "email", "call", "meeting", "web_visit", "form_fill", "campaign", "note", "other",
+)  # fmt: skip
+_KIND_CODE = {kind: code for code, kind in enumerate(ACTIVITY_KINDS)}
+_NOTE = _KIND_CODE["note"]
+COUNTED_KINDS: dict[str, ActivityKind | None] = {
+    "emails": "email", "calls": "call", "meetings": "meeting", "web_visits": "web_visit",
+    "form_fills": "form_fill", "campaign_responses": "campaign", "pricing_visits": None,
+}  # fmt: skip
+"""Column stem -> activity kind counted (None: pricing-page visits, detected from the subject)."""
+WINDOWS: tuple[int, ...] = (7, 30, 90)
+ACTIVITY_COLUMNS: tuple[str, ...] = (
+    *(f"{stem}_{days}d" for stem in COUNTED_KINDS for days in WINDOWS),
+    "days_since_last_activity",
+    "engagement_score",
+)
+"""Columns of `ActivityIndex.aggregate`, in order."""
+DEFAULT_WEIGHTS: Mapping[ActivityKind, float] = {
+    "email": 1.0, "call": 2.0, "meeting": 3.0, "web_visit": 1.0, "form_fill": 3.0, "campaign": 2.0,
+    "note": 0.0, "other": 0.5,
+}  # fmt: skip
+"""Engagement-score weight of one activity of each kind (notes are the rep's, not the lead's)."""
+_PRICING_BONUS = 2.0
+_DEFAULT_PRICING = r"\bpricing\b|\bplans?\s*(?:&|and)\s*pricing\b|/pricing\b"
+_SUBJECT_SCAN = 500
+_DAY = 86_400.0
+_MAX_COUNT = 1_000_000
+
+
+def epoch_seconds(moment: datetime) -> int:
+    """Whole seconds since 1970 (UTC); a naive datetime is taken to be UTC, never local time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityChanges:
+    """What an `ActivityIndex.update` changed: people and accounts whose activity is now different."""
+
+    persons: set[tuple[Crm, str]] = field(default_factory=set)
+    accounts: set[tuple[Crm, str]] = field(default_factory=set)
+
+
+_Columns = dict[str, npt.NDArray[Any]]
+_DTYPES: dict[str, type[np.generic]] = {
+    "hash": np.uint64, "person": np.int32, "account": np.int32, "at": np.int64, "kind": np.int8,
+    "pricing": np.bool_, "count": np.float32,
+}  # fmt: skip
+
+
+class _Codes:
+    """Dense integer codes for (crm, id) keys, so rows store 4 bytes instead of a string."""
+
+    def __init__(self) -> None:
+        self.code: dict[tuple[Crm, str], int] = {}
+        self.key: list[tuple[Crm, str]] = []
+
+    def get_or_add(self, key: tuple[Crm, str]) -> int:
+        code = self.code.get(key)
+        if code is None:
+            code = self.code[key] = len(self.key)
+            self.key.append(key)
+        return code
+
+    def lookup(self, crm: Crm, ids: Iterable[str]) -> npt.NDArray[np.int64]:
+        return np.fromiter((self.code.get((crm, i), -1) for i in ids), dtype=np.int64)
+
+
+class ActivityIndex:
+    """Columnar store of activities with vectorised per-person aggregates.
+
+    `pricing_pattern` (a regex, case-insensitive) spots pricing-page visits in activity subjects.
+    """
+
+    def __init__(self, *, pricing_pattern: str = _DEFAULT_PRICING) -> None:
+        self._pricing = re.compile(pricing_pattern, re.IGNORECASE)
+        self._persons = _Codes()
+        self._accounts = _Codes()
+        self._rows: _Columns = {name: np.empty(0, dtype=dtype) for name, dtype in _DTYPES.items()}
+
+    def __len__(self) -> int:
+        return len(self._rows["hash"])
+
+    def update(self, activities: Iterable[Activity]) -> ActivityChanges:
+        """Add, replace (same crm and id) or delete (`deleted=True`) activities; re-sent ones change nothing.
+
+        An activity without a date (`at`, else `modified_at`) cannot be placed in time and is dropped.
+        """
+        batch = self._batch(activities)
+        changes = ActivityChanges()
+        if not len(batch["hash"]):
+            return changes
+        # The last version of an activity in one batch wins.
+        _, last = np.unique(batch["hash"][::-1], return_index=True)
+        keep = len(batch["hash"]) - 1 - last
+        batch = {name: column[keep] for name, column in batch.items()}
+        rows = self._rows
+        pos = np.searchsorted(rows["hash"], batch["hash"])
+        found = pos < len(rows["hash"])
+        found[found] = rows["hash"][pos[found]] == batch["hash"][found]
+        alive = batch["at"] >= 0
+        same = np.zeros(len(pos), dtype=bool)
+        if found.any():
+            old = pos[found]
+            same[found] = alive[found] & np.logical_and.reduce(
+                [rows[name][old] == batch[name][found] for name in _DTYPES]
+            )
+            touched_old = old[~same[found]]
+            self._note(changes, rows["person"][touched_old], rows["account"][touched_old])
+        fresh = alive & ~same
+        self._note(changes, batch["person"][fresh], batch["account"][fresh])
+        replace = found & alive & ~same
+        for name in _DTYPES:
+            rows[name][pos[replace]] = batch[name][replace]
+        drop = pos[found & ~alive]
+        if len(drop):
+            rows = {name: np.delete(column, drop) for name, column in rows.items()}
+        insert = ~found & alive
+        if insert.any():
+            at = np.searchsorted(rows["hash"], batch["hash"][insert])
+            rows = {name: np.insert(column, at, batch[name][insert]) for name, column in rows.items()}
+        self._rows = rows
+        return changes
+
+    def _note(
+        self, changes: ActivityChanges, persons: npt.NDArray[np.generic], accounts: npt.NDArray[np.generic]
+    ) -> None:
+        changes.persons.update(self._persons.key[int(code)] for code in np.unique(persons) if code >= 0)
+        changes.accounts.update(self._accounts.key[int(code)] for code in np.unique(accounts) if code >= 0)
+
+    def _batch(self, activities: Iterable[Activity]) -> _Columns:
+        keys: list[str] = []
+        values: dict[str, list[int | float | bool]] = {name: [] for name in _DTYPES if name != "hash"}
+        for activity in activities:
+            keys.append(f"{activity.crm}\x1f{activity.id}")
+            moment = activity.at or activity.modified_at
+            usable = not activity.deleted and moment is not None
+            values["at"].append(epoch_seconds(moment) if usable and moment is not None else -1)
+            crm = activity.crm
+            who, account = activity.who_id, activity.account_id
+            values["person"].append(self._persons.get_or_add((crm, who)) if usable and who else -1)
+            values["account"].append(self._accounts.get_or_add((crm, account)) if usable and account else -1)
+            values["kind"].append(_KIND_CODE.get(activity.kind, _KIND_CODE["other"]))
+            subject = activity.subject
+            values["pricing"].append(
+                isinstance(subject, str) and self._pricing.search(subject[:_SUBJECT_SCAN]) is not None
+            )
+            count = activity.count if isinstance(activity.count, int | float) else 1
+            values["count"].append(min(max(float(count), 0.0), _MAX_COUNT) if count == count else 0.0)
+        columns: _Columns = {name: np.asarray(column, dtype=_DTYPES[name]) for name, column in values.items()}
+        hashes = pd.util.hash_array(np.asarray(keys, dtype=object))
+        columns["hash"] = np.asarray(hashes, dtype=np.uint64)
+        return columns
+
+    def person_codes(self, crm: Crm, ids: Iterable[str]) -> npt.NDArray[np.int64]:
+        """Dense codes of people (-1 for people with no activity)."""
+        return self._persons.lookup(crm, ids)
+
+    def account_codes(self, crm: Crm, ids: Iterable[str]) -> npt.NDArray[np.int64]:
+        """Dense codes of accounts named by activities (-1 for accounts no activity names)."""
+        return self._accounts.lookup(crm, ids)
+
+    def timeline(self, crm: Crm, person_id: str) -> npt.NDArray[np.datetime64]:
+        """When a person's activities happened, oldest first (a compact `datetime64[s]` array)."""
+        code = self._persons.code.get((crm, person_id), -2)
+        at = self._rows["at"][self._rows["person"] == code]
+        return np.sort(at).astype("datetime64[s]")
+
+    def _slots(self, crm: Crm, person_ids: Sequence[str]) -> npt.NDArray[np.int64]:
+        """For every row, the position of its person in `person_ids` (-1 when not asked for)."""
+        codes = self.person_codes(crm, person_ids)
+        slot = np.full(len(self._persons.key) + 1, -1, dtype=np.int64)
+        # With duplicate ids the last position wins; callers pass distinct ids.
+        slot[codes[codes >= 0]] = np.flatnonzero(codes >= 0)
+        person = self._rows["person"].astype(np.int64)
+        return slot[np.where(person < 0, len(self._persons.key), person)]
+
+    def summary(
+        self, crm: Crm, person_ids: Sequence[str]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """All-time latest activity (epoch seconds, NaN for none) and number of activities, per person."""
+        out = self._slots(crm, person_ids)
+        mine = out >= 0
+        count = np.bincount(out[mine], minlength=len(person_ids)).astype(np.int64)
+        return _group_max(out[mine], self._rows["at"][mine].astype(np.float64), len(person_ids)), count
+
+    def last_engaged(self, now: datetime) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Latest engagement at or before `now` (epoch seconds, NaN for none): per person code, per account code.
+
+        Notes are left out: they are what a rep wrote, not something the person did.
+        """
+        rows = self._rows
+        usable = (rows["at"] <= epoch_seconds(now)) & (rows["kind"] != _NOTE)
+        at = rows["at"][usable].astype(np.float64)
+        return (
+            _group_max(rows["person"][usable], at, len(self._persons.key)),
+            _group_max(rows["account"][usable], at, len(self._accounts.key)),
+        )
+
+    def aggregate(
+        self,
+        crm: Crm,
+        person_ids: Sequence[str],
+        *,
+        now: datetime,
+        half_life_days: float = 14.0,
+        weights: Mapping[ActivityKind, float] | None = None,
+    ) -> pd.DataFrame:
+        """`ACTIVITY_COLUMNS` for each person (rows in `person_ids` order, indexed by id).
+
+        Counts cover (now - N days, now] and add up `count`; no activity is a count of 0, while
+        `days_since_last_activity` is NaN. `engagement_score` sums kind weights decayed by half-life.
+        """
+        n = len(person_ids)
+        kinds = len(ACTIVITY_KINDS)
+        rows = self._rows
+        now_s = epoch_seconds(now)
+        out = self._slots(crm, person_ids)
+        keep = (out >= 0) & (rows["at"] <= now_s)
+        out, kind, count = (
+            out[keep],
+            rows["kind"][keep].astype(np.int64),
+            rows["count"][keep].astype(np.float64),
+        )
+        age = (now_s - rows["at"][keep]) / _DAY
+        pricing = rows["pricing"][keep]
+        data: dict[str, npt.NDArray[np.float64]] = {}
+        for days in WINDOWS:
+            inside = age < days
+            by_kind = _weighted_count(out[inside] * kinds + kind[inside], count[inside], n * kinds).reshape(
+                n, kinds
+            )
+            priced = inside & pricing
+            for stem, counted in COUNTED_KINDS.items():
+                data[f"{stem}_{days}d"] = (
+                    by_kind[:, _KIND_CODE[counted]]
+                    if counted
+                    else _weighted_count(out[priced], count[priced], n)
+                )
+        engaged = kind != _NOTE
+        data["days_since_last_activity"] = -_group_max(out[engaged], -age[engaged], n)
+        chosen = {**DEFAULT_WEIGHTS, **(weights or {})}
+        weight = np.array([chosen.get(k, 0.0) for k in ACTIVITY_KINDS])[kind] + _PRICING_BONUS * pricing
+        decay = np.exp2(-age / max(half_life_days, 1e-9))
+        data["engagement_score"] = _weighted_count(out, weight * count * decay, n)
+        frame = pd.DataFrame({name: data[name] for name in ACTIVITY_COLUMNS}, index=pd.Index(person_ids))
+        return frame.astype(np.float64)
+
+
+def _weighted_count(
+    groups: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], size: int
+) -> npt.NDArray[np.float64]:
+    """Sum of `weights` per group code in [0, size)."""
+    return np.bincount(groups, weights=weights, minlength=size).astype(np.float64)
+
+
+def _group_max(
+    groups: npt.NDArray[Any], values: npt.NDArray[np.float64], size: int
+) -> npt.NDArray[np.float64]:
+    """Max of `values` per group code in [0, size); NaN where a group has none (negative codes skipped)."""
+    result = np.full(size, -np.inf)
+    valid = groups >= 0
+    np.maximum.at(result, groups[valid].astype(np.int64), values[valid])
+    result[np.isneginf(result)] = np.nan
+    return result

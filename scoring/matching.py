@@ -1,0 +1,305 @@
+"""Lead-to-account matching, the way LeanData does it: email domain first, then company name.
+
+Order of evidence: a CRM link (`account_id`, for contacts and converted leads) is taken as is; then the
+lead's email domain (or company website) against account website domains, public-suffix aware, free-mail
+never; then the normalised company name, exactly, then fuzzily (rapidfuzz `token_sort_ratio` at or above
+a threshold, default 90). Among equally good accounts: customers before prospects, the most recently
+engaged, parents before children, then the lowest id, so a rerun gives the same answer.
+
+Accounts are indexed by domain, normalised name and a blocking key (4-letter token prefixes), so fuzzy
+matching only compares names that share a block, and each distinct company name is matched once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from mappings import Account, Lead
+from scoring.domains import email_domain, is_free_mail, registrable_domain
+
+__all__ = [
+    "MATCH_METHODS",
+    "NO_MATCH",
+    "AccountMatcher",
+    "Match",
+    "MatchMethod",
+    "account_match_keys",
+    "lead_match_keys",
+    "normalise_company",
+]
+
+MatchMethod = Literal["linked", "domain", "name", "fuzzy", "none"]
+MATCH_METHODS: tuple[MatchMethod, ...] = ("linked", "domain", "name", "fuzzy", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Which account a lead belongs to, how that was decided (0-100 confidence) and why, in words."""
+
+    account_id: str | None
+    method: MatchMethod
+    score: float
+    reason: str
+
+    @property
+    def matched(self) -> bool:
+        """Whether an account was found."""
+        return self.account_id is not None
+
+
+NO_MATCH = Match(None, "none", 0.0, "no account matches the email domain or company name")
+
+_LEGAL_SUFFIXES = frozenset(
+    {
+        "inc", "incorporated", "corp", "corporation", "llc", "llp", "lp", "ltd", "limited", "gmbh", "mbh",
+        "ag", "kg", "kgaa", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy", "oyj", "ab", "as", "asa",
+        "aps", "plc", "co", "company", "holdings", "holding", "group", "pty", "pte", "pvt", "private",
+        "ulc", "lda", "sl", "kk", "se", "cv",
+    }
+)  # fmt: skip
+# Removed without a space so that "S.A." reads "sa" and "McDonald's" reads "mcdonalds".
+_JOINERS = re.compile("['\u2019`.]")
+_NON_WORD = re.compile(r"[\W_]+")
+_WEB_SUFFIX = re.compile(r"\.(?:com|net|org|io|co|ai|biz)\b")
+_MAX_NAME = 200
+_BLOCK_PREFIX = 4
+_MAX_BLOCK = 5000
+_MIN_FUZZY_LENGTH = 4
+_MAX_DEPTH = 32
+
+
+def normalise_company(name: str | None) -> str | None:
+    """A company name reduced for comparison: `"ACME Corporation, Inc."` -> `"acme"`.
+
+    Lower-case, accents folded, punctuation dropped, `&`/`and`/`the` and trailing legal suffixes (Inc,
+    Corp, LLC, GmbH, S.A., PLC, Holdings, Group...) stripped, unless nothing else would be left. None
+    when nothing comparable remains.
+    """
+    if not isinstance(name, str):
+        return None
+    text = unicodedata.normalize("NFKD", name[:_MAX_NAME].casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _NON_WORD.sub(" ", _JOINERS.sub("", _WEB_SUFFIX.sub("", text)))
+    tokens = text.split()
+    kept = [token for token in tokens if token not in ("and", "the")] or tokens
+    while len(kept) > 1 and kept[-1] in _LEGAL_SUFFIXES:
+        kept.pop()
+    return " ".join(kept) or None
+
+
+def _block_keys(norm: str) -> tuple[str, ...]:
+    keys = {token[:_BLOCK_PREFIX] for token in norm.split() if len(token) >= 3}
+    return tuple(sorted(keys)) if keys else (norm[:_BLOCK_PREFIX],)
+
+
+def _company_domains(*values: str | None) -> tuple[str, ...]:
+    domains: list[str] = []
+    for value in values:
+        domain = registrable_domain(value)
+        if domain and not is_free_mail(domain) and domain not in domains:
+            domains.append(domain)
+    return tuple(domains)
+
+
+def lead_match_keys(lead: Lead) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The domains and name blocks under which `lead` could match an account (for reverse indexes)."""
+    domains = _lead_domains(lead)
+    norm = normalise_company(lead.company)
+    return tuple(domain for _, domain in domains), _block_keys(norm) if norm else ()
+
+
+def account_match_keys(account: Account) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The domains and name blocks under which leads could match `account`."""
+    norm = normalise_company(account.name)
+    return _company_domains(account.website, account.domain), _block_keys(norm) if norm else ()
+
+
+def _lead_domains(lead: Lead) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    from_email = email_domain(lead.email)
+    if from_email and not is_free_mail(from_email):
+        found.append(("email domain", from_email))
+    website = registrable_domain(lead.domain)
+    if website and not is_free_mail(website) and website != from_email:
+        found.append(("company domain", website))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    name: str
+    norm: str | None
+    domains: tuple[str, ...]
+    is_customer: bool
+    parent_id: str | None
+
+
+class AccountMatcher:
+    """Matches leads of one CRM to that CRM's accounts; accounts can be added and removed at any time.
+
+    `recent_activity(account_id)` (epoch seconds or None) feeds the "most recently engaged" tie-breaker.
+    """
+
+    def __init__(
+        self,
+        accounts: Iterable[Account] = (),
+        *,
+        threshold: float = 90.0,
+        recent_activity: Callable[[str], float | None] | None = None,
+    ) -> None:
+        self.threshold = float(threshold)
+        self._recent = recent_activity
+        self._accounts: dict[str, _Entry] = {}
+        self._by_domain: defaultdict[str, set[str]] = defaultdict(set)
+        self._by_name: defaultdict[str, set[str]] = defaultdict(set)
+        self._blocks: defaultdict[str, set[str]] = defaultdict(set)
+        for account in accounts:
+            self.upsert(account)
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def __contains__(self, account_id: object) -> bool:
+        return account_id in self._accounts
+
+    def name_of(self, account_id: str) -> str | None:
+        """The display name of an indexed account."""
+        entry = self._accounts.get(account_id)
+        return entry.name if entry else None
+
+    def upsert(self, account: Account) -> None:
+        """Index `account` (replacing what was indexed under its id); a deleted account is removed."""
+        self.remove(account.id)
+        if account.deleted:
+            return
+        norm = normalise_company(account.name)
+        name = (account.name or "").strip() or account.id
+        entry = _Entry(
+            name,
+            norm,
+            _company_domains(account.website, account.domain),
+            account.is_customer,
+            account.parent_id,
+        )
+        self._accounts[account.id] = entry
+        for domain in entry.domains:
+            self._by_domain[domain].add(account.id)
+        if norm:
+            if not self._by_name[norm]:
+                for key in _block_keys(norm):
+                    self._blocks[key].add(norm)
+            self._by_name[norm].add(account.id)
+
+    def remove(self, account_id: str) -> None:
+        """Forget an account (no error if it was never indexed)."""
+        entry = self._accounts.pop(account_id, None)
+        if entry is None:
+            return
+        for domain in entry.domains:
+            _discard(self._by_domain, domain, account_id)
+        if entry.norm:
+            _discard(self._by_name, entry.norm, account_id)
+            if entry.norm not in self._by_name:
+                for key in _block_keys(entry.norm):
+                    _discard(self._blocks, key, entry.norm)
+
+    def match(self, lead: Lead) -> Match:
+        """The account `lead` belongs to, or `NO_MATCH`."""
+        return self.match_many([lead])[lead.id]
+
+    def match_many(self, leads: Iterable[Lead]) -> dict[str, Match]:
+        """Matches by lead id; each distinct company name is fuzzy-matched once, block by block."""
+        result: dict[str, Match] = {}
+        pending: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
+        for lead in leads:
+            match, norm = self._match_direct(lead)
+            result[lead.id] = match
+            if match is NO_MATCH and norm and len(norm) >= _MIN_FUZZY_LENGTH:
+                pending[norm].append((lead.id, (lead.company or "").strip()))
+        for norm, (score, names) in self._fuzzy(list(pending)).items():
+            candidates = {account_id for name in names for account_id in self._by_name.get(name, ())}
+            best = self._best(candidates)
+            for lead_id, company in pending[norm]:
+                shown = self._accounts[best].name
+                reason = f"company name {company!r} ~ {shown!r} ({score:.0f})"
+                result[lead_id] = Match(best, "fuzzy", round(score, 1), reason)
+        return result
+
+    def _match_direct(self, lead: Lead) -> tuple[Match, str | None]:
+        if lead.account_id:
+            entry = self._accounts.get(lead.account_id)
+            shown = entry.name if entry else lead.account_id
+            return Match(lead.account_id, "linked", 100.0, f"linked to account {shown} in the CRM"), None
+        for what, domain in _lead_domains(lead):
+            candidates = self._by_domain.get(domain)
+            if candidates:
+                best = self._best(candidates)
+                reason = f"{what} {domain} matches {self._accounts[best].name}'s website"
+                return Match(best, "domain", 100.0, reason), None
+        norm = normalise_company(lead.company)
+        if norm and norm in self._by_name:
+            best = self._best(self._by_name[norm])
+            reason = f"company name {(lead.company or '').strip()!r} matches {self._accounts[best].name!r}"
+            return Match(best, "name", 100.0, reason), None
+        return NO_MATCH, norm
+
+    def _fuzzy(self, queries: list[str]) -> dict[str, tuple[float, set[str]]]:
+        by_block: defaultdict[str, list[str]] = defaultdict(list)
+        for norm in queries:
+            for key in _block_keys(norm):
+                if 0 < len(self._blocks.get(key, ())) <= _MAX_BLOCK:
+                    by_block[key].append(norm)
+        best: dict[str, tuple[float, set[str]]] = {}
+        for key, block_queries in by_block.items():
+            choices = sorted(self._blocks[key])
+            scores = process.cdist(
+                block_queries, choices, scorer=fuzz.token_sort_ratio, score_cutoff=self.threshold, workers=1
+            )
+            top = scores.max(axis=1)
+            for row in np.flatnonzero(top >= self.threshold):
+                score = float(top[row])
+                names = {choices[col] for col in np.flatnonzero(scores[row] == top[row])}
+                norm = block_queries[row]
+                known = best.get(norm)
+                if known is None or score > known[0]:
+                    best[norm] = (score, names)
+                elif score == known[0]:
+                    known[1].update(names)
+        return best
+
+    def _best(self, candidates: Iterable[str]) -> str:
+        return min(candidates, key=self._rank)
+
+    def _rank(self, account_id: str) -> tuple[bool, float, int, str]:
+        entry = self._accounts[account_id]
+        recent = self._recent(account_id) if self._recent else None
+        return (
+            not entry.is_customer,
+            -(recent if recent is not None else -np.inf),
+            self._depth(entry),
+            account_id,
+        )
+
+    def _depth(self, entry: _Entry) -> int:
+        depth, seen, parent = 0, set[str](), entry.parent_id
+        while parent and parent in self._accounts and parent not in seen and depth < _MAX_DEPTH:
+            seen.add(parent)
+            depth += 1
+            parent = self._accounts[parent].parent_id
+        return depth
+
+
+def _discard(index: defaultdict[str, set[str]], key: str, value: str) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(value)
+        if not members:
+            del index[key]
