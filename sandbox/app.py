@@ -72,31 +72,41 @@ class ApiGate:
         api = api_of(path)
         status_box = [0]
         extra_headers: list[tuple[bytes, bytes]] = []
-        fault: str | None = None
+
+        logged = [False]
+
+        def log_once() -> None:
+            # Logged when the response starts, so a client reading the log right after its call sees it.
+            if not logged[0]:
+                logged[0] = True
+                self.state.log.add(
+                    api,
+                    scope["method"],
+                    path,
+                    endpoint_name(path),
+                    status_box[0],
+                    (time.perf_counter() - started) * 1000,
+                    fault_box[0],
+                )
+
+        fault_box: list[str | None] = [None]
 
         async def send_wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
                 if extra_headers:
                     message["headers"] = [*message.get("headers", []), *extra_headers]
+                log_once()
             await send(message)
 
         try:
-            refusal, fault = await self._gate(scope, api, path, extra_headers)
+            refusal, fault_box[0] = await self._gate(scope, api, path, extra_headers)
             if refusal is not None:
                 await refusal(scope, receive, send_wrapped)
             else:
                 await self.app(scope, receive, send_wrapped)
         finally:
-            self.state.log.add(
-                api,
-                scope["method"],
-                path,
-                endpoint_name(path),
-                status_box[0],
-                (time.perf_counter() - started) * 1000,
-                fault,
-            )
+            log_once()
 
     async def _gate(
         self, scope: Scope, api: str, path: str, extra: list[tuple[bytes, bytes]]
@@ -130,6 +140,9 @@ class ApiGate:
                 ok, _ = st.hs_search_window.hit(token)
                 if not ok:
                     return _hs_rate_limited("SECONDLY", st.limits.hs_search_per_second, 1000), None
+            daily_remaining = st.hs_daily_hit()
+            if daily_remaining < 0:
+                return _hs_rate_limited("DAILY", st.limits.hs_daily_limit, 86_400_000), None
             ok, remaining = st.hs_window.hit(token)
             if not ok:
                 return _hs_rate_limited("TEN_SECONDLY_ROLLING", st.limits.hs_ten_second_limit, 10000), None
@@ -138,7 +151,7 @@ class ApiGate:
                 (b"x-hubspot-ratelimit-max", str(st.limits.hs_ten_second_limit).encode()),
                 (b"x-hubspot-ratelimit-remaining", str(remaining).encode()),
                 (b"x-hubspot-ratelimit-daily", str(st.limits.hs_daily_limit).encode()),
-                (b"x-hubspot-ratelimit-daily-remaining", str(st.limits.hs_daily_limit - 1).encode()),
+                (b"x-hubspot-ratelimit-daily-remaining", str(daily_remaining).encode()),
             ]
             return None, None
         if api == "admin" and path != "/__sandbox/health":
@@ -222,11 +235,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     api = api_of(request.url.path)
     if api == "salesforce":
         if exc.status_code == 405:
-            return SfApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{request.method}' not allowed.").response()
+            return SfApiError(
+                405, "METHOD_NOT_ALLOWED", f"HTTP Method '{request.method}' not allowed."
+            ).response()
         return SfApiError(exc.status_code, "NOT_FOUND", "The requested resource does not exist").response()
     if api == "hubspot":
         if exc.status_code == 405:
-            return HsApiError(405, f"HTTP {request.method} is not supported by this URL", "METHOD_NOT_ALLOWED").response()
+            return HsApiError(
+                405, f"HTTP {request.method} is not supported by this URL", "METHOD_NOT_ALLOWED"
+            ).response()
         return HsApiError(exc.status_code, "Resource not found", "OBJECT_NOT_FOUND").response()
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
 

@@ -37,6 +37,7 @@ class SandboxState:
     _issued: dict[str, str] = field(default_factory=dict, init=False)  # access token -> refresh token
     _refresh: set[str] = field(default_factory=set, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _hs_daily_used: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.sf_quota = SalesforceQuota(self.limits.sf_daily_quota)
@@ -74,11 +75,21 @@ class SandboxState:
             self._issued.clear()
             return n
 
+    def hs_daily_hit(self) -> int:
+        """Count one HubSpot request against the daily limit; the remaining count, negative when spent."""
+        with self._lock:
+            if self._hs_daily_used >= self.limits.hs_daily_limit:
+                return -1
+            self._hs_daily_used += 1
+            return self.limits.hs_daily_limit - self._hs_daily_used
+
     def configure_faults(self, config: FaultConfig) -> None:
         self.faults.configure(config)
 
     def set_limits(self, limits: LimitConfig) -> None:
         self.limits = limits
         self.sf_quota.reset(limits.sf_daily_quota)
+        with self._lock:
+            self._hs_daily_used = 0
         self.hs_window.limit = limits.hs_ten_second_limit
         self.hs_search_window.limit = limits.hs_search_per_second

@@ -186,6 +186,10 @@ class ActivityIndex:
         columns["hash"] = np.asarray(hashes, dtype=np.uint64)
         return columns
 
+    def has_person(self, crm: Crm, person_id: str) -> bool:
+        """Whether any activity (current or since deleted) ever named this person."""
+        return (crm, person_id) in self._persons.code
+
     def person_codes(self, crm: Crm, ids: Iterable[str]) -> npt.NDArray[np.int64]:
         """Dense codes of people (-1 for people with no activity)."""
         return self._persons.lookup(crm, ids)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -29,6 +29,7 @@ __all__ = [
     "MATCH_METHODS",
     "NO_MATCH",
     "AccountMatcher",
+    "CandidateIndex",
     "Match",
     "MatchMethod",
     "account_match_keys",
@@ -242,7 +243,7 @@ class AccountMatcher:
             candidates = self._by_domain.get(domain)
             if candidates:
                 best = self._best(candidates)
-                reason = f"{what} {domain} matches {self._accounts[best].name}'s website"
+                reason = f"{what} {domain} matches {_possessive(self._accounts[best].name)} website"
                 return Match(best, "domain", 100.0, reason), None
         norm = normalise_company(lead.company)
         if norm and norm in self._by_name:
@@ -297,7 +298,55 @@ class AccountMatcher:
         return depth
 
 
-def _discard(index: defaultdict[str, set[str]], key: str, value: str) -> None:
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V", bound=Hashable)
+
+
+class CandidateIndex(Generic[K]):
+    """Reverse index for incremental re-matching: which leads could match an account with given keys.
+
+    Items (lead keys of the caller's choosing) are filed under `lead_match_keys`; `candidates` takes an
+    account's `account_match_keys` and returns the leads sharing a domain or name block with it.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[K, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._by_domain: defaultdict[str, set[K]] = defaultdict(set)
+        self._by_block: defaultdict[str, set[K]] = defaultdict(set)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def put(self, item: K, keys: tuple[tuple[str, ...], tuple[str, ...]] | None) -> None:
+        """File `item` under `keys`, replacing what it was filed under (None: forget it)."""
+        domains, blocks = self._keys.pop(item, ((), ()))
+        for domain in domains:
+            _discard(self._by_domain, domain, item)
+        for block in blocks:
+            _discard(self._by_block, block, item)
+        if keys is None:
+            return
+        self._keys[item] = keys
+        for domain in keys[0]:
+            self._by_domain[domain].add(item)
+        for block in keys[1]:
+            self._by_block[block].add(item)
+
+    def candidates(self, keys: tuple[tuple[str, ...], tuple[str, ...]]) -> set[K]:
+        """Items filed under any of the domains or name blocks in `keys`."""
+        found: set[K] = set()
+        for domain in keys[0]:
+            found.update(self._by_domain.get(domain, ()))
+        for block in keys[1]:
+            found.update(self._by_block.get(block, ()))
+        return found
+
+
+def _possessive(name: str) -> str:
+    return f"{name}'" if name.endswith(("s", "S")) else f"{name}'s"
+
+
+def _discard(index: defaultdict[str, set[V]], key: str, value: V) -> None:
     members = index.get(key)
     if members is not None:
         members.discard(value)

@@ -10,7 +10,8 @@ from typing import Any
 from connector.accounting import CallLog
 from connector.cursor import Window, window
 from connector.errors import ConnectorConfigError
-from connector.hubspot import associations, describe, tasks, write
+from connector.hubspot import associations, describe, write
+from connector.hubspot import tasks as engagements
 from connector.hubspot.client import API_ERRORS, HubSpotApis, api_error, next_after, raw_json
 from connector.hubspot.pull import WindowSearch, stamp_property
 from connector.hubspot.settings import HubSpotSettings
@@ -117,7 +118,7 @@ class HubSpotConnector:
     ) -> Iterator[ChangePage]:
         """leadq tasks (with a `leadq_key`) completed in the window, each with its `contact_id`."""
         w = self.window(cursor, run_started=run_started)
-        for records, high in tasks.completed_tasks(self._apis, fields, to_ms(w.start), to_ms(w.end)):
+        for records, high in engagements.completed_tasks(self._apis, fields, to_ms(w.start), to_ms(w.end)):
             yield ChangePage(object="tasks", records=records, high_water=high)
 
     # ------------------------------------------------------------------------------------------ writing
@@ -125,13 +126,13 @@ class HubSpotConnector:
         """Batch update 100 a call, bisecting batches HubSpot refuses whole; one outcome per update."""
         return write.apply_updates(self._apis, obj, updates)
 
-    def create_tasks(self, tasks_: Sequence[TaskSpec]) -> list[WriteOutcome]:
+    def create_tasks(self, tasks: Sequence[TaskSpec]) -> list[WriteOutcome]:
         """Review tasks associated to their contact (type 204), skipping keys that already exist."""
-        return tasks.create_tasks(self._apis, tasks_)
+        return engagements.create_tasks(self._apis, tasks)
 
     def create_notes(self, notes: Sequence[NoteSpec]) -> list[WriteOutcome]:
         """Notes associated to their contact (type 202), idempotent by key."""
-        return tasks.create_notes(self._apis, notes)
+        return engagements.create_notes(self._apis, notes)
 
     def create_fields(self, specs: Sequence[FieldSpec]) -> list[WriteOutcome]:
         """Properties in their group (created if missing); existing ones are reported written, unchanged."""

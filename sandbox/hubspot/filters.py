@@ -253,7 +253,7 @@ def field_for(type_: str, name: str, specs: Mapping[str, Mapping[str, Any]]) -> 
     if name == created:
         return Field("created_ms", "created_ms", (), "datetime", column=True)
     if name in (modified_property(type_), "hs_lastmodifieddate"):
-        return Field("created_ms", "created_ms", (), "datetime", column=True)
+        return Field("updated_ms", "updated_ms", (), "datetime", column=True)
     raw = "json_extract(props, ?)"
     path = '$."' + name.replace('"', '\\"') + '"'
     kind = {"number": "number", "datetime": "datetime", "date": "datetime", "bool": "bool",
@@ -411,7 +411,8 @@ def compile_search(
     if sorts:
         field = field_for(type_, sorts[0].property, specs)
         d = "DESC" if sorts[0].descending else "ASC"
-        if field.column:  # never null, and a bare column lets SQLite walk the (type, archived, updated_ms, id) index
+        # a column is never null, and a bare column lets SQLite walk the (type, archived, updated_ms, id) index
+        if field.column:
             order = f"{field.expr} {d}, id {d}"
         else:  # unset values last in either direction, as HubSpot orders them
             order = f"({field.expr}) IS NULL, {field.expr} {d}, id {d}"

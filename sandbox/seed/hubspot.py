@@ -270,8 +270,9 @@ def write_engagements(
     *,
     floor: int,
 ) -> None:
-    """Queue the tasks (emails, calls) and notes (replies, meetings, form submissions, events attended) of one
-    contact; `flush_engagements` writes them."""
+    """Queue the tasks (emails, calls) and notes (replies, meetings, demo requests, events attended) of one contact;
+    `flush_engagements` writes them. Page views and most form submissions live in the contact's analytics
+    and conversion properties, as in HubSpot."""
     tl, rng = hs.tl, hs.rng
     for m, kind, detail in touches:
         if kind == "email" or kind == "call":
@@ -286,8 +287,8 @@ def write_engagements(
             body = "Email reply: Re: " + rng.choice(("Quick question", "Following up", "Next steps"))
         elif kind == "meeting":
             body = f"Meeting: {detail or 'Check-in'}"
-        elif kind == "form":
-            body = f"Form submission: {detail[8:] if detail.startswith('content:') else detail}"
+        elif kind == "form" and detail in ("Request a demo", "Contact sales"):
+            body = f"Form submission: {detail}"  # reps log the sales-ready requests; the rest is analytics
         elif kind == "campaign" and detail.endswith(":1"):
             body = f"Attended: {hs.world.campaigns[int(detail.split(':')[0])].name}"
         else:

@@ -108,7 +108,7 @@ def _convert(
     return {
         "Status": "Closed - Converted", "IsConverted": True, "ConvertedDate": tl.date(d),
         "ConvertedAccountId": account_id, "ConvertedContactId": contact_id, "ConvertedOpportunityId": opp_id,
-        "IsUnreadByOwner": False, **stamps(tl, p.created, d),
+        **stamps(tl, p.created, d),
     }  # fmt: skip
 
 

@@ -156,7 +156,7 @@ class CompanyNamer:
             div = division or rng.choice(_DIVISIONS)
             base = parent.core.split()[0] if rng.random() < 0.5 else parent.core
             core = f"{base} {div}"
-            if core in self._cores:
+            if core in self._cores or set(div.split()) & set(base.split()):  # no "Acme Health Health"
                 division = None
                 continue
             stem = parent.domain.split(".", 1)[0]

@@ -221,12 +221,10 @@ def _behaviour(
         touches.append((start + int(rnd() * span), "form", "content:" + ASSETS[int(rnd() * len(ASSETS))]))
     if rnd() < 0.15:
         touches.append((start + int(rnd() * span), "form", "Newsletter signup"))
-    if web_form and not touches:
-        touches.append(
-            (start, "form", "content:" + ASSETS[int(rnd() * len(ASSETS))])
-        )  # web leads come from forms
+    if web_form and not touches:  # web leads come from a form
+        touches.append((start, "form", "content:" + ASSETS[int(rnd() * len(ASSETS))]))
         s.content_downloads += 1
-    web = poisson(rng, math.exp(0.3 + 0.5 * u))
+    web = poisson(rng, math.exp(0.15 + 0.5 * u))
     s.pricing_visits = poisson(rng, math.exp(-1.4 + 0.9 * u))
     s.careers_visits = poisson(rng, 0.12 + (0.35 if level == -1 else 0.0))
     touches += [(start + int(rnd() * span), "web", PAGES[int(rnd() * len(PAGES))]) for _ in range(web)]
@@ -244,16 +242,11 @@ def _behaviour(
         touches.append((min(m, end), "meeting", MEETINGS[int(rnd() * len(MEETINGS))]))
     if s.worked:
         connected = sigmoid(-0.5 + 0.6 * u)
-        out = [(start + int(rnd() * span), "email", "") for _ in range(1 + poisson(rng, 1.0))]
-        for _ in range(poisson(rng, 0.7)):
+        out = [(start + int(rnd() * span), "email", "") for _ in range(1 + poisson(rng, 0.7))]
+        for _ in range(poisson(rng, 0.6)):
             r = rnd()
-            out.append(
-                (
-                    start + int(rnd() * span),
-                    "call",
-                    "connected" if r < connected else "voicemail" if r < 0.5 + connected / 2 else "no answer",
-                )
-            )
+            result = "connected" if r < connected else "voicemail" if r < 0.5 + connected / 2 else "no answer"
+            out.append((start + int(rnd() * span), "call", result))
         out.sort()
         out[-1] = (end, out[-1][1], out[-1][2])  # reps keep following up to the end of the window
         touches += out

@@ -143,3 +143,12 @@ def _comment(source: Source) -> PolicyIssue | None:
     except (tokenize.TokenError, SyntaxError):
         return None
     return None
+
+
+def canonical(text: str) -> str:
+    """`text` with layout normalised (spacing, line breaks, quotes, redundant brackets), for versioning."""
+    source = Source.of("", text)
+    try:
+        return ast.unparse(ast.parse(source.flat, mode="eval"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return " ".join(text.split())

@@ -88,19 +88,26 @@ class Batch:
         self.rows = _length(frame)
         self.now_days = days_since_epoch(now)
         self._cache: dict[tuple[str, Kind], Value] = {}
+        self._derived: set[str] = set()
 
     def has(self, name: str) -> bool:
-        """Whether the frame has a column `name`."""
-        return name in self.frame
+        """Whether the frame has a column `name` (or it was `put`)."""
+        return name in self._derived or name in self.frame
 
     def value(self, name: str, kind: Kind) -> Value:
         """Column `name` as `kind`; raises KeyError naming the column when the frame lacks it."""
         key = (name, kind)
         if key not in self._cache:
-            if name not in self.frame:
+            if not self.has(name):
                 raise KeyError(f"the batch has no column {name!r}, which a policy expression uses")
             self._cache[key] = _convert(self.frame[name], kind)
         return self._cache[key]
+
+    def put(self, name: str, kind: Kind, value: Value) -> None:
+        """Make `name` read as `value` from now on (derived columns: decayed score, tier, segment)."""
+        self._cache = {key: v for key, v in self._cache.items() if key[0] != name}
+        self._cache[(name, kind)] = value
+        self._derived.add(name)
 
     def number(self, name: str) -> FloatArray:
         """A number (or date) column as float64."""

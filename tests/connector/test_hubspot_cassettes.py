@@ -191,23 +191,34 @@ def settle() -> None:
 TAG_FILE = CASSETTES / "tag.json"
 
 
-def tag() -> str:
-    """A suffix keeping emails and keys unique on a shared portal; fixed per recording, so replays match."""
+def _recording() -> dict[str, str]:
+    """What one recording fixes, so replays send the same bodies and read the same windows: a suffix keeping
+    emails and keys unique on a shared portal, and the time the recording started."""
     if MODE:
-        if not hasattr(tag, "value"):
-            tag.value = uuid.uuid4().hex[:8]  # type: ignore[attr-defined]
-            TAG_FILE.write_text(json.dumps({"tag": tag.value}) + "\n")  # type: ignore[attr-defined]
-        return str(tag.value)  # type: ignore[attr-defined]
-    return str(json.loads(TAG_FILE.read_text())["tag"])
+        if not hasattr(_recording, "value"):
+            value = {"tag": uuid.uuid4().hex[:8], "at": datetime.now(UTC).isoformat()}
+            TAG_FILE.write_text(json.dumps(value) + "\n")
+            _recording.value = value  # type: ignore[attr-defined]
+        return dict(_recording.value)  # type: ignore[attr-defined]
+    return dict(json.loads(TAG_FILE.read_text()))
+
+
+def tag() -> str:
+    return _recording()["tag"]
+
+
+def recorded_at() -> datetime:
+    """The recording's start, a little early: windows start here and end 10 minutes later."""
+    return datetime.fromisoformat(_recording()["at"]) - timedelta(seconds=5)
 
 
 # ------------------------------------------------------------------------------- scenarios
 def test_pull_update_and_archive(target: dict[str, Any]) -> None:
     with cassette_vcr().use_cassette("pull_update_archive.yaml"), hub_for(target) as hub:
-        started = datetime.now(UTC) - timedelta(seconds=2)
+        started = recorded_at()
         ids = create_contacts(hub, [f"cassette-{tag()}-{i}@example.com" for i in range(3)])
         settle()
-        run = datetime.now(UTC) + timedelta(seconds=1)
+        run = started + timedelta(minutes=10)
         cursor = {"value": started.isoformat()}
         pages = list(hub.pull_changes("contacts", ["email", "firstname"], cursor, run_started=run))
         pulled = {r["id"]: r for p in pages for r in p.records}
@@ -229,13 +240,7 @@ def test_pull_update_and_archive(target: dict[str, Any]) -> None:
         assert outcomes[1].code == "INVALID_EMAIL" and outcomes[1].fields == ("email",)
 
         archive(hub, "contacts", ids)
-        gone = [
-            d
-            for page in hub.pull_deletions(
-                "contacts", cursor, run_started=datetime.now(UTC) + timedelta(seconds=1)
-            )
-            for d in page
-        ]
+        gone = [d for page in hub.pull_deletions("contacts", cursor, run_started=run) for d in page]
         assert set(ids) <= {d.id for d in gone}
         calls = hub.calls.snapshot()
     assert calls["POST /crm/v3/objects/contacts/batch/update"] == 5  # one refused whole, then bisected

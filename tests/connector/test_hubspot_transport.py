@@ -22,7 +22,7 @@ from connector.errors import (
     RetryableError,
 )
 from connector.hubspot import HubSpotConnector, HubSpotSettings
-from connector.protocol import RecordUpdate, WriteStatus
+from connector.protocol import CRMConnector, RecordUpdate, WriteStatus
 from sandbox import FaultConfig, LimitConfig, SandboxServer
 from tests.connector.test_hubspot_support import (
     FAST,
@@ -263,6 +263,15 @@ def test_a_refused_private_app_token_is_a_config_error(sandbox: SandboxServer) -
         hub.describe("contacts")
     assert "pat-na1-revoked" not in str(caught.value)
     assert hub.calls.snapshot() == {"GET /crm/v3/properties/contacts": 1}
+
+
+def test_the_connector_is_a_crm_connector() -> None:
+    hub: CRMConnector = HubSpotConnector(HubSpotSettings(token=SecretStr("pat-na1-x")))
+    try:
+        assert isinstance(hub, CRMConnector)
+        assert hub.crm == "hubspot"
+    finally:
+        hub.close()
 
 
 def test_settings_refuse_missing_credentials() -> None:

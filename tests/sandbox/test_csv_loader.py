@@ -192,3 +192,22 @@ def test_olist_join_gives_the_label() -> None:
     assert report.loaded == 8000 and not report.rejected
     assert store.sql("SELECT SUM(IsConverted), COUNT(ConvertedDate) FROM sf_Lead")[0][:] == (842, 842)
     assert store.sql("SELECT MIN(CreatedDate) FROM sf_Lead")[0][0].startswith("2017-06-14")
+
+
+def test_cli_load_csv_reports_and_fails_on_rejected_rows(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sync.cli_sandbox import sandbox_app
+
+    csv_path = _write(tmp_path, "small.csv", SMALL)
+    args = ["load-csv", str(csv_path), "--object", "Lead", "--db", str(tmp_path / "s.db")]
+    result = CliRunner().invoke(sandbox_app, [*args, "--mapping", str(_write(tmp_path, "m.yaml", MAPPING))])
+    assert result.exit_code == 1, result.output  # rows were rejected
+    assert "loaded 1 of 4 rows" in result.output
+    store = Store(str(tmp_path / "s.db"))
+    assert store.sf_count("Lead") == 1
+    store.close()
+    bad = CliRunner().invoke(
+        sandbox_app, [*args, "--mapping", str(_write(tmp_path, "b.yaml", "object: Lead\nx: 1\n"))]
+    )
+    assert bad.exit_code == 2 and "b.yaml:2" in bad.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,7 +128,9 @@ def patterns(recs: list[Rec], name: str) -> st.SearchStrategy[str]:
     )
 
 
-def a_filter(draw: st.DrawFn, recs: list[Rec], op: str | None = None) -> dict[str, Any]:
+def a_filter(
+    draw: Callable[[st.SearchStrategy[Any]], Any], recs: list[Rec], op: str | None = None
+) -> dict[str, Any]:
     """One random filter, its values from the property's pool or from the records at hand."""
     # the operator first, then a kind, then a property: each operator meets each kind equally often
     op = op or draw(st.sampled_from(OPERATORS))
@@ -204,12 +207,13 @@ def token_match(value: Any, pattern: str) -> bool:
 
 
 def matches(rec: Rec, flt: dict[str, Any]) -> bool:
-    name, op = flt["propertyName"], flt["operator"]
+    name, op = str(flt["propertyName"]), str(flt["operator"])
     kind, raw = KINDS[name], rec.raw(name)
     if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
-        return (raw is not None and raw != "") == (op == "HAS_PROPERTY")
+        present: bool = raw is not None and raw != ""
+        return present == (op == "HAS_PROPERTY")
     if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
-        return token_match(raw, flt["value"]) == (op == "CONTAINS_TOKEN")
+        return token_match(raw, str(flt["value"])) is (op == "CONTAINS_TOKEN")
     if op in ("IN", "NOT_IN"):  # stored strings fold, the listed values do not ("values must be lowercase")
         x = comparable(kind, raw)
         found = x is not None and x in [comparable(kind, v, in_list=True) for v in flt["values"]]

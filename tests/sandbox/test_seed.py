@@ -389,3 +389,34 @@ def test_gradient_boosting_learns_what_rules_miss(features: list[dict[str, Any]]
     rules_auc = auc([rules_score(f) for f in features], [bool(v) for v in y])
     assert gbm_auc > 0.78
     assert gbm_auc > rules_auc + 0.06
+
+
+def test_hubspot_outcome_follows_the_same_model(org: tuple[Store, dict[str, int]]) -> None:
+    store, _ = org
+    start = (NOW - timedelta(days=181)).strftime("%Y-%m-%d")
+    end = (NOW - timedelta(days=110)).strftime("%Y-%m-%d")  # old enough for every deal to have closed
+    contacts = [
+        r.props
+        for r in store.hs_get_many("contacts", _ids(store, "contacts")).values()
+        if start <= str(r.props["createdate"]) < end
+    ]
+    won = [p.get("lifecyclestage") == "customer" for p in contacts]
+    assert 0.08 < sum(won) / len(contacts) < 0.3
+
+    def rate(test: Any) -> float:
+        sel = [w for p, w in zip(contacts, won, strict=True) if test(p)]
+        assert len(sel) >= 25
+        return sum(sel) / len(sel)
+
+    assert rate(lambda p: seniority_of(p.get("jobtitle")) >= 4) > 2.5 * rate(
+        lambda p: seniority_of(p.get("jobtitle")) == -1
+    )
+    assert rate(lambda p: p["hs_analytics_source"] == "REFERRALS") > 2 * rate(
+        lambda p: p["hs_analytics_source"] == "OTHER_CAMPAIGNS"
+    )
+    assert rate(lambda p: int(p["hs_analytics_num_page_views"]) >= 6) > 1.5 * rate(
+        lambda p: int(p["hs_analytics_num_page_views"]) <= 1
+    )
+    assert rate(lambda p: p.get("email", "").rsplit("@", 1)[1] in FREE_MAIL) < rate(
+        lambda p: p.get("email", "").rsplit("@", 1)[1] not in FREE_MAIL
+    )

@@ -224,3 +224,20 @@ def test_context_manager_serves_on_a_free_port_and_stops(sandbox_state_dir: Path
         httpx.get(
             f"{url}/__sandbox/health", verify=ssl.create_default_context(cafile=str(a.ca_path)), timeout=2
         )
+
+
+def test_hubspot_daily_limit_answers_429_daily(sandbox: SandboxServer) -> None:
+    sandbox.state.set_limits(LimitConfig(hs_daily_limit=2))
+    with client(sandbox) as c:
+        remaining = [c.get(HS).headers["x-hubspot-ratelimit-daily-remaining"] for _ in range(2)]
+        assert remaining == ["1", "0"]
+        refused = c.get(HS)
+        assert refused.status_code == 429 and refused.json()["policyName"] == "DAILY"
+
+
+def test_a_request_is_logged_before_its_answer_arrives(sandbox: SandboxServer) -> None:
+    with client(sandbox) as c:
+        c.delete("/__sandbox/requests")
+        for _ in range(20):
+            c.get(SF)
+            assert sandbox.state.log.snapshot()["counters"].get("GET /services/data/vXX.X/nothing-here", 0) > 0

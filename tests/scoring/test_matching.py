@@ -1,0 +1,206 @@
+"""Lead-to-account matching: domains, names, fuzzy names, tie-breakers, hostile input."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mappings import Account, Lead
+from scoring.domains import email_domain, is_free_mail, registrable_domain
+from scoring.matching import NO_MATCH, AccountMatcher, CandidateIndex, account_match_keys, lead_match_keys, normalise_company
+
+
+def account(id_: str, name: str | None = None, website: str | None = None, **kw: object) -> Account:
+    return Account(crm="salesforce", id=id_, name=name, website=website, **kw)  # type: ignore[arg-type]
+
+
+def lead(id_: str = "00Q1", email: str | None = None, company: str | None = None, **kw: object) -> Lead:
+    return Lead(crm="salesforce", id=id_, email=email, company=company, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ACME Corporation", "acme"),
+        ("Acme Corp.", "acme"),
+        ("The Acme Group, Inc.", "acme"),
+        ("Acme Holdings Ltd", "acme"),
+        ("Globex GmbH", "globex"),
+        ("Initech S.A.", "initech"),
+        ("Société Générale SA", "societe generale"),
+        ("McDonald's", "mcdonalds"),
+        ("Amazon.com, Inc.", "amazon"),
+        ("Johnson & Johnson", "johnson johnson"),
+        ("Group", "group"),
+        ("🙂🙂", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_normalise_company(raw: str | None, expected: str | None) -> None:
+    assert normalise_company(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://www.acme.co.uk/about", "acme.co.uk"),
+        ("www.Acme.com", "acme.com"),
+        ("mail.eu.acme.com.", "acme.com"),
+        ("acme.com:8443/path?q=1", "acme.com"),
+        ("bücher.de", "xn--bcher-kva.de"),
+        ("xn--bcher-kva.de", "xn--bcher-kva.de"),
+        ("shop.myshopify.com", "shop.myshopify.com"),
+        ("localhost", None),
+        ("192.168.0.1", None),
+        ("http://[::1]:80/", None),
+        ("acme.internal", None),
+        ("a..b.com", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_registrable_domain(value: str | None, expected: str | None) -> None:
+    assert registrable_domain(value) == expected
+
+
+def test_email_domain_and_free_mail() -> None:
+    assert email_domain("jane@mail.acme.co.uk") == "acme.co.uk"
+    assert email_domain("foo@") is None
+    assert email_domain("@acme.com") is None
+    assert email_domain("x@192.168.1.1") is None
+    assert is_free_mail("gmail.com") and is_free_mail("yahoo.co.uk") and is_free_mail("hotmail.fr")
+    assert not is_free_mail("acme.com") and not is_free_mail(None)
+
+
+def test_free_mail_never_matches() -> None:
+    matcher = AccountMatcher([account("001G", "Google", "https://gmail.com"), account("001Y", "Yahoo", "yahoo.co.uk")])
+    assert matcher.match(lead(email="jane@gmail.com")) is NO_MATCH
+    assert matcher.match(lead(email="jane@mail.yahoo.co.uk")) is NO_MATCH
+    assert matcher.match(lead(email="jane@gmail.com", domain="gmail.com")) is NO_MATCH
+
+
+def test_subdomain_email_matches_registrable_website() -> None:
+    matcher = AccountMatcher([account("001A", "Acme UK", "https://www.acme.co.uk/about")])
+    match = matcher.match(lead(email="jane@mail.acme.co.uk"))
+    assert (match.account_id, match.method, match.score) == ("001A", "domain", 100.0)
+    assert match.reason == "email domain acme.co.uk matches Acme UK's website"
+
+
+def test_subsidiary_domain_matches_the_subsidiary() -> None:
+    matcher = AccountMatcher(
+        [
+            account("001P", "Acme Corp", "acme.com", is_customer=True),
+            account("001S", "Acme Logistics", "acme-logistics.com", parent_id="001P"),
+        ]
+    )
+    assert matcher.match(lead(email="bo@acme-logistics.com", company="Acme Corp")).account_id == "001S"
+    assert matcher.match(lead(email="bo@acme.com", company="Acme Logistics")).account_id == "001P"
+
+
+def test_company_website_domain_used_after_email() -> None:
+    matcher = AccountMatcher([account("001A", "Acme", "acme.com")])
+    match = matcher.match(lead(email="jane@gmail.com", domain="www.acme.com"))
+    assert match.account_id == "001A" and match.reason.startswith("company domain acme.com")
+
+
+def test_names_match_after_normalising() -> None:
+    matcher = AccountMatcher([account("001A", "Acme Corp.", "acme.com")])
+    match = matcher.match(lead(email="j@gmail.com", company="ACME Corporation"))
+    assert (match.account_id, match.method) == ("001A", "name")
+    assert match.reason == "company name 'ACME Corporation' matches 'Acme Corp.'"
+
+
+def test_fuzzy_names() -> None:
+    matcher = AccountMatcher([account("001A", "Acme Corp"), account("001I", "Initech Software")])
+    typo = matcher.match(lead(company="Initech Sofware"))
+    assert (typo.account_id, typo.method) == ("001I", "fuzzy")
+    assert typo.score >= 90 and typo.reason == "company name 'Initech Sofware' ~ 'Initech Software' (97)"
+    assert matcher.match(lead(company="Acme Logistics")) is NO_MATCH
+    loose = AccountMatcher([account("001A", "Acme Corp")], threshold=40)
+    assert loose.match(lead(company="Acme Logistics")).account_id == "001A"
+
+
+def test_linked_account_is_used_directly() -> None:
+    matcher = AccountMatcher([account("001A", "Acme", "acme.com")])
+    match = matcher.match(lead(email="j@acme.com", account_id="001Z"))
+    assert (match.account_id, match.method) == ("001Z", "linked")
+
+
+def test_tie_breakers_in_order() -> None:
+    recent = {"001B": 200.0, "001C": 100.0}
+    both = [
+        account("001A", "Acme", "acme.com"),
+        account("001B", "Acme", "acme.com"),
+        account("001C", "Acme", "acme.com"),
+    ]
+    matcher = AccountMatcher(both, recent_activity=recent.get)
+    assert matcher.match(lead(email="j@acme.com")).account_id == "001B"  # most recent activity
+    matcher.upsert(account("001C", "Acme", "acme.com", is_customer=True))
+    assert matcher.match(lead(email="j@acme.com")).account_id == "001C"  # customer beats recency
+    family = AccountMatcher(
+        [account("001X", "Acme", "acme.com", parent_id="001Y"), account("001Y", "Acme", "acme.com")]
+    )
+    assert family.match(lead(email="j@acme.com")).account_id == "001Y"  # parent over child
+    twins = AccountMatcher([account("001K", "Acme"), account("001J", "Acme")])
+    assert twins.match(lead(company="Acme")).account_id == "001J"  # lowest id
+
+
+def test_remove_and_upsert_keep_indexes_consistent() -> None:
+    matcher = AccountMatcher([account("001A", "Acme", "acme.com")])
+    matcher.upsert(account("001A", "Globex", "globex.com"))
+    assert matcher.match(lead(email="j@acme.com", company="Acme")) is NO_MATCH
+    assert matcher.match(lead(email="j@globex.com")).account_id == "001A"
+    matcher.remove("001A")
+    assert len(matcher) == 0 and matcher.match(lead(company="Globex")) is NO_MATCH
+    matcher.upsert(account("001B", "Initech", deleted=True))
+    assert "001B" not in matcher
+
+
+def test_candidate_index() -> None:
+    index: CandidateIndex[str] = CandidateIndex()
+    index.put("L1", lead_match_keys(lead(email="j@acme.com", company="Acme Widgets")))
+    index.put("L2", lead_match_keys(lead(company="Globex")))
+    assert index.candidates(account_match_keys(account("001A", "Widgets Inc", "acme.com"))) == {"L1"}
+    assert index.candidates(account_match_keys(account("001B", "Globex Corp"))) == {"L2"}
+    index.put("L2", None)
+    assert index.candidates(account_match_keys(account("001B", "Globex Corp"))) == set() and len(index) == 1
+
+
+def test_matching_many_leads_is_fast() -> None:
+    words = ["alpha", "bravo", "cobalt", "delta", "ember", "falcon", "granite", "harbor", "indigo", "juniper"]
+    names = [f"{a} {b} {c}" for a in words for b in words for c in words]  # 1,000 names
+    accounts = [account(f"001{i:05d}", f"{n.title()} Inc", f"{n.replace(' ', '')}.com") for i, n in enumerate(names)]
+    matcher = AccountMatcher(accounts)
+    leads = [lead(f"00Q{i}", f"p{i}@gmail.com", names[i % 1000][:-1] + "x Corp") for i in range(5000)]
+    started = time.perf_counter()
+    matches = matcher.match_many(leads)
+    assert time.perf_counter() - started < 5
+    assert sum(m.method == "fuzzy" for m in matches.values()) > 4000
+
+
+_HOSTILE = st.one_of(
+    st.none(),
+    st.text(max_size=50),
+    st.sampled_from(
+        ["localhost", "127.0.0.1", "foo@", "@", "a@b@c", "[::1]", "xn--", "ﬁ.com", "🙂.com", ".", "..", "a" * 5000,
+         "http://", "https://www.Acme.com/x", "bücher.de", "user@ⓐⓒⓜⓔ.com", "\x00", "a@b.c"]
+    ),
+    st.text(alphabet=st.characters(), min_size=1000, max_size=3000),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(email=_HOSTILE, company=_HOSTILE, domain=_HOSTILE, website=_HOSTILE, name=_HOSTILE)
+def test_hostile_input_never_crashes(
+    email: str | None, company: str | None, domain: str | None, website: str | None, name: str | None
+) -> None:
+    matcher = AccountMatcher([account("001A", name, website, domain=domain), account("001B", "Acme", "acme.com")])
+    match = matcher.match(lead(email=email, company=company, domain=domain))
+    assert match.method in ("domain", "name", "fuzzy", "none")
+    registrable_domain(website)
+    email_domain(email)
+    normalise_company(company)
