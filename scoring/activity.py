@@ -163,27 +163,37 @@ class ActivityIndex:
         changes.accounts.update(self._accounts.key[int(code)] for code in np.unique(accounts) if code >= 0)
 
     def _batch(self, activities: Iterable[Activity]) -> _Columns:
-        keys: list[str] = []
-        values: dict[str, list[int | float | bool]] = {name: [] for name in _DTYPES if name != "hash"}
-        for activity in activities:
-            keys.append(f"{activity.crm}\x1f{activity.id}")
-            moment = activity.at or activity.modified_at
-            usable = not activity.deleted and moment is not None
-            values["at"].append(epoch_seconds(moment) if usable and moment is not None else -1)
-            crm = activity.crm
-            who, account = activity.who_id, activity.account_id
-            values["person"].append(self._persons.get_or_add((crm, who)) if usable and who else -1)
-            values["account"].append(self._accounts.get_or_add((crm, account)) if usable and account else -1)
-            values["kind"].append(_KIND_CODE.get(activity.kind, _KIND_CODE["other"]))
-            subject = activity.subject
-            values["pricing"].append(
-                isinstance(subject, str) and self._pricing.search(subject[:_SUBJECT_SCAN]) is not None
-            )
-            count = activity.count if isinstance(activity.count, int | float) else 1
-            values["count"].append(min(max(float(count), 0.0), _MAX_COUNT) if count == count else 0.0)
-        columns: _Columns = {name: np.asarray(column, dtype=_DTYPES[name]) for name, column in values.items()}
-        hashes = pd.util.hash_array(np.asarray(keys, dtype=object))
-        columns["hash"] = np.asarray(hashes, dtype=np.uint64)
+        # One pass per column: comprehensions are several times faster than one loop of appends.
+        batch = list(activities)
+        moments = [a.at or a.modified_at for a in batch]
+        at = np.array([-1 if m is None else epoch_seconds(m) for m in moments], dtype=np.int64)
+        at[np.array([a.deleted for a in batch], dtype=bool)] = -1
+        persons, accounts, search = self._persons.get_or_add, self._accounts.get_or_add, self._pricing.search
+        other = _KIND_CODE["other"]
+        columns: _Columns = {
+            "hash": np.asarray(
+                pd.util.hash_array(np.array([f"{a.crm}\x1f{a.id}" for a in batch], dtype=object)),
+                dtype=np.uint64,
+            ),
+            "person": np.array(
+                [persons((a.crm, a.who_id)) if a.who_id else -1 for a in batch], dtype=np.int32
+            ),
+            "account": np.array(
+                [accounts((a.crm, a.account_id)) if a.account_id else -1 for a in batch], dtype=np.int32
+            ),
+            "at": at,
+            "kind": np.array([_KIND_CODE.get(a.kind, other) for a in batch], dtype=np.int8),
+            "pricing": np.array(
+                [isinstance(a.subject, str) and search(a.subject[:_SUBJECT_SCAN]) is not None for a in batch],
+                dtype=bool,
+            ),
+            "count": np.clip(
+                np.nan_to_num(np.array([_count(a.count) for a in batch], dtype=np.float32)), 0, _MAX_COUNT
+            ),
+        }
+        gone = at < 0
+        columns["person"][gone] = -1
+        columns["account"][gone] = -1
         return columns
 
     def has_person(self, crm: Crm, person_id: str) -> bool:
@@ -283,6 +293,10 @@ class ActivityIndex:
         data["engagement_score"] = _weighted_count(out, weight * count * decay, n)
         frame = pd.DataFrame({name: data[name] for name in ACTIVITY_COLUMNS}, index=pd.Index(person_ids))
         return frame.astype(np.float64)
+
+
+def _count(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 1.0
 
 
 def _weighted_count(

@@ -80,28 +80,38 @@ def _registrable(text: str) -> str | None:
 def _host(text: str) -> str | None:
     if "@" in text and "://" not in text:
         text = text.rpartition("@")[2]
-    try:
-        host = urlsplit(text if "://" in text else f"//{text}").hostname
-    except ValueError:
-        return None
+    host: str | None = text
+    if any(ch in text for ch in "/:?#[]@\\"):
+        try:
+            host = urlsplit(text if "://" in text else f"//{text}").hostname
+        except ValueError:
+            return None
     if not host:
         return None
     host = host.rstrip(".")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
+    if _looks_numeric(host):
         return None
-    try:
-        # Python's codec implements IDNA 2003, which is what mail and browsers still fold to.
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
+    if not host.isascii():
+        try:
+            # Python's codec implements IDNA 2003, which is what mail and browsers still fold to.
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
     labels = host.split(".")
     if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
         return None
     return host
+
+
+def _looks_numeric(host: str) -> bool:
+    """An IP address (IPv4, or IPv6 left over from a bracketed URL host)."""
+    if ":" not in host and not host.rpartition(".")[2].isdigit():
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return ":" in host
+    return True
 
 
 def email_domain(email: str | None) -> str | None:

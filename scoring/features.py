@@ -130,14 +130,19 @@ class FeatureFrame:
     completeness: pd.Series
     now: datetime
 
-    def schema(self) -> FrameSchema:
-        """Columns and category orders of this frame (take it from the training frame)."""
+    def schema(self, *, drop_empty: bool = False) -> FrameSchema:
+        """Columns and category orders of this frame (take it from the training frame).
+
+        `drop_empty` leaves out columns with no value at all (HistGradientBoosting cannot bin a
+        numeric column that is entirely NaN).
+        """
+        kept = [name for name in self.data.columns if not (drop_empty and self.data[name].isna().all())]
         categories = {
             name: tuple(str(c) for c in self.data[name].cat.categories)
-            for name in self.data.columns
+            for name in kept
             if isinstance(self.data[name].dtype, pd.CategoricalDtype)
         }
-        return FrameSchema(tuple(self.data.columns), categories)
+        return FrameSchema(tuple(kept), categories)
 
     def conform(self, schema: FrameSchema) -> FeatureFrame:
         """This frame with exactly the schema's columns, in order, and its categories (unknown -> NaN)."""

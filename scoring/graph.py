@@ -160,14 +160,12 @@ class AccountGraph:
     def _upsert_account(self, account: Account, p: _Pending) -> None:
         key: NodeKey = ("account", account.crm, account.id)
         old = dict(self._g.nodes[key]) if key in self._g else None
-        if old is not None and old["known"]:
-            # People who matched under the old name or domains may belong elsewhere now.
-            p.rematch.update(self._match_candidates(key))
         if account.deleted:
             self.matcher(account.crm).remove(account.id)
             if old is not None:
-                p.touched.update(self._family(key))
-                self._set_link(key, "parent", None)
+                p.rematch.update(self._match_candidates(key))
+                p.touched.update(self._family(key) if old.get("is_customer") else {key})
+                self._set_link(key, "parent", "parent_key", None)
                 self._set_owner(key, None)
                 self._g.nodes[key].update(name=account.id, is_customer=False, known=False, keys=((), ()))
                 self._drop_if_orphan(key)
@@ -179,13 +177,20 @@ class AccountGraph:
             "parent": parent or None,
             "known": True,
         }
-        if old is None or any(old.get(name) != value for name, value in context.items()):
-            p.touched.update(self._family(key))
-            self._g.add_node(key, **context)
-            self._set_link(key, "parent", self._account(account.crm, parent))
-            p.touched.update(self._family(key))
         keys = account_match_keys(account)
-        if old is None or old != {**old, **context, "keys": keys}:
+        context_changed = old is None or any(old.get(name) != value for name, value in context.items())
+        match_changed = context_changed or old is None or old.get("keys") != keys
+        if match_changed and old is not None:
+            # Whoever matched under the old name, domains or standing may belong elsewhere now.
+            p.rematch.update(self._match_candidates(key))
+        if context_changed:
+            # Relatives only care while a customer is involved ("parent company X is a customer").
+            spread = account.is_customer or bool(old and old.get("is_customer"))
+            p.touched.update(self._family(key) if spread else {key})
+            self._g.add_node(key, **context)
+            self._set_link(key, "parent", "parent_key", self._account(account.crm, parent))
+            p.touched.update(self._family(key) if spread else {key})
+        if match_changed:
             self._g.nodes[key]["keys"] = keys
             self.matcher(account.crm).upsert(account)
             p.rematch.update(self._match_candidates(key))
@@ -212,7 +217,7 @@ class AccountGraph:
         if old_account != account or any(previous.get(name) != value for name, value in attrs.items()):
             p.touched.update(a for a in (old_account, account) if a)
         self._g.add_node(key, **attrs)
-        self._set_link(key, "opportunity_of", account)
+        self._set_link(key, "opportunity_of", "account", account)
 
     def _upsert_person(self, person: Lead, p: _Pending) -> None:
         key = _person_key(person)
@@ -264,13 +269,14 @@ class AccountGraph:
         for crm, keys in by_crm.items():
             last, count = self.activities.summary(crm, [key[2] for key in keys])
             for key, last_at, n in zip(keys, last.tolist(), count.tolist(), strict=True):
-                for _, target, rel in list(self._g.out_edges(key, keys=True)):
-                    if rel == "engaged_in":
-                        self._g.remove_edge(key, target, rel)
                 account = self._account_of(key)
-                if account is None or n == 0:
+                if account is None:
                     continue
+                if self._g.has_edge(key, account, "engaged_in"):
+                    self._g.remove_edge(key, account, "engaged_in")
                 p.touched.add(account)
+                if n == 0:
+                    continue
                 self._g.add_edge(key, account, key="engaged_in", last_at=last_at, count=n)
                 recent = self._recent.get((crm, account[2]))
                 self._recent[(crm, account[2])] = last_at if recent is None else max(recent, last_at)
@@ -280,8 +286,10 @@ class AccountGraph:
     def _set_member(self, key: NodeKey, match: Match, p: _Pending) -> None:
         old = self._account_of(key)
         account = self._account(key[1], match.account_id)
-        previous = self._g.nodes[key].get("match")
-        self._g.nodes[key]["match"] = match
+        node = self._g.nodes[key]
+        previous = node.get("match")
+        node["match"] = match
+        node["account"] = account
         rel = "works_at" if key[0] == "contact" and match.method == "linked" else "matched_to"
         if old == account and isinstance(previous, Match) and previous.method == match.method:
             if account is not None:
@@ -302,24 +310,33 @@ class AccountGraph:
         if old is not None and old != account:
             self._drop_if_orphan(old)
 
-    def _set_link(self, key: NodeKey, rel: str, target: NodeKey | None) -> None:
-        for _, old, k in list(self._g.out_edges(key, keys=True)):
-            if k == rel and old != target:
-                self._g.remove_edge(key, old, rel)
-                self._drop_if_orphan(old)
-        if target is not None and target != key:
+    def _set_link(self, key: NodeKey, rel: str, attr: str, target: NodeKey | None) -> None:
+        """Point `key`'s single `rel` edge at `target`; the node's `attr` remembers it (no edge scans)."""
+        node = self._g.nodes[key]
+        old = node.get(attr)
+        target = target if target != key else None
+        if old == target:
+            return
+        if old is not None and self._g.has_edge(key, old, rel):
+            self._g.remove_edge(key, old, rel)
+            self._drop_if_orphan(old)
+        if target is not None:
             self._g.add_edge(key, target, key=rel)
+        node[attr] = target
 
     def _set_owner(self, key: NodeKey, owner_id: str | None) -> None:
-        owners = [u for u in self._g.pred[key] if u[0] == "owner"]
-        if owner_id and owners == [("owner", key[1], owner_id)]:
+        node = self._g.nodes[key]
+        owner: NodeKey | None = ("owner", key[1], owner_id) if owner_id else None
+        old = node.get("owner")
+        if old == owner:
             return
-        for owner in owners:
-            self._g.remove_edge(owner, key, "owns")
-            if self._g.degree(owner) == 0:
-                self._g.remove_node(owner)
-        if owner_id:
-            self._g.add_edge(("owner", key[1], owner_id), key, key="owns")
+        if old is not None and self._g.has_edge(old, key, "owns"):
+            self._g.remove_edge(old, key, "owns")
+            if self._g.degree(old) == 0:
+                self._g.remove_node(old)
+        if owner is not None:
+            self._g.add_edge(owner, key, key="owns")
+        node["owner"] = owner
 
     def _account(self, crm: Crm, account_id: str | None) -> NodeKey | None:
         """The account's node, added as a placeholder when its record has not arrived yet."""
@@ -342,15 +359,9 @@ class AccountGraph:
         return found | self._candidates[account[1]].candidates(self._g.nodes[account].get("keys", ((), ())))
 
     def _account_of(self, key: NodeKey) -> NodeKey | None:
-        if key not in self._g:
-            return None
-        for _, target, rel in self._g.out_edges(key, keys=True):
-            if rel in _MEMBER or rel == "opportunity_of":
-                return target
-        return None
-
-    def _link(self, key: NodeKey, rel: str) -> NodeKey | None:
-        return next((v for _, v, k in self._g.out_edges(key, keys=True) if k == rel), None)
+        """A person's or opportunity's account."""
+        account: NodeKey | None = self._g.nodes[key].get("account") if key in self._g else None
+        return account
 
     def _children(self, key: NodeKey) -> list[NodeKey]:
         return [u for u, rels in self._g.pred[key].items() if "parent" in rels]
@@ -359,7 +370,7 @@ class AccountGraph:
         """An account, its subsidiaries and its sister companies: whose context its status is part of."""
         if key not in self._g:
             return set()
-        parent = self._link(key, "parent")
+        parent: NodeKey | None = self._g.nodes[key].get("parent_key")
         return {key, *self._children(key), *(self._children(parent) if parent else ())}
 
     def _has_activity(self, key: NodeKey) -> bool:
@@ -420,15 +431,14 @@ class AccountGraph:
         if key not in self._g:
             return None
         node = self._g.nodes[key]
-        parent = self._link(key, "parent")
-        owner = next((u[2] for u in self._g.pred[key] if u[0] == "owner"), None)
+        parent, owner = node.get("parent_key"), node.get("owner")
         return AccountInfo(
             crm,
             account_id,
             node["name"],
             node["is_customer"],
             parent[2] if parent else None,
-            owner,
+            owner[2] if owner else None,
             node["known"],
         )
 

@@ -17,6 +17,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Generic, Literal, TypeVar
 
 import numpy as np
@@ -86,8 +87,15 @@ def normalise_company(name: str | None) -> str | None:
     """
     if not isinstance(name, str):
         return None
-    text = unicodedata.normalize("NFKD", name[:_MAX_NAME].casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _normalise(name[:_MAX_NAME])
+
+
+@lru_cache(maxsize=100_000)
+def _normalise(name: str) -> str | None:
+    text = name.casefold()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _NON_WORD.sub(" ", _JOINERS.sub("", _WEB_SUFFIX.sub("", text)))
     tokens = text.split()
     kept = [token for token in tokens if token not in ("and", "the")] or tokens
@@ -276,7 +284,9 @@ class AccountMatcher:
                     known[1].update(names)
         return best
 
-    def _best(self, candidates: Iterable[str]) -> str:
+    def _best(self, candidates: set[str]) -> str:
+        if len(candidates) == 1:
+            return next(iter(candidates))
         return min(candidates, key=self._rank)
 
     def _rank(self, account_id: str) -> tuple[bool, float, int, str]:

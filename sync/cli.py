@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from sync.cli_check import check
 from sync.cli_config import init
 from sync.cli_demo import demo
 from sync.cli_sandbox import sandbox_app
+from sync.cli_setup import setup
 
 app = typer.Typer(
     name="leadq",
@@ -18,6 +20,8 @@ app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 app.command("init")(init)
 app.command("demo")(demo)
+app.command("check")(check)
+app.command("setup")(setup)
 
 
 def main() -> None:

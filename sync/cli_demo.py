@@ -40,7 +40,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 
 
 def _show_salesforce(sf: Salesforce) -> None:
-    counts = {obj: sf.query(f"SELECT COUNT() FROM {obj}")["totalSize"] for obj in ("Lead", "Account", "Contact", "Opportunity", "Task")}  # noqa: E501
+    counts = {obj: sf.query(f"SELECT COUNT() FROM {obj}")["totalSize"] for obj in ("Lead", "Account", "Contact", "Opportunity", "Task")}
     console.print("[bold]Salesforce[/] (simple-salesforce):", ", ".join(f"{n:,} {o}" for o, n in counts.items()))
     leads = sf.query(
         "SELECT Name, Company, Title, LeadSource, Status, Email, Owner.Name FROM Lead "

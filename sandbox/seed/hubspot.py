@@ -3,7 +3,7 @@ them with engagements, then new contacts (the leads of HubSpot) from `hubspot_co
 
 HubSpot's own conventions apply: properties are strings, the outcome is the lifecycle stage (`customer`) and
 won deals, engagements are tasks and notes associated to contacts (and tasks to companies), and the parent of
-a company is both `hs_parent_company_id` and a company-to-company association.
+a company is both `hs_parent_company_id` and a child-to-parent association (type 14; 13 read from the parent).
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from sandbox.seed.world import Colleague, Company, HistOpp, Touch, World
 from sandbox.store import HsRecord, Store
 
 Props = dict[str, str | None]
-# association type ids (HUBSPOT_DEFINED)
-CONTACT_TO_COMPANY, DEAL_TO_CONTACT, DEAL_TO_COMPANY, CHILD_TO_PARENT = 1, 3, 5, 13
+# association type ids (HUBSPOT_DEFINED): primary company (1, 5) and child-to-parent company (14) are labelled
+CONTACT_TO_COMPANY, DEAL_TO_CONTACT, DEAL_TO_COMPANY, CHILD_TO_PARENT = 1, 3, 5, 14
+# a labelled association also carries the pair's unlabelled type, as HubSpot reports it (and the API serves it)
+UNLABELLED = {CONTACT_TO_COMPANY: 279, DEAL_TO_COMPANY: 341, CHILD_TO_PARENT: 450}
 TASK_TO_CONTACT, NOTE_TO_CONTACT, TASK_TO_COMPANY = 204, 202, 192
 OPEN_DEAL_STAGES = ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin",
                     "contractsent")  # fmt: skip
@@ -82,6 +84,8 @@ class HsOrg:
     def associate(self, pairs: list[tuple[str, int, str, int, int]]) -> None:
         for from_type, from_id, to_type, to_id, type_id in pairs:
             self.store.hs_associate(from_type, from_id, to_type, to_id, type_id)
+            if type_id in UNLABELLED:
+                self.store.hs_associate(from_type, from_id, to_type, to_id, UNLABELLED[type_id])
         self.counts["hs.associations"] += len(pairs)
 
     def ae(self, company: Company | None) -> str:
@@ -171,7 +175,7 @@ def write_companies(hs: HsOrg, budget: int) -> int:
     batches = [
         *chunks(roots, CHUNK // 4),
         *chunks(subsidiaries, CHUNK // 4),
-    ]  # never a parent and child together
+    ]  # a parent is always written first
     made, done = 0, 0
     for batch in batches:
         people: list[list[Colleague]] = []

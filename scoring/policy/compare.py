@@ -10,6 +10,7 @@ import ast
 import operator
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,13 +27,19 @@ _ORDER: dict[type[ast.cmpop], Callable[[FloatArray | float, FloatArray | float],
 }
 
 
+def _flags(batch: Batch, values: Any) -> Flags:
+    # Two literals compare to one scalar; every runner returns one value per row.
+    array = np.asarray(values, dtype=bool)
+    return Flags(array if array.shape == (batch.rows,) else np.full(batch.rows, bool(array)))
+
+
 def ordering(op: ast.cmpop, left: Typed, right: Typed) -> Runner:
     """`<`, `<=`, `>`, `>=` on numbers or dates (NaN already compares false)."""
     compare = _ORDER[type(op)]
     a, b = number_operand(left), number_operand(right)
 
     def run(batch: Batch) -> Value:
-        return Flags(np.asarray(compare(a(batch), b(batch)), dtype=bool))
+        return _flags(batch, compare(a(batch), b(batch)))
 
     return run
 
@@ -49,8 +56,8 @@ def equality(left: Typed, right: Typed, *, negate: bool) -> Runner:
     def run_numbers(batch: Batch) -> Value:
         x, y = a(batch), b(batch)
         if not negate:
-            return Flags(np.asarray(x == y, dtype=bool))
-        return Flags(np.asarray((x != y) & ~np.isnan(x) & ~np.isnan(y), dtype=bool))
+            return _flags(batch, np.equal(x, y))
+        return _flags(batch, np.not_equal(x, y) & ~np.isnan(x) & ~np.isnan(y))
 
     return run_numbers
 
@@ -118,7 +125,7 @@ def membership(left: Typed, items: Sequence[Literal], *, negate: bool) -> Runner
     def run_numbers(batch: Batch) -> Value:
         x = np.asarray(a(batch), dtype=np.float64)
         found = np.isin(x, wanted_numbers)
-        return Flags((~found & ~np.isnan(x)) if negate else found)
+        return _flags(batch, (~found & ~np.isnan(x)) if negate else found)
 
     return run_numbers
 

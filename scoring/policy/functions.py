@@ -14,7 +14,7 @@ import numpy as np
 
 from scoring.policy.compare import normalise_needle, per_text
 from scoring.policy.schema import Kind
-from scoring.policy.typed import Runner, Typed, failed, flags, literal, number_operand, numbers, texts
+from scoring.policy.typed import Runner, Typed, failed, filled, flags, literal, number_operand, numbers, texts
 from scoring.policy.values import Batch, Flags, Texts, Value, days_since_epoch, texts_from
 
 
@@ -27,6 +27,10 @@ class Reporter(Protocol):
 
     def describe(self, typed: Typed) -> str:
         """`lead.employees (a number)`: a sub-expression as an admin wrote it, with its type."""
+        ...
+
+    def written(self, node: ast.AST) -> str | None:
+        """A quoted text exactly as written between its quotes (backslashes kept), if it is plain."""
         ...
 
 
@@ -72,7 +76,9 @@ def _is_null(r: Reporter, call: ast.Call, args: list[Typed]) -> Typed:
     return Typed(Kind.BOOLEAN, run, call)
 
 
-def _text_test(name: str, usage: str, make: Callable[[str], Callable[[str], bool]]) -> Check:
+def _text_test(
+    name: str, usage: str, make: Callable[[str], Callable[[str], bool]], *, as_written: bool = False
+) -> Check:
     def check(r: Reporter, call: ast.Call, args: list[Typed]) -> Typed:
         value, pattern = args
         ok = _want(r, name, usage, value, (Kind.STRING,), "text as its first argument")
@@ -82,8 +88,12 @@ def _text_test(name: str, usage: str, make: Callable[[str], Callable[[str], bool
             )
         if not ok or pattern.kind is None:
             return failed(call)
+        text = str(pattern.literal)
+        if as_written:
+            # A pattern means `\b`, not a backspace: read it the way the admin typed it.
+            text = r.written(pattern.node) or text
         try:
-            test = make(str(pattern.literal))
+            test = make(text)
         except re.error as error:
             return r.fail(
                 pattern.node, f"{pattern.literal!r} is not a valid pattern: {error}", f"write e.g. {usage}"
@@ -120,7 +130,7 @@ def _days_since(r: Reporter, call: ast.Call, args: list[Typed]) -> Typed:
     moment = number_operand(arg)
 
     def run(batch: Batch) -> Value:
-        return np.asarray(batch.now_days - moment(batch), dtype=np.float64)
+        return filled(batch, batch.now_days - moment(batch))
 
     return Typed(Kind.NUMBER, run, call)
 
@@ -146,7 +156,7 @@ def _abs(r: Reporter, call: ast.Call, args: list[Typed]) -> Typed:
     if not _want(r, "abs", "abs(lead.change) > 10", arg, (Kind.NUMBER,), "a number"):
         return failed(call)
     operand = number_operand(arg)
-    return Typed(Kind.NUMBER, lambda batch: np.abs(np.asarray(operand(batch), dtype=np.float64)), call)
+    return Typed(Kind.NUMBER, lambda batch: filled(batch, np.abs(operand(batch))), call)
 
 
 def _same_kind(r: Reporter, name: str, usage: str, args: list[Typed], kinds: tuple[Kind, ...]) -> Kind | None:
@@ -242,7 +252,7 @@ FUNCTIONS: dict[str, Function] = {
             "matches(lead.title, '\\bcto\\b')",
             2,
             2,
-            _text_test("matches", "matches(lead.title, '^vp')", _matches),
+            _text_test("matches", "matches(lead.title, '^vp')", _matches, as_written=True),
         ),
         Function("days_since", "days_since(lead.created) > 30", 1, 1, _days_since),
         Function("date", "date('2024-01-31')", 1, 1, _date),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from scoring.policy.errors import PolicyIssue, Span, issue_at
 
 MAX_LENGTH = 2000
+MAX_DEPTH = 64
 
 _SYNTAX_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
@@ -97,7 +98,20 @@ def parse(where: str, text: str) -> tuple[Source, ast.expr | None, list[PolicyIs
     comment = _comment(source)
     if comment is not None:
         return source, None, [comment]
+    if _depth(tree.body) > MAX_DEPTH:
+        message = f"the expression nests more than {MAX_DEPTH} levels deep"
+        return source, None, [source.issue(whole, message, "simplify it or split it into several policies")]
     return source, tree.body, []
+
+
+def _depth(root: ast.AST) -> int:
+    # Iterative, so that measuring a pathological tree cannot itself overflow the stack.
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _syntax_issue(source: Source, error: SyntaxError) -> PolicyIssue:

@@ -106,6 +106,7 @@ def route(
         targets[rows_of] = chosen[rows_of]
         pending |= rows_of & ~_present(targets)
     if pending.any():
+        targets[pending] = None  # an empty owner id is no owner
         if routing.fallback is None:
             notes[pending] = "No owner is known to route to; assign it by hand"
         else:

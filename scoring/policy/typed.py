@@ -92,3 +92,9 @@ def number_operand(typed: Typed) -> Callable[[Batch], FloatArray | float]:
         return lambda batch: constant
     run = typed.run
     return lambda batch: numbers(run(batch))
+
+
+def filled(batch: Batch, value: FloatArray | float) -> FloatArray:
+    """A number result as one float per row (a literal operand may have left it a scalar)."""
+    array = np.asarray(value, dtype=np.float64)
+    return array if array.shape == (batch.rows,) else np.full(batch.rows, array, dtype=np.float64)

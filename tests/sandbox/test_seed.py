@@ -175,11 +175,23 @@ def test_hubspot_portal(org: tuple[Store, dict[str, int]]) -> None:
                         "createdAt", "updatedAt", "archived", "teams"} <= set(owners[0])  # fmt: skip
     pairs = Counter((r[0], r[1], r[2]) for r in store.sql("SELECT from_type, to_type, type_id FROM hs_assoc"))
     for pair in (("contacts", "companies", 1), ("deals", "contacts", 3), ("deals", "companies", 5),
-                 ("companies", "companies", 13), ("tasks", "contacts", 204), ("notes", "contacts", 202),
+                 ("companies", "companies", 14), ("tasks", "contacts", 204), ("notes", "contacts", 202),
                  ("tasks", "companies", 192)):  # fmt: skip
         assert pairs[pair] > 0, pair
+    dangling = store.sql(
+        "SELECT COUNT(*) FROM hs_assoc a WHERE NOT EXISTS (SELECT 1 FROM hs_object o WHERE o.type = a.from_type "
+        "AND o.id = a.from_id) OR NOT EXISTS (SELECT 1 FROM hs_object o WHERE o.type = a.to_type AND o.id = a.to_id)"
+    )[0][0]
+    assert dangling == 0
+    owner_ids = {o["id"] for o in owners}
+    assert {
+        r[0] for r in store.sql("SELECT DISTINCT json_extract(props, '$.hubspot_owner_id') FROM hs_object")
+    } <= {
+        None,
+        *owner_ids,
+    }
     # the parent association agrees with hs_parent_company_id
-    for child, parent in store.sql("SELECT from_id, to_id FROM hs_assoc WHERE type_id = 13 LIMIT 50"):
+    for child, parent in store.sql("SELECT from_id, to_id FROM hs_assoc WHERE type_id = 14 LIMIT 50"):
         rec = store.hs_get("companies", child)
         assert rec is not None and rec.props["hs_parent_company_id"] == str(parent)
     contacts = [r.props for r in store.hs_get_many("contacts", _ids(store, "contacts")).values()]

@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from mappings import Account, Activity, Contact, Lead, Opportunity
+from mappings import Account, Activity, Contact, Crm, Lead, Opportunity
 from scoring.graph import AccountGraph
 from scoring.graph_features import GRAPH_COLUMNS, graph_facts, graph_features
 
 NOW = datetime(2026, 6, 30, 12, tzinfo=UTC)
-SF = "salesforce"
+SF: Crm = "salesforce"
 
 
 def acct(id_: str, name: str, website: str | None = None, **kw: object) -> Account:
@@ -63,7 +63,10 @@ def test_first_update_returns_every_new_person() -> None:
     graph = AccountGraph()
     changed = graph.update(accounts=[acct("001A", "Acme", "acme.com")], leads=[person("00Q1", "a@acme.com")])
     assert changed == refs("00Q1")
-    assert graph.update(accounts=[acct("001A", "Acme", "acme.com")], leads=[person("00Q1", "a@acme.com")]) == set()
+    assert (
+        graph.update(accounts=[acct("001A", "Acme", "acme.com")], leads=[person("00Q1", "a@acme.com")])
+        == set()
+    )
 
 
 def test_edges_carry_relations(world: AccountGraph) -> None:
@@ -71,7 +74,9 @@ def test_edges_carry_relations(world: AccountGraph) -> None:
     assert g.has_edge(("account", SF, "001A"), ("account", SF, "001G"), "parent")
     assert g.has_edge(("contact", SF, "003C"), ("account", SF, "001A"), "works_at")
     edge = g.edges[("lead", SF, "00QB"), ("account", SF, "001A"), "matched_to"]
-    assert edge["method"] == "domain" and edge["reason"] == "email domain acme.com matches Acme Corp's website"
+    assert (
+        edge["method"] == "domain" and edge["reason"] == "email domain acme.com matches Acme Corp's website"
+    )
     assert g.has_edge(("owner", SF, "005O"), ("account", SF, "001A"), "owns")
     assert g.has_edge(("owner", SF, "005R"), ("lead", SF, "00QA"), "owns")
     assert world.account_info(SF, "001A") is not None and world.account_info(SF, "001A").owner_id == "005O"  # type: ignore[union-attr]
@@ -90,15 +95,17 @@ def test_colleague_engagement_affects_colleagues(world: AccountGraph) -> None:
 def test_account_becoming_customer_affects_its_family(world: AccountGraph) -> None:
     changed = world.update(accounts=[acct("001G", "Globex", "globex.com", is_customer=True)])
     assert changed == refs("00QA", "00QB", "003C", "00QI")  # subsidiaries' people: parent is a customer
-    assert world.update(accounts=[acct("001A", "Acme Corp", "acme.com", parent_id="001G", owner_id="005O", is_customer=True)]) == refs(
-        "00QA", "00QB", "003C", "00QI"
-    )  # Initech's sister became a customer
+    assert world.update(
+        accounts=[acct("001A", "Acme Corp", "acme.com", parent_id="001G", owner_id="005O", is_customer=True)]
+    ) == refs("00QA", "00QB", "003C", "00QI")  # Initech's sister became a customer
 
 
 def test_opportunity_changes_affect_account_members(world: AccountGraph) -> None:
     assert world.update(opportunities=[opp("006A", "001A")]) == refs("00QA", "00QB", "003C")
     assert world.update(opportunities=[opp("006A", "001A")]) == set()
-    assert world.update(opportunities=[opp("006A", "001A", is_won=True, is_closed=True)]) == refs("00QA", "00QB", "003C")
+    assert world.update(opportunities=[opp("006A", "001A", is_won=True, is_closed=True)]) == refs(
+        "00QA", "00QB", "003C"
+    )
     assert world.update(deleted=[opp("006A", "001A")]) == refs("00QA", "00QB", "003C")
 
 
@@ -145,7 +152,7 @@ def test_activity_before_its_person_arrives() -> None:
 
 def features_of(graph: AccountGraph, *people: Lead, now: datetime = NOW) -> dict[str, dict[str, object]]:
     values, _ = graph_features(graph, list(people), now=now)
-    return {str(k): v for k, v in values.to_dict(orient="index").items()}
+    return {str(k): {str(c): v for c, v in row.items()} for k, row in values.to_dict(orient="index").items()}
 
 
 def test_graph_feature_values(world: AccountGraph) -> None:
@@ -157,15 +164,26 @@ def test_graph_feature_values(world: AccountGraph) -> None:
             opp("006L", "001A", is_closed=True, close_date=date(2026, 2, 5)),
             opp("006F", "001A", created_at=NOW + timedelta(days=5)),  # after now: not seen
         ],
-        activities=[act("00T1", "00QB", 3), act("00T2", "003C", 45), act("00T3", "00QA", 1), act("00T4", "003C", -2)],
+        activities=[
+            act("00T1", "00QB", 3),
+            act("00T2", "003C", 45),
+            act("00T3", "00QA", 1),
+            act("00T4", "003C", -2),
+        ],
     )
-    a, x = features_of(world, person("00QA", "ann@acme.com"), person("00QX", "xi@gmail.com", company="Nobody Ltd")).values()
+    a, x = features_of(
+        world, person("00QA", "ann@acme.com"), person("00QX", "xi@gmail.com", company="Nobody Ltd")
+    ).values()
     assert a["matched"] == 1.0 and a["match_method"] == "domain"
     assert (a["account_open_opps"], a["account_won_opps"], a["account_lost_opps"]) == (1.0, 1.0, 1.0)
     assert a["account_is_customer"] == 0.0 and a["parent_or_sibling_is_customer"] == 1.0
     assert (a["colleagues_engaged_30d"], a["colleagues_engaged_90d"]) == (1.0, 2.0)  # not herself
     assert a["account_days_since_engagement"] == pytest.approx(1.0)
-    assert x["matched"] == 0.0 and x["match_method"] == "none" and x["account_is_customer"] != x["account_is_customer"]
+    assert (
+        x["matched"] == 0.0
+        and x["match_method"] == "none"
+        and x["account_is_customer"] != x["account_is_customer"]
+    )
 
 
 def test_customer_status_is_point_in_time(world: AccountGraph) -> None:
@@ -196,7 +214,12 @@ def test_graph_phrases(world: AccountGraph) -> None:
     assert facts["match_method"].phrase == "Email domain acme.com matches Acme Corp's website"
     sister = {f.name: f for f in graph_facts(world, person("00QI", "ian@initech.com"), now=NOW)}
     assert sister["parent_or_sibling_is_customer"].phrase == "Parent company Globex is a customer"
-    world.update(accounts=[acct("001G", "Globex", "globex.com"), acct("001A", "Acme Corp", "acme.com", parent_id="001G", is_customer=True)])
+    world.update(
+        accounts=[
+            acct("001G", "Globex", "globex.com"),
+            acct("001A", "Acme Corp", "acme.com", parent_id="001G", is_customer=True),
+        ]
+    )
     sister = {f.name: f for f in graph_facts(world, person("00QI", "ian@initech.com"), now=NOW)}
     assert sister["parent_or_sibling_is_customer"].phrase == "Sister company Acme Corp is a customer"
     assert sister["colleagues_engaged_30d"].phrase == "No colleagues at Initech engaged this month"
@@ -207,5 +230,8 @@ def test_graph_phrases(world: AccountGraph) -> None:
 
 def test_unseen_lead_is_matched_on_the_fly(world: AccountGraph) -> None:
     values, context = graph_features(world, [person("00QNEW", "new@initech.com")], now=NOW)
-    assert values.loc["00QNEW", "match_method"] == "domain" and context.loc["00QNEW", "account_name"] == "Initech"
+    assert (
+        values.loc["00QNEW", "match_method"] == "domain"
+        and context.loc["00QNEW", "account_name"] == "Initech"
+    )
     assert ("lead", SF, "00QNEW") not in world.graph

@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from mappings import Account, Lead
 from scoring.domains import email_domain, is_free_mail, registrable_domain
-from scoring.matching import NO_MATCH, AccountMatcher, CandidateIndex, account_match_keys, lead_match_keys, normalise_company
+from scoring.matching import (
+    NO_MATCH,
+    AccountMatcher,
+    CandidateIndex,
+    account_match_keys,
+    lead_match_keys,
+    normalise_company,
+)
 
 
 def account(id_: str, name: str | None = None, website: str | None = None, **kw: object) -> Account:
@@ -77,7 +84,9 @@ def test_email_domain_and_free_mail() -> None:
 
 
 def test_free_mail_never_matches() -> None:
-    matcher = AccountMatcher([account("001G", "Google", "https://gmail.com"), account("001Y", "Yahoo", "yahoo.co.uk")])
+    matcher = AccountMatcher(
+        [account("001G", "Google", "https://gmail.com"), account("001Y", "Yahoo", "yahoo.co.uk")]
+    )
     assert matcher.match(lead(email="jane@gmail.com")) is NO_MATCH
     assert matcher.match(lead(email="jane@mail.yahoo.co.uk")) is NO_MATCH
     assert matcher.match(lead(email="jane@gmail.com", domain="gmail.com")) is NO_MATCH
@@ -173,7 +182,9 @@ def test_candidate_index() -> None:
 def test_matching_many_leads_is_fast() -> None:
     words = ["alpha", "bravo", "cobalt", "delta", "ember", "falcon", "granite", "harbor", "indigo", "juniper"]
     names = [f"{a} {b} {c}" for a in words for b in words for c in words]  # 1,000 names
-    accounts = [account(f"001{i:05d}", f"{n.title()} Inc", f"{n.replace(' ', '')}.com") for i, n in enumerate(names)]
+    accounts = [
+        account(f"001{i:05d}", f"{n.title()} Inc", f"{n.replace(' ', '')}.com") for i, n in enumerate(names)
+    ]
     matcher = AccountMatcher(accounts)
     leads = [lead(f"00Q{i}", f"p{i}@gmail.com", names[i % 1000][:-1] + "x Corp") for i in range(5000)]
     started = time.perf_counter()
@@ -186,8 +197,26 @@ _HOSTILE = st.one_of(
     st.none(),
     st.text(max_size=50),
     st.sampled_from(
-        ["localhost", "127.0.0.1", "foo@", "@", "a@b@c", "[::1]", "xn--", "ﬁ.com", "🙂.com", ".", "..", "a" * 5000,
-         "http://", "https://www.Acme.com/x", "bücher.de", "user@ⓐⓒⓜⓔ.com", "\x00", "a@b.c"]
+        [
+            "localhost",
+            "127.0.0.1",
+            "foo@",
+            "@",
+            "a@b@c",
+            "[::1]",
+            "xn--",
+            "ﬁ.com",
+            "🙂.com",
+            ".",
+            "..",
+            "a" * 5000,
+            "http://",
+            "https://www.Acme.com/x",
+            "bücher.de",
+            "user@ⓐⓒⓜⓔ.com",
+            "\x00",
+            "a@b.c",
+        ]
     ),
     st.text(alphabet=st.characters(), min_size=1000, max_size=3000),
 )
@@ -198,7 +227,9 @@ _HOSTILE = st.one_of(
 def test_hostile_input_never_crashes(
     email: str | None, company: str | None, domain: str | None, website: str | None, name: str | None
 ) -> None:
-    matcher = AccountMatcher([account("001A", name, website, domain=domain), account("001B", "Acme", "acme.com")])
+    matcher = AccountMatcher(
+        [account("001A", name, website, domain=domain), account("001B", "Acme", "acme.com")]
+    )
     match = matcher.match(lead(email=email, company=company, domain=domain))
     assert match.method in ("domain", "name", "fuzzy", "none")
     registrable_domain(website)
