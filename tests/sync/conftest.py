@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from mappings import SANDBOX_TOKEN_ENV, write_default_config
 from sandbox import SandboxServer
