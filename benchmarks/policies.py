@@ -27,6 +27,7 @@ from mappings.config.policy import ReviewConfig, ScoringConfig
 from scoring.policy import PolicySet, policy_schema
 
 TARGET_S = 2.0
+REPEATS = 3
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 FEATURES = [
@@ -234,9 +235,13 @@ def main() -> None:
     policies = PolicySet.compile(scoring, policy_schema(FEATURES), review)
     compile_s = time.perf_counter() - started
     policies.evaluate(frame.head(1000), now=NOW)  # warm-up: imports and first-call costs
-    started = time.perf_counter()
-    outcome = policies.evaluate(frame, now=NOW)
-    evaluate_s = time.perf_counter() - started
+    runs: list[float] = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        outcome = policies.evaluate(frame, now=NOW)
+        runs.append(time.perf_counter() - started)
+    # The median of a few runs: other processes on a 2-core machine make single runs noisy.
+    evaluate_s, best_s = sorted(runs)[len(runs) // 2], min(runs)
     started = time.perf_counter()
     rows = outcome.rows()
     rows_s = time.perf_counter() - started
@@ -251,11 +256,14 @@ def main() -> None:
         table.add_column(column, justify="right" if column != "step" else "left")
     table.add_row("compile 20 rules + 2 segments", "-", f"{compile_s:.4f}", "-", "-")
     table.add_row(
-        "evaluate (vectorised)",
+        f"evaluate (vectorised, median of {REPEATS})",
         f"{args.leads:,}",
         f"{evaluate_s:.3f}",
         f"{leads_per_s:,.0f}",
         f"< {TARGET_S:.0f} s",
+    )
+    table.add_row(
+        "evaluate (best run)", f"{args.leads:,}", f"{best_s:.3f}", f"{args.leads / best_s:,.0f}", "-"
     )
     table.add_row(
         "per-lead rows (PolicyRow)", f"{args.leads:,}", f"{rows_s:.3f}", f"{args.leads / rows_s:,.0f}", "-"

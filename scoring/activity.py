@@ -165,8 +165,7 @@ class ActivityIndex:
     def _batch(self, activities: Iterable[Activity]) -> _Columns:
         # One pass per column: comprehensions are several times faster than one loop of appends.
         batch = list(activities)
-        moments = [a.at or a.modified_at for a in batch]
-        at = np.array([-1 if m is None else epoch_seconds(m) for m in moments], dtype=np.int64)
+        at = _epochs([a.at or a.modified_at for a in batch])
         at[np.array([a.deleted for a in batch], dtype=bool)] = -1
         persons, accounts, search = self._persons.get_or_add, self._accounts.get_or_add, self._pricing.search
         other = _KIND_CODE["other"]
@@ -187,9 +186,7 @@ class ActivityIndex:
                 [isinstance(a.subject, str) and search(a.subject[:_SUBJECT_SCAN]) is not None for a in batch],
                 dtype=bool,
             ),
-            "count": np.clip(
-                np.nan_to_num(np.array([_count(a.count) for a in batch], dtype=np.float32)), 0, _MAX_COUNT
-            ),
+            "count": _counts([a.count for a in batch]),
         }
         gone = at < 0
         columns["person"][gone] = -1
@@ -295,8 +292,24 @@ class ActivityIndex:
         return frame.astype(np.float64)
 
 
-def _count(value: object) -> float:
-    return float(value) if isinstance(value, int | float) else 1.0
+def _epochs(moments: list[datetime | None]) -> npt.NDArray[np.int64]:
+    """Epoch seconds of each moment (-1 for none); naive datetimes are UTC."""
+    try:
+        stamps = pd.to_datetime(pd.Series(moments, dtype=object), utc=True)
+        seconds = stamps.dt.as_unit("s").to_numpy(dtype="datetime64[s]").astype(np.int64)
+        return np.where(stamps.isna().to_numpy(), -1, seconds)
+    except (ValueError, TypeError, OverflowError):
+        # Out-of-range or odd values: the slow path reads each one.
+        return np.array([-1 if m is None else epoch_seconds(m) for m in moments], dtype=np.int64)
+
+
+def _counts(values: list[object]) -> npt.NDArray[np.float32]:
+    """How many events each activity stands for, within [0, 1e6]; anything unreadable counts once."""
+    try:
+        counts = np.array(values, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        counts = np.array([float(v) if isinstance(v, int | float) else 1.0 for v in values], dtype=np.float64)
+    return np.clip(np.nan_to_num(counts, nan=0.0), 0, _MAX_COUNT).astype(np.float32)
 
 
 def _weighted_count(

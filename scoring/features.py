@@ -210,13 +210,23 @@ def build_features(
     frozen = schema.categories if schema is not None else {}
     columns: dict[str, pd.Series] = {}
     infos: dict[str, ColumnInfo] = {}
+    counted = np.zeros(len(batch))
+    mapped = np.zeros(len(batch))
     for spec in specs:
+        applies = {obj: spec.field_for(obj) is not None for obj in set(objects)}
+        fill = spec.missing_value
         raw = [
-            lead.fields.get(spec.name) if spec.field_for(obj) else None
+            lead.fields.get(spec.name) if applies[obj] else None
             for lead, obj in zip(batch, objects, strict=True)
         ]
-        applies = [spec.field_for(obj) is not None for obj in objects]
-        values = [spec.missing_value if ok and _missing(v) else v for v, ok in zip(raw, applies, strict=True)]
+        present = np.fromiter((not _missing(v) for v in raw), dtype=bool, count=len(raw))
+        if spec.explain and not spec.leaky:
+            counted += present
+            mapped += np.fromiter((applies[obj] for obj in objects), dtype=bool, count=len(objects))
+        values = [
+            v if ok else (fill if applies[obj] else None)
+            for v, ok, obj in zip(raw, present.tolist(), objects, strict=True)
+        ]
         kind, encoded = _encode(spec, values, now, index, frozen.get(spec.name), max_categories)
         columns[spec.name] = encoded
         infos[spec.name] = ColumnInfo(
@@ -240,7 +250,9 @@ def build_features(
         )
         infos[name] = ColumnInfo(name, GRAPH_LABELS[name], f"graph:{_GRAPH_SOURCES[name]}", "graph", kind)
     data = pd.DataFrame(columns, index=index)
-    frame = FeatureFrame(data, infos, context, _completeness(features, batch, objects, index), now)
+    share = np.divide(counted, mapped, out=np.zeros(len(batch)), where=mapped > 0)
+    completeness = pd.Series(share, index=index, dtype=np.float64, name="completeness")
+    frame = FeatureFrame(data, infos, context, completeness, now)
     return frame.conform(schema) if schema is not None else frame
 
 
@@ -262,18 +274,6 @@ def _activity_info(name: str) -> ColumnInfo:
     stem, _, days = name.rpartition("_")
     label = f"{_ACTIVITY_LABELS[stem]} ({days.removesuffix('d')} days)"
     return ColumnInfo(name, label, f"activity:{stem}", "activity", "number")
-
-
-def _completeness(
-    features: Sequence[FeatureSpec], leads: list[Lead], objects: list[str], index: pd.Index
-) -> pd.Series:
-    counted = [spec for spec in features if spec.explain and not spec.leaky]
-    shares: list[float] = []
-    for lead, obj in zip(leads, objects, strict=True):
-        mapped = [spec for spec in counted if spec.field_for(obj)]
-        present = sum(not _missing(lead.fields.get(spec.name)) for spec in mapped)
-        shares.append(present / len(mapped) if mapped else 0.0)
-    return pd.Series(shares, index=index, dtype=np.float64, name="completeness")
 
 
 def _encode(

@@ -95,6 +95,7 @@ class AccountGraph:
         self._candidates: defaultdict[Crm, CandidateIndex[NodeKey]] = defaultdict(CandidateIndex)
         self._unlinked: dict[NodeKey, Lead] = {}
         self._recent: dict[tuple[Crm, str], float] = {}
+        self._owners: dict[tuple[Crm, str], NodeKey] = {}
         self.activities = activities if activities is not None else ActivityIndex()
 
     @property
@@ -274,9 +275,10 @@ class AccountGraph:
                     continue
                 if self._g.has_edge(key, account, "engaged_in"):
                     self._g.remove_edge(key, account, "engaged_in")
-                p.touched.add(account)
+                    p.touched.add(account)
                 if n == 0:
                     continue
+                p.touched.add(account)
                 self._g.add_edge(key, account, key="engaged_in", last_at=last_at, count=n)
                 recent = self._recent.get((crm, account[2]))
                 self._recent[(crm, account[2])] = last_at if recent is None else max(recent, last_at)
@@ -326,7 +328,8 @@ class AccountGraph:
 
     def _set_owner(self, key: NodeKey, owner_id: str | None) -> None:
         node = self._g.nodes[key]
-        owner: NodeKey | None = ("owner", key[1], owner_id) if owner_id else None
+        # One shared key tuple per owner, not one per record they own.
+        owner = self._owners.setdefault((key[1], owner_id), ("owner", key[1], owner_id)) if owner_id else None
         old = node.get("owner")
         if old == owner:
             return
@@ -384,6 +387,10 @@ class AccountGraph:
         return None
 
     # ---- reading ------------------------------------------------------------------------------------
+
+    def has_person(self, person: Lead) -> bool:
+        """Whether `update` has recorded this lead or contact."""
+        return _person_key(person) in self._g
 
     def members(self, crm: Crm, account_id: str) -> list[NodeKey]:
         """People (leads and contacts) who work at or were matched to the account."""

@@ -9,6 +9,7 @@ with what scoring would have seen then. Account features are NaN for a lead with
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,17 +79,13 @@ class GraphFact:
 
 
 @dataclass(frozen=True, slots=True)
-class _AccountState:
+class _Account:
     name: str
     is_customer: float
     open: float
     won: float
     lost: float
     related: tuple[str, str] | None
-    engaged_30: int
-    engaged_90: int
-    last_engaged: float
-    members: frozenset[str]
 
 
 def graph_features(
@@ -96,101 +93,118 @@ def graph_features(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`GRAPH_COLUMNS` and `GRAPH_CONTEXT_COLUMNS` for each lead, both indexed by lead id in input order."""
     now_s = float(epoch_seconds(now))
-    person_last, account_last = graph.activities.last_engaged(now)
     matches = graph.matches_of(leads)
-    states: dict[tuple[Crm, str], _AccountState] = {}
+    ordinal: dict[tuple[Crm, str], int] = {}
+    for lead, match in zip(leads, matches, strict=True):
+        if match.account_id is not None:
+            ordinal.setdefault((lead.crm, match.account_id), len(ordinal))
+    accounts = list(ordinal)
     customers: dict[tuple[Crm, str], bool] = {}
+    facts = [_account(graph, key, now_s, customers) for key in accounts]
+    person_last, account_last = graph.activities.last_engaged(now)
+    engaged_30, engaged_90, latest = _engagement(graph, accounts, now_s, person_last, account_last)
+    at = np.array(
+        [ordinal.get((lead.crm, m.account_id or ""), -1) for lead, m in zip(leads, matches, strict=True)]
+    )
     own = _own_last(graph, leads, person_last)
-    rows: list[dict[str, float | str | None]] = []
-    context: list[dict[str, str | None]] = []
-    for lead, match, own_last in zip(leads, matches, own, strict=True):
-        if match.account_id is None:
-            rows.append({"matched": 0.0, "match_method": match.method})
-            context.append({"match_reason": match.reason})
-            continue
-        key = (lead.crm, match.account_id)
-        state = states.get(key)
-        if state is None:
-            state = states[key] = _state(graph, key, now_s, person_last, account_last, customers)
-        member = lead.id in state.members
-        rows.append(
-            {
-                "matched": 1.0,
-                "match_method": match.method,
-                "account_is_customer": state.is_customer,
-                "account_open_opps": state.open,
-                "account_won_opps": state.won,
-                "account_lost_opps": state.lost,
-                "parent_or_sibling_is_customer": float(state.related is not None),
-                "colleagues_engaged_30d": state.engaged_30 - float(member and own_last >= now_s - 30 * _DAY),
-                "colleagues_engaged_90d": state.engaged_90 - float(member and own_last >= now_s - 90 * _DAY),
-                "account_days_since_engagement": (now_s - state.last_engaged) / _DAY,
-            }
-        )
-        related = state.related or (None, None)
-        context.append(
-            {
-                "account_id": match.account_id,
-                "account_name": state.name,
-                "match_reason": match.reason,
-                "related_relation": related[0],
-                "related_customer": related[1],
-            }
-        )
+    member = np.array([graph.has_person(lead) for lead in leads], dtype=bool) & (at >= 0)
+    pick = np.where(at >= 0, at, 0)
+    has = at >= 0
+
+    def per_lead(values: list[float] | npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.where(has, np.asarray(values, dtype=np.float64)[pick] if len(values) else np.nan, np.nan)
+
+    columns: dict[str, object] = {
+        "matched": has.astype(np.float64),
+        "match_method": pd.Categorical([m.method for m in matches], categories=list(MATCH_METHODS)),
+        "account_is_customer": per_lead([f.is_customer for f in facts]),
+        "account_open_opps": per_lead([f.open for f in facts]),
+        "account_won_opps": per_lead([f.won for f in facts]),
+        "account_lost_opps": per_lead([f.lost for f in facts]),
+        "parent_or_sibling_is_customer": per_lead([float(f.related is not None) for f in facts]),
+        "colleagues_engaged_30d": per_lead(engaged_30) - (member & (own >= now_s - 30 * _DAY)),
+        "colleagues_engaged_90d": per_lead(engaged_90) - (member & (own >= now_s - 90 * _DAY)),
+        "account_days_since_engagement": (now_s - per_lead(latest)) / _DAY,
+    }
     index = pd.Index([lead.id for lead in leads])
-    values = pd.DataFrame(rows, index=index, columns=list(GRAPH_COLUMNS))
-    for column in GRAPH_COLUMNS:
-        if column != "match_method":
-            values[column] = values[column].astype(np.float64)
-    values["match_method"] = pd.Categorical(values["match_method"], categories=list(MATCH_METHODS))
+    context = [
+        {
+            "account_id": m.account_id,
+            "account_name": facts[i].name if i >= 0 else None,
+            "match_reason": m.reason,
+            "related_relation": facts[i].related[0] if i >= 0 and facts[i].related else None,
+            "related_customer": facts[i].related[1] if i >= 0 and facts[i].related else None,
+        }
+        for m, i in zip(matches, at.tolist(), strict=True)
+    ]
+    values = pd.DataFrame(columns, index=index)
     return values, pd.DataFrame(context, index=index, columns=list(GRAPH_CONTEXT_COLUMNS)).astype(object)
+
+
+def _engagement(
+    graph: AccountGraph,
+    accounts: list[tuple[Crm, str]],
+    now_s: float,
+    person_last: npt.NDArray[np.float64],
+    account_last: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per account: people engaged in the last 30 and 90 days, and the latest engagement (epoch s, NaN)."""
+    owner: list[int] = []
+    people: defaultdict[Crm, list[str]] = defaultdict(list)
+    rows: defaultdict[Crm, list[int]] = defaultdict(list)
+    for position, (crm, account_id) in enumerate(accounts):
+        for member in graph.members(crm, account_id):
+            rows[crm].append(len(owner))
+            owner.append(position)
+            people[crm].append(member[2])
+    last = np.full(len(owner), np.nan)
+    for crm, ids in people.items():
+        last[rows[crm]] = _lookup(person_last, graph.activities.person_codes(crm, ids))
+    groups = np.asarray(owner, dtype=np.int64)
+    size = len(accounts)
+    engaged_30 = np.bincount(groups[last >= now_s - 30 * _DAY], minlength=size).astype(np.float64)
+    engaged_90 = np.bincount(groups[last >= now_s - 90 * _DAY], minlength=size).astype(np.float64)
+    latest = np.full(size, np.nan)
+    seen = ~np.isnan(last)
+    np.fmax.at(latest, groups[seen], last[seen])
+    for crm in {crm for crm, _ in accounts}:
+        positions = [i for i, (c, _) in enumerate(accounts) if c == crm]
+        codes = graph.activities.account_codes(crm, [accounts[i][1] for i in positions])
+        latest[positions] = np.fmax(latest[positions], _lookup(account_last, codes))
+    return engaged_30, engaged_90, latest
+
+
+def _lookup(values: npt.NDArray[np.float64], codes: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """`values[codes]`, NaN where a code is -1."""
+    if not len(values):
+        return np.full(len(codes), np.nan)
+    return np.where(codes >= 0, values[np.where(codes >= 0, codes, 0)], np.nan)
 
 
 def _own_last(
     graph: AccountGraph, leads: Sequence[Lead], person_last: npt.NDArray[np.float64]
-) -> list[float]:
-    """Each lead's own latest engagement at or before now (-inf for none), looked up once per CRM."""
+) -> npt.NDArray[np.float64]:
+    """Each lead's own latest engagement at or before now (-inf for none)."""
     own = np.full(len(leads), -np.inf)
     for crm in {lead.crm for lead in leads}:
         positions = [i for i, lead in enumerate(leads) if lead.crm == crm]
-        codes = graph.activities.person_codes(crm, [leads[i].id for i in positions])
-        found = codes >= 0
-        values = np.where(
-            found, person_last[np.where(found, codes, 0)] if len(person_last) else np.nan, np.nan
-        )
-        own[positions] = np.where(np.isnan(values), -np.inf, values)
-    return own.tolist()
+        found = _lookup(person_last, graph.activities.person_codes(crm, [leads[i].id for i in positions]))
+        own[positions] = np.where(np.isnan(found), -np.inf, found)
+    return own
 
 
-def _state(
-    graph: AccountGraph,
-    key: tuple[Crm, str],
-    now_s: float,
-    person_last: npt.NDArray[np.float64],
-    account_last: npt.NDArray[np.float64],
-    customers: dict[tuple[Crm, str], bool],
-) -> _AccountState:
-    crm, account_id = key
-    info = graph.account_info(crm, account_id)
+def _account(
+    graph: AccountGraph, key: tuple[Crm, str], now_s: float, customers: dict[tuple[Crm, str], bool]
+) -> _Account:
+    info = graph.account_info(*key)
     open_, won, lost = _opportunity_counts(graph, key, now_s)
-    members = [member[2] for member in graph.members(crm, account_id)]
-    codes = graph.activities.person_codes(crm, members)
-    last = person_last[codes[codes >= 0]]
-    last = last[~np.isnan(last)]
-    own = graph.activities.account_codes(crm, [account_id])[0]
-    candidates = [*last.tolist(), float(account_last[own]) if own >= 0 else math.nan]
-    latest = max((value for value in candidates if not math.isnan(value)), default=math.nan)
-    return _AccountState(
-        name=info.name if info else account_id,
+    return _Account(
+        name=info.name if info else key[1],
         is_customer=float(_customer(graph, key, now_s, customers)),
         open=open_,
         won=won,
         lost=lost,
         related=_related_customer(graph, key, now_s, customers),
-        engaged_30=int((last >= now_s - 30 * _DAY).sum()),
-        engaged_90=int((last >= now_s - 90 * _DAY).sum()),
-        last_engaged=latest,
-        members=frozenset(members),
     )
 
 

@@ -51,7 +51,10 @@ def _encoder_sizes(booster: HistGradientBoostingClassifier) -> list[int | None]:
     pre = booster._preprocessor
     if pre is None:
         return [None] * n_features
-    sizes: list[int | None] = [len(c) for c in pre.named_transformers_["encoder"].categories_]
+    # The encoder lists NaN as a last category when the column had missing values; NaN is never a code.
+    sizes: list[int | None] = [
+        int(pd.notna(pd.Series(c, dtype=object)).sum()) for c in pre.named_transformers_["encoder"].categories_
+    ]
     return sizes + [None] * (n_features - len(sizes))
 
 

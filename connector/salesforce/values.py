@@ -28,14 +28,23 @@ def _get_ci(record: Mapping[str, Any], key: str) -> Any:
     return None
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def flatten(record: Mapping[str, Any], select: Sequence[str]) -> dict[str, Any]:
     """The selected paths of a REST record: nested relationship objects walked, `attributes` dropped."""
     out: dict[str, Any] = {}
     for path in select:
-        value: Any = record
-        for part in path.split("."):
-            value = _get_ci(value, part) if isinstance(value, Mapping) else None
-        out[path] = None if isinstance(value, Mapping) else value
+        value: Any
+        if "." in path:
+            value = record
+            for part in path.split("."):
+                value = _get_ci(value, part) if isinstance(value, Mapping) else None
+        else:
+            value = record[path] if path in record else _get_ci(record, path)
+        # Scalars first: this runs per field per record, and an isinstance check against the Mapping ABC
+        # costs more than the rest of the loop.
+        out[path] = value if isinstance(value, _SCALARS) or not isinstance(value, Mapping) else None
     return out
 
 

@@ -38,7 +38,7 @@ scoring:
   segments: []
   # Rules applied after the model, e.g.:
   #   - name: partner_referrals_reviewed
-  #     when: "lead_source == 'Partner Referral'"
+  #     when: "lead.lead_source == 'Partner Referral'"
   #     action: review            # route | review | nurture | disqualify
   #     reason: Partner referrals are checked by the partner team
   #     priority: 10

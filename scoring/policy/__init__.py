@@ -22,7 +22,7 @@ parsed by Python's `ast` module and never evaluated by Python; only what is list
 - Operators: `and or not`; `== != < <= > >=` (chains like `40 <= score < 60`); `in` / `not in` a list;
   `'vp' in lead.title` (contains); `+ - * /` on numbers; date - date (days); date +/- days.
 - Functions: `is_null(x)`, `contains(text, 'x')`, `starts_with(text, 'x')`, `ends_with(text, 'x')`,
-  `matches(text, 'regex')`, `days_since(date)`, `date('2024-01-31')`, `abs(x)`, `min(a, b, ...)`,
+  `matches(text, 'regex')` (the pattern is read as typed, backslashes kept), `days_since(date)`, `date('2024-01-31')`, `abs(x)`, `min(a, b, ...)`,
   `max(a, b, ...)` (ignore missing arguments), `coalesce(x, fallback, ...)` (first present value).
 - Text compares without regard to case or runs of whitespace (`lead.source == 'web'` matches "Web");
   text supports `==`, `!=`, `in` and the text functions, not `<` or `>`.

@@ -132,9 +132,11 @@ class PolicySet:
 
         `frame` has a column per variable the expressions use (see `required_columns`), `score` (the
         model's 0-100 score before decay) and `completeness`; optionally `days_inactive` (for decay),
-        `segment` (else computed), `owner_id` and `account_owner_id` (for routing) and `lead_id`.
-        `open_counts` are the open leads each pool owner holds now; `rotation` is the previous
-        outcome's `rotation`.
+        `segment` (else computed), `owner_id` and `account_owner_id` (for routing) and `lead_id`
+        (checked against the decisions, and breaks ties when dealing pool leads). `tier` is always
+        recomputed from the decayed score with `scoring.tiers`. `open_counts` are the open leads each
+        pool owner holds now; `rotation` is the previous outcome's `rotation`. Raises KeyError naming
+        every required column the frame lacks.
         """
         batch = Batch(frame, now or datetime.now(UTC))
         missing = sorted(name for name in self.required_columns if not batch.has(name))
@@ -146,16 +148,15 @@ class PolicySet:
         days = batch.number("days_inactive") if batch.has("days_inactive") else np.full(rows, np.nan)
         score = round_half_up(decay(raw, days, DecayParameters.for_segments(self.scoring, segments)))
         tiers = self.scoring.tiers
-        tier = _TIERS[np.select([score >= tiers.A, score >= tiers.B, score >= tiers.C], [0, 1, 2], 3)]
+        tier_index = np.select([score >= tiers.A, score >= tiers.B, score >= tiers.C], [0, 1, 2], 3)
+        tier = _TIERS[tier_index]
         # Expressions see the decayed score and its tier, not the model's raw ones.
         batch.put("score", Kind.NUMBER, score)
         batch.put("tier", Kind.STRING, texts_from(tier))
         batch.put("segment", Kind.STRING, texts_from(segments))
 
-        model_action = np.array(
-            [getattr(self.scoring.actions, t) for t in ("A", "B", "C", "D")], dtype=object
-        )
-        model_action = model_action[np.select([tier == "A", tier == "B", tier == "C"], [0, 1, 2], 3)]
+        by_tier = np.array([getattr(self.scoring.actions, t) for t in _TIERS], dtype=object)
+        model_action = by_tier[tier_index]
         model_target = np.where(model_action == "route", self.scoring.routing.default, _NOTHING)
 
         hits = (

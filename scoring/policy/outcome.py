@@ -101,69 +101,72 @@ class PolicyOutcome:
     def _rows(self, at: npt.NDArray[np.intp]) -> list[PolicyRow]:
         # Columns go to Python lists once; building rows from numpy scalars would be several times slower.
         count = len(at)
-        winners = self.rule[at].tolist()
         bits = self.review_bits[at].tolist()
         scores = np.nan_to_num(self.score[at], nan=0.0).astype(int).tolist()
         tiers = self.tier[at].tolist()
         lead_ids = self.lead_ids[at].tolist() if self.lead_ids is not None else [None] * count
-        actions = [ActionKind(a) for a in self.action[at].tolist()]
-        model_actions = [ActionKind(a) for a in self.model_action[at].tolist()]
-        decays = self._decay_reasons(at)
-        notes = self._review_notes(at, bits, scores, tiers)
+        # Index -1 (no rule matched) picks the appended None.
+        names, reasons = [*self.rule_names, None], [*self.rule_reasons, None]
+        version = self.policy_version
+        rows = zip(
+            lead_ids,
+            self.segment[at].tolist(),
+            self.raw_score[at].tolist(),
+            scores,
+            tiers,
+            self._decay_reasons(at),
+            self.model_action[at].tolist(),
+            self.action[at].tolist(),
+            self.target[at].tolist(),
+            self.rule[at].tolist(),
+            self.overrode_model[at].tolist(),
+            bits,
+            self._review_notes(at, bits, scores, tiers),
+            strict=True,
+        )
         return [
             PolicyRow(
-                lead_id=None if lead_id is None else str(lead_id),
-                segment=segment,
-                raw_score=raw,
-                score=score,
-                tier=tier,
-                decay=decay,
-                model_action=model_action,
-                action=action,
-                target=target,
-                rule=self.rule_names[winner] if winner >= 0 else None,
-                rule_reason=self.rule_reasons[winner] if winner >= 0 else None,
-                overrode_model=overrode,
-                review=flags != 0,
-                review_reasons=_REASONS[flags],
-                review_note=note,
-                policy_version=self.policy_version,
+                lead if lead is None or isinstance(lead, str) else str(lead),
+                segment,
+                raw,
+                score,
+                tier,
+                decay,
+                _ACTIONS[model_action],
+                _ACTIONS[action],
+                target,
+                names[winner],
+                reasons[winner],
+                overrode,
+                flags != 0,
+                _REASONS[flags],
+                note,
+                version,
             )
-            for lead_id, segment, raw, score, tier, decay, model_action, action, target, winner, overrode, flags, note in zip(
-                lead_ids,
-                self.segment[at].tolist(),
-                self.raw_score[at].tolist(),
-                scores,
-                tiers,
-                decays,
-                model_actions,
-                actions,
-                self.target[at].tolist(),
-                winners,
-                self.overrode_model[at].tolist(),
-                bits,
-                notes,
-                strict=True,
-            )
+            for lead, segment, raw, score, tier, decay, model_action, action, target, winner, overrode, flags, note in rows
         ]
 
     def _decay_reasons(self, at: npt.NDArray[np.intp]) -> list[Reason | None]:
         points = self.score[at] - np.floor(self.raw_score[at] + 0.5)
         decayed = np.flatnonzero(points < 0)
         reasons: list[Reason | None] = [None] * len(at)
+        made: dict[tuple[int, int], Reason] = {}  # reasons are immutable: share equal ones
         for position, lost, days in zip(
             decayed.tolist(),
             (-points[decayed]).astype(int).tolist(),
             self.days_inactive[at][decayed].astype(int).tolist(),
             strict=True,
         ):
-            reasons[position] = Reason(
-                source="decay",
-                label="Inactivity",
-                value=f"{days} days",
-                points=float(-lost),
-                text=f"No activity for {days} days, \u2212{lost}",
-            )
+            reason = made.get((days, lost))
+            if reason is None:
+                reason = made[(days, lost)] = Reason(
+                    source="decay",
+                    label="Inactivity",
+                    value=f"{days} days",
+                    points=float(-lost),
+                    text=f"No activity for {days} days, \u2212{lost}",
+                )
+            reasons[position] = reason
         return reasons
 
     def _review_notes(
@@ -207,6 +210,7 @@ _REASONS: tuple[tuple[ReviewReason, ...], ...] = tuple(
     tuple(reason for i, reason in enumerate(REVIEW_BITS) if flags & (1 << i))
     for flags in range(1 << len(REVIEW_BITS))
 )
+_ACTIONS: dict[str, ActionKind] = {kind.value: kind for kind in ActionKind}
 _BORDERLINE = bit(ReviewReason.BORDERLINE)
 _HIGH_VALUE = bit(ReviewReason.HIGH_VALUE)
 _LOW_DATA = bit(ReviewReason.LOW_DATA)

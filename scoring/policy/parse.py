@@ -20,7 +20,7 @@ MAX_DEPTH = 64
 
 _SYNTAX_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
-        re.compile(r"\b(contains|starts_with|ends_with|matches)\b\s*(?!\()"),
+        re.compile(r"\b(contains|starts_with|ends_with|matches)\b(?!\s*\()"),
         "call it as a function, e.g. contains(lead.title, 'VP'), or write 'VP' in lead.title",
     ),
     (re.compile(r"&&|\|\|"), "write and / or instead of && / ||"),

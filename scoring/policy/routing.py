@@ -92,21 +92,25 @@ def route(
     """
     rows = len(specs)
     owners, account_owners = _objects(owner_ids, rows), _objects(account_owner_ids, rows)
+    has_owner, has_account_owner = _present(owners), _present(account_owners)
     targets = np.full(rows, None, dtype=object)
     notes = np.full(rows, None, dtype=object)
     pending = np.zeros(rows, dtype=bool)
-    for spec in {s for s in specs if s is not None}:
-        rows_of = specs == spec
+    codes, kinds = pd.factorize(pd.Series(specs, dtype=object), use_na_sentinel=True)
+    for code, spec in enumerate(kinds):
+        rows_of = codes == code
         if spec == ACCOUNT_OWNER:
-            chosen = np.where(_present(account_owners), account_owners, owners)
+            use_account = rows_of & has_account_owner
+            targets[use_account] = account_owners[use_account]
+            use_owner = rows_of & ~has_account_owner & has_owner
+            targets[use_owner] = owners[use_owner]
+            pending |= rows_of & ~has_account_owner & ~has_owner
         elif spec == LEAD_OWNER:
-            chosen = owners
+            targets[rows_of & has_owner] = owners[rows_of & has_owner]
+            pending |= rows_of & ~has_owner
         else:  # a pool (dealt below) or a named owner
-            chosen = np.full(rows, spec, dtype=object)
-        targets[rows_of] = chosen[rows_of]
-        pending |= rows_of & ~_present(targets)
+            targets[rows_of] = spec
     if pending.any():
-        targets[pending] = None  # an empty owner id is no owner
         if routing.fallback is None:
             notes[pending] = "No owner is known to route to; assign it by hand"
         else:

@@ -130,8 +130,13 @@ def _convert(values: Any, kind: Kind) -> Value:
     if kind is Kind.NUMBER:
         if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
             return values.astype(np.float64, copy=False)
-        numbers = pd.to_numeric(_series(values), errors="coerce")
-        return np.asarray(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+        series = _series(values)
+        try:
+            return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan))
+        except (TypeError, ValueError):
+            # Text among the numbers: unreadable values count as missing.
+            numbers = pd.to_numeric(series, errors="coerce")
+            return np.asarray(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
     if kind is Kind.DATETIME:
         moments = pd.to_datetime(_series(values), utc=True, errors="coerce")
         days = (moments - _EPOCH) / _DAY

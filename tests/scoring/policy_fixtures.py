@@ -37,7 +37,12 @@ def frame(**overrides: Any) -> pd.DataFrame:
         "lead.source": ["Web", "Partner  referral", None, "Other"],
         "lead.title": ["VP Sales", "cto", None, "Student"],
         "lead.free_email": [False, None, True, False],
-        "lead.created": [datetime(2024, 1, 1, tzinfo=UTC), None, datetime(2024, 6, 20, tzinfo=UTC), "2023-01-01"],
+        "lead.created": [
+            datetime(2024, 1, 1, tzinfo=UTC),
+            None,
+            datetime(2024, 6, 20, tzinfo=UTC),
+            "2023-01-01",
+        ],
         "graph.account_is_customer": [True, None, False, False],
         "graph.account_open_opps": [1.0, 0.0, None, 2.0],
         "graph.account_won_opps": [0.0, 0.0, 0.0, 1.0],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,9 @@ def policy(name: str, when: str, action: str = "nurture", **extra: Any) -> dict[
     return {"name": name, "when": when, "action": action, "reason": f"because {name}", **extra}
 
 
-def compiled(policies: list[dict[str, Any]] | None = None, review: dict[str, Any] | None = None, **scoring: Any) -> PolicySet:
+def compiled(
+    policies: list[dict[str, Any]] | None = None, review: dict[str, Any] | None = None, **scoring: Any
+) -> PolicySet:
     config = ScoringConfig.model_validate({"policies": policies or [], **scoring})
     return PolicySet.compile(config, schema(), ReviewConfig.model_validate(review or {}))
 
@@ -41,12 +44,18 @@ def test_first_match_by_priority_then_file_order_sets_the_action() -> None:
 
 def test_without_a_matching_rule_the_models_action_for_the_tier_stands() -> None:
     policies = compiled(
-        [policy("never", "score > 1000")], actions={"A": "route", "B": "route", "C": "nurture", "D": "disqualify"}
+        [policy("never", "score > 1000")],
+        actions={"A": "route", "B": "route", "C": "nurture", "D": "disqualify"},
     )
     outcome = policies.evaluate(frame(**_owners(), score=[85.0, 65.0, 45.0, 10.0]), now=NOW)
     rows = outcome.rows()
     assert [r.tier for r in rows] == ["A", "B", "C", "D"]
-    assert [r.action for r in rows] == [ActionKind.ROUTE, ActionKind.ROUTE, ActionKind.NURTURE, ActionKind.DISQUALIFY]
+    assert [r.action for r in rows] == [
+        ActionKind.ROUTE,
+        ActionKind.ROUTE,
+        ActionKind.NURTURE,
+        ActionKind.DISQUALIFY,
+    ]
     assert [r.rule for r in rows] == [None] * 4
     assert not outcome.overrode_model.any()
     assert rows[0].target == "A0" and rows[1].target == "O1"  # account owner, else the lead's owner
@@ -65,7 +74,9 @@ def _owners(**extra: Any) -> dict[str, Any]:
         (policy("ask", "score > 0", "review"), [True, True, True, True]),
     ],
 )
-def test_overrode_model_when_the_rules_action_or_route_target_differs(rule: dict[str, Any], overrode: list[bool]) -> None:
+def test_overrode_model_when_the_rules_action_or_route_target_differs(
+    rule: dict[str, Any], overrode: list[bool]
+) -> None:
     # Tiers A, C, D, B: the model routes A and B to the account owner and nurtures C and D.
     policies = compiled([rule], routing={"pools": {"sdr": {"owners": ["s1"]}}})
     outcome = policies.evaluate(frame(**_owners(), score=[85.0, 50.0, 30.0, 62.0]), now=NOW)
@@ -79,16 +90,28 @@ def test_review_triggers_accumulate_and_say_why() -> None:
             policy("partners", "lead.source == 'partner referral'", "route", target="owner", priority=1),
             policy("check_partners", "lead.source == 'partner referral'", "review", priority=2),
             policy("check_busy_accounts", "graph.colleagues_engaged_30d >= 2", "review", priority=3),
-            policy("kill_free_mail", "lead.free_email == false and lead.employees > 1000", "disqualify", priority=4),
+            policy(
+                "kill_free_mail",
+                "lead.free_email == false and lead.employees > 1000",
+                "disqualify",
+                priority=4,
+            ),
         ],
-        review={"borderline": [45, 55], "min_completeness": 0.5, "high_value": "lead.annual_revenue >= 1000000"},
+        review={
+            "borderline": [45, 55],
+            "min_completeness": 0.5,
+            "high_value": "lead.annual_revenue >= 1000000",
+        },
     )
     outcome = policies.evaluate(frame(**_owners()), now=NOW)
     rows = outcome.rows()
     # Lead 0: tier A disqualified by a rule (contradiction), high value.
     assert rows[0].action is ActionKind.DISQUALIFY and rows[0].rule == "kill_free_mail"
     assert rows[0].review_reasons == (ReviewReason.HIGH_VALUE, ReviewReason.RULE_CONTRADICTS_MODEL)
-    assert "Policy kill_free_mail says disqualify (because kill_free_mail), but the model scores the lead tier A" in rows[0].review_note
+    assert (
+        "Policy kill_free_mail says disqualify (because kill_free_mail), but the model scores the lead tier A"
+        in rows[0].review_note
+    )
     # Lead 1: routed by the first rule, both review rules add their reasons; borderline 50; 30% complete.
     assert rows[1].action is ActionKind.ROUTE and rows[1].rule == "partners" and rows[1].target == "O1"
     assert rows[1].review_reasons == (ReviewReason.BORDERLINE, ReviewReason.LOW_DATA, ReviewReason.RULE)
@@ -105,7 +128,9 @@ def test_review_triggers_accumulate_and_say_why() -> None:
 
 
 def test_routing_a_tier_d_lead_contradicts_the_model() -> None:
-    outcome = compiled([policy("push", "score < 40", "route", target="owner")]).evaluate(frame(**_owners()), now=NOW)
+    outcome = compiled([policy("push", "score < 40", "route", target="owner")]).evaluate(
+        frame(**_owners()), now=NOW
+    )
     assert outcome.row(2).review_reasons == (ReviewReason.RULE_CONTRADICTS_MODEL,)
     assert outcome.row(2).overrode_model
 
@@ -118,12 +143,16 @@ def test_borderline_band_is_inclusive() -> None:
 
 
 def test_disabled_review_keeps_only_review_policies() -> None:
-    outcome = compiled([policy("ask", "score == 30", "review")], review={"enabled": False}).evaluate(frame(), now=NOW)
+    outcome = compiled([policy("ask", "score == 30", "review")], review={"enabled": False}).evaluate(
+        frame(), now=NOW
+    )
     assert outcome.review.tolist() == [False, False, True, False]
 
 
 def test_a_review_policy_may_name_its_reviewer() -> None:
-    outcome = compiled([policy("ask", "score == 30", "review", target="boss@example.com")]).evaluate(frame(), now=NOW)
+    outcome = compiled([policy("ask", "score == 30", "review", target="boss@example.com")]).evaluate(
+        frame(), now=NOW
+    )
     assert outcome.row(2).target == "boss@example.com"
 
 
@@ -153,11 +182,14 @@ def test_decay_is_per_segment_and_explained_on_the_decision() -> None:
     assert list(outcome.segment) == ["enterprise", None, "frozen", "frozen"]
     assert outcome.score.tolist() == [40.0, 40.0, 80.0, 80.0]
     assert list(outcome.tier) == ["C", "C", "A", "A"]
-    assert outcome.row(0).decay == Reason("decay", "Inactivity", "74 days", -40.0, "No activity for 74 days, \u221240")
+    assert outcome.row(0).decay == Reason(
+        "decay", "Inactivity", "74 days", -40.0, "No activity for 74 days, \u221240"
+    )
     assert outcome.row(2).decay is None and outcome.row(3).decay is None
     partial = policies.evaluate(frame(**_owners(), score=[80.0] * 4, days_inactive=[0, 26.0, 0, 0]), now=NOW)
     assert partial.score.tolist()[1] == 61.0 and partial.row(1).rule == "sees_decayed_score"
-    assert partial.row(1).decay is not None and partial.row(1).decay.text == "No activity for 26 days, \u221219"
+    decayed = partial.row(1).decay
+    assert decayed is not None and decayed.text == "No activity for 26 days, \u221219"
 
 
 def test_segments_pick_the_first_match_and_a_given_segment_column_wins() -> None:
@@ -181,12 +213,15 @@ def test_missing_columns_are_named_before_anything_runs() -> None:
     data = frame()
     del data["graph.account_won_opps"]
     del data["completeness"]
-    with pytest.raises(KeyError, match="completeness, graph.account_won_opps"):
+    with pytest.raises(KeyError, match=re.escape("completeness, graph.account_won_opps")):
         policies.evaluate(data, now=NOW)
 
 
 BASE: dict[str, Any] = {
-    "policies": [policy("a", "score >= 80", "route", target="pool:sdr"), policy("b", "tier == 'D'", "disqualify")],
+    "policies": [
+        policy("a", "score >= 80", "route", target="pool:sdr"),
+        policy("b", "tier == 'D'", "disqualify"),
+    ],
     "segments": [{"name": "big", "when": "lead.employees > 1000"}],
     "routing": {"pools": {"sdr": {"owners": ["x", "y"], "cap": 5}}},
     "decay": {"half_life_days": 30},
@@ -200,7 +235,13 @@ def _version(scoring: dict[str, Any], review: dict[str, Any] | None = None) -> s
 def test_policy_version_is_stable_and_ignores_layout() -> None:
     version = _version(BASE)
     assert len(version) == 12 and version == _version(BASE)
-    relaid = {**BASE, "policies": [policy("a", "score>=80", "route", target="pool:sdr"), policy("b", 'tier=="D"', "disqualify")]}
+    relaid = {
+        **BASE,
+        "policies": [
+            policy("a", "score>=80", "route", target="pool:sdr"),
+            policy("b", 'tier=="D"', "disqualify"),
+        ],
+    }
     assert _version(relaid) == version
     assert compiled(**BASE).version == version
     # Settings that do not decide outcomes (retraining, drift) leave it alone.
@@ -227,7 +268,9 @@ def test_policy_version_changes_with_anything_that_decides(change: dict[str, Any
     assert _version({**BASE, **change}) != _version(BASE)
 
 
-@pytest.mark.parametrize("review", [{"borderline": [40, 60]}, {"high_value": "score > 90"}, {"min_completeness": 0.4}])
+@pytest.mark.parametrize(
+    "review", [{"borderline": [40, 60]}, {"high_value": "score > 90"}, {"min_completeness": 0.4}]
+)
 def test_policy_version_changes_with_review_triggers(review: dict[str, Any]) -> None:
     assert _version(BASE, review) != _version(BASE)
 
@@ -237,10 +280,17 @@ def _decision(lead_id: str, **extra: Any) -> Decision:
 
 
 def test_apply_outcome_sets_the_decision_fields() -> None:
-    policies = compiled([policy("push", "lead.source == 'web'", "route", target="owner")], decay={"half_life_days": 30})
-    outcome = policies.evaluate(frame(**_owners(), score=[80.0, 50.0, 30.0, 62.0], days_inactive=[44.0, 0, 0, 0]), now=NOW)
+    policies = compiled(
+        [policy("push", "lead.source == 'web'", "route", target="owner")], decay={"half_life_days": 30}
+    )
+    outcome = policies.evaluate(
+        frame(**_owners(), score=[80.0, 50.0, 30.0, 62.0], days_inactive=[44.0, 0, 0, 0]), now=NOW
+    )
     down = Reason("lead.source", "Lead source", "Web", -3.0, "Lead source: Web, -3")
-    decisions = [_decision("L0", reasons_down=(down,), reasons_text="Lead source: Web, -3"), *(_decision(f"L{i}") for i in (1, 2, 3))]
+    decisions = [
+        _decision("L0", reasons_down=(down,), reasons_text="Lead source: Web, -3"),
+        *(_decision(f"L{i}") for i in (1, 2, 3)),
+    ]
     applied = apply_outcome(decisions, outcome)
     first = applied[0]
     assert (first.score, first.tier, first.action, first.action_target) == (40, "C", ActionKind.ROUTE, "O0")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -42,7 +44,9 @@ def holds(text: str, **overrides: object) -> list[bool]:
         ("   ", "empty", 3, "score >= 80"),
     ],
 )
-def test_syntax_errors_name_the_rule_and_point_at_the_spot(text: str, message: str, column: int, fix: str) -> None:
+def test_syntax_errors_name_the_rule_and_point_at_the_spot(
+    text: str, message: str, column: int, fix: str
+) -> None:
     issue = only(text)
     assert issue.where == "policy p"
     assert message in issue.message
@@ -88,7 +92,11 @@ def test_unknown_variables_suggest_the_closest_name(text: str, fix: str) -> None
 @pytest.mark.parametrize(
     ("text", "message", "fix"),
     [
-        ("lead.employees > 'big'", "cannot compare lead.employees (a number) with 'big' (text)", "lead.employees >= 1000"),
+        (
+            "lead.employees > 'big'",
+            "cannot compare lead.employees (a number) with 'big' (text)",
+            "lead.employees >= 1000",
+        ),
         ("lead.employees > '1000'", "cannot compare", "remove the quotes"),
         ("lead.source >= 5", "cannot compare lead.source (text) with 5 (a number)", "lead.source == 'Web'"),
         ("lead.source >= 'A'", "text can only be compared with ==, != and in", "tier in ['A', 'B']"),
@@ -98,12 +106,24 @@ def test_unknown_variables_suggest_the_closest_name(text: str, fix: str) -> None
         ("not lead.source", "not needs a true/false condition", "lead.source == 'Web'"),
         ("-lead.source == 'x'", "only numbers have a sign", "remove the sign"),
         ("lead.source + 1 > 2", "cannot add lead.source (text) and 1 (a number)", "numbers"),
-        ("lead.source in [1, 2]", "1 (a number) cannot be in a list compared with lead.source (text)", "list text"),
+        (
+            "lead.source in [1, 2]",
+            "1 (a number) cannot be in a list compared with lead.source (text)",
+            "list text",
+        ),
         ("lead.employees in [1, lead.employees]", "must be written out", "['Web', 'Partner']"),
         ("lead.employees in score", "in needs a list [...] or text on its right", "'VP' in lead.title"),
         ("lead.source in lead.title", "the text searched for must be quoted", "'VP' in lead.title"),
-        ("contains(lead.employees, 'x')", "contains needs text as its first argument", "contains(lead.title, 'VP')"),
-        ("contains(lead.title, lead.source)", "needs quoted text as its second argument", "contains(lead.title"),
+        (
+            "contains(lead.employees, 'x')",
+            "contains needs text as its first argument",
+            "contains(lead.title, 'VP')",
+        ),
+        (
+            "contains(lead.title, lead.source)",
+            "needs quoted text as its second argument",
+            "contains(lead.title",
+        ),
         ("days_since(score) > 3", "days_since needs a date", "days_since(lead.created)"),
         ("date(lead.source) > lead.created", "date needs a quoted date", "date('2024-01-31')"),
         ("lead.created > date('yesterday')", "'yesterday' is not a date", "date('2024-01-31')"),
@@ -304,13 +324,16 @@ def test_condition_records_variables_and_a_canonical_form() -> None:
 
 def test_mapping_of_arrays_works_as_a_batch() -> None:
     condition = compile_condition("policy p", "lead.employees > 10 and lead.source == 'Web'", schema())
-    batch = {"lead.employees": np.array([20.0, np.nan, 30.0]), "lead.source": np.array(["Web", "Web", None], dtype=object)}
+    batch = {
+        "lead.employees": np.array([20.0, np.nan, 30.0]),
+        "lead.source": np.array(["Web", "Web", None], dtype=object),
+    }
     assert condition.evaluate(batch, now=NOW).tolist() == [True, False, False]
 
 
 def test_missing_column_is_named() -> None:
     condition = compile_condition("policy p", "graph.account_won_opps > 0", schema())
-    with pytest.raises(KeyError, match="graph.account_won_opps"):
+    with pytest.raises(KeyError, match=re.escape("graph.account_won_opps")):
         condition.evaluate({"score": np.array([1.0])}, now=NOW)
 
 
@@ -320,4 +343,32 @@ def test_extra_variables_join_the_schema() -> None:
 
     extended = policy_schema(FEATURES, extra={"lead.owner_id": Kind.STRING})
     condition = compile_condition("policy p", "is_null(lead.owner_id)", extended)
-    assert condition.evaluate({"lead.owner_id": np.array(["a", None], dtype=object)}).tolist() == [False, True]
+    assert condition.evaluate({"lead.owner_id": np.array(["a", None], dtype=object)}).tolist() == [
+        False,
+        True,
+    ]
+
+
+def test_pandas_nullable_and_categorical_columns_read_like_plain_ones() -> None:
+    import pandas as pd
+
+    condition = compile_condition(
+        "policy p",
+        "lead.employees > 10 and lead.source in ['web'] and not lead.free_email and lead.title != 'x'",
+        schema(),
+    )
+    batch = pd.DataFrame(
+        {
+            "lead.employees": pd.array([20, None, 30, 40], dtype="Int64"),
+            "lead.source": pd.Categorical(["Web", "Web", None, "WEB "]),
+            "lead.free_email": pd.array([False, None, False, True], dtype="boolean"),
+            "lead.title": pd.array(["a", "b", None, "c"], dtype="string"),
+        }
+    )
+    assert condition.evaluate(batch, now=NOW).tolist() == [True, False, False, False]
+
+
+def test_regex_patterns_keep_their_backslashes() -> None:
+    assert holds(r"matches(lead.title, '\bcto\b')") == [False, True, False, False]
+    assert holds(r"matches(lead.title, r'^vp\s')") == [True, False, False, False]
+    assert holds(r"matches(lead.title, 'sal' 'es')") == [True, False, False, False]

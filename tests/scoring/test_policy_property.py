@@ -44,15 +44,24 @@ def _text(x: Any) -> str | None:
     return None if x is None else " ".join(str(x).split()).casefold()
 
 
-numbers_leaf = st.one_of(
-    st.sampled_from(["a", "b"]).map(lambda n: Expr(n, lambda r, n=n: _num(r[n]))),
-    st.integers(-3, 3).map(lambda k: Expr(str(k), lambda r, k=k: float(k))),
-)
+def _variable(name: str) -> Expr:
+    return Expr(name, lambda r: _num(r[name]))
+
+
+def _constant(k: int) -> Expr:
+    return Expr(str(k), lambda r: float(k))
+
+
+numbers_leaf = st.one_of(st.sampled_from(["a", "b"]).map(_variable), st.integers(-3, 3).map(_constant))
 
 
 def _arith(pair: tuple[Expr, Expr], symbol: str) -> Expr:
     left, right = pair
-    ops: dict[str, Callable[[float, float], float]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+    ops: dict[str, Callable[[float, float], float]] = {
+        "+": operator.add,
+        "-": operator.sub,
+        "*": operator.mul,
+    }
 
     def value(r: Row) -> float | None:
         x, y = left.value(r), right.value(r)
@@ -86,7 +95,9 @@ def _extend_numbers(inner: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
         st.builds(_arith, pairs, st.sampled_from(["+", "-", "*", "/"])),
         st.builds(minmax, pairs, st.sampled_from(["min", "max"])),
         pairs.map(coalesce),
-        inner.map(lambda e: Expr(f"abs({e.text})", lambda r: None if e.value(r) is None else abs(e.value(r)))),
+        inner.map(
+            lambda e: Expr(f"abs({e.text})", lambda r: None if e.value(r) is None else abs(e.value(r)))
+        ),
         inner.map(lambda e: Expr(f"-({e.text})", lambda r: None if e.value(r) is None else -e.value(r))),
     )
 
@@ -138,7 +149,9 @@ def _flag(name: str) -> Expr:
 
 
 def _flag_equals(name: str, literal: bool) -> Expr:
-    return Expr(f"{name} == {'true' if literal else 'false'}", lambda r: r[name] is not None and r[name] is literal)
+    return Expr(
+        f"{name} == {'true' if literal else 'false'}", lambda r: r[name] is not None and r[name] is literal
+    )
 
 
 def _is_null(name: str) -> Expr:
@@ -151,7 +164,11 @@ def _is_null(name: str) -> Expr:
 
 conditions_leaf = st.one_of(
     st.builds(_compare, st.tuples(numbers, numbers), st.sampled_from(list(_CMP))),
-    st.builds(_text_test, st.sampled_from(WORDS), st.sampled_from(["==", "!=", "in", "not in", "contains", "starts_with"])),
+    st.builds(
+        _text_test,
+        st.sampled_from(WORDS),
+        st.sampled_from(["==", "!=", "in", "not in", "contains", "starts_with"]),
+    ),
     st.sampled_from(["f", "g"]).map(_flag),
     st.builds(_flag_equals, st.sampled_from(["f", "g"]), st.booleans()),
     st.sampled_from(["a", "b", "s", "f"]).map(_is_null),
@@ -161,7 +178,10 @@ conditions_leaf = st.one_of(
 def _extend_conditions(inner: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
     def both(pair: tuple[Expr, Expr], word: str) -> Expr:
         combine = all if word == "and" else any
-        return Expr(f"({pair[0].text}) {word} ({pair[1].text})", lambda r: combine((pair[0].value(r), pair[1].value(r))))
+        return Expr(
+            f"({pair[0].text}) {word} ({pair[1].text})",
+            lambda r: combine((pair[0].value(r), pair[1].value(r))),
+        )
 
     return st.one_of(
         st.builds(both, st.tuples(inner, inner), st.sampled_from(["and", "or"])),
@@ -188,7 +208,9 @@ optional_flags = st.lists(st.one_of(st.none(), st.booleans()), min_size=ROWS, ma
 def test_vectorised_evaluation_equals_per_row_evaluation(
     condition: Expr, a: list[Any], b: list[Any], s: list[Any], f: list[Any], g: list[bool]
 ) -> None:
-    frame = pd.DataFrame({"a": a, "b": b, "s": pd.Series(s, dtype=object), "f": pd.Series(f, dtype=object), "g": np.array(g)})
+    frame = pd.DataFrame(
+        {"a": a, "b": b, "s": pd.Series(s, dtype=object), "f": pd.Series(f, dtype=object), "g": np.array(g)}
+    )
     rows: list[Row] = [{"a": a[i], "b": b[i], "s": s[i], "f": f[i], "g": g[i]} for i in range(ROWS)]
     compiled = compile_condition("policy random", condition.text, SCHEMA)
     vectorised = compiled.evaluate(frame, now=NOW).tolist()

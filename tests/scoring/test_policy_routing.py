@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mappings import ConfigError, parse_config
-from mappings.config.policy import Pool, ReviewConfig, ScoringConfig
+from mappings.config.policy import Decay, Pool, ReviewConfig, ScoringConfig
 from scoring.policy import PolicySet, deal
 from tests.mappings.conftest import MINIMAL_SALESFORCE
 from tests.scoring.policy_fixtures import NOW, frame, schema
@@ -65,14 +65,21 @@ def test_dealing_is_fair_deterministic_and_within_caps(seed: int) -> None:
 
 def _policies(routing: dict[str, Any], target: str) -> PolicySet:
     config = ScoringConfig.model_validate(
-        {"routing": routing, "policies": [{"name": "r", "when": "score > 0", "action": "route", "target": target, "reason": "x"}]}
+        {
+            "routing": routing,
+            "policies": [
+                {"name": "r", "when": "score > 0", "action": "route", "target": target, "reason": "x"}
+            ],
+        }
     )
     return PolicySet.compile(config, schema(), ReviewConfig(enabled=False))
 
 
 def test_account_owner_then_lead_owner_then_fallback() -> None:
     data = frame(owner_id=["O0", "O1", None, ""], account_owner_id=["A0", None, None, None])
-    with_fallback = _policies({"fallback": "pool:sdr", "pools": {"sdr": {"owners": ["s1", "s2"]}}}, "account_owner")
+    with_fallback = _policies(
+        {"fallback": "pool:sdr", "pools": {"sdr": {"owners": ["s1", "s2"]}}}, "account_owner"
+    )
     outcome = with_fallback.evaluate(data, now=NOW)
     assert list(outcome.target) == ["A0", "O1", "s2", "s1"]  # the pool deals the better score (62) first
     assert list(outcome.notes) == [None] * 4
@@ -118,7 +125,9 @@ def test_rotation_carries_over_between_batches_and_ties_break_by_lead_id() -> No
 def test_owners_shared_by_pools_count_leads_from_both() -> None:
     config = ScoringConfig.model_validate(
         {
-            "routing": {"pools": {"p1": {"owners": ["a", "b"], "cap": 2}, "p2": {"owners": ["b", "c"], "cap": 2}}},
+            "routing": {
+                "pools": {"p1": {"owners": ["a", "b"], "cap": 2}, "p2": {"owners": ["b", "c"], "cap": 2}}
+            },
             "policies": [
                 {"name": "one", "when": "score >= 60", "action": "route", "target": "pool:p1", "reason": "x"},
                 {"name": "two", "when": "score < 60", "action": "route", "target": "pool:p2", "reason": "x"},
@@ -135,7 +144,13 @@ def test_owners_shared_by_pools_count_leads_from_both() -> None:
 def test_large_pool_batch_is_balanced() -> None:
     policies = _policies({"pools": {"sdr": {"owners": [f"r{i}" for i in range(7)], "cap": 5000}}}, "pool:sdr")
     rows = 10_000
-    data = pd.DataFrame({"score": np.arange(rows) % 100 + 1.0, "completeness": np.ones(rows), "lead_id": [f"L{i:05d}" for i in range(rows)]})
+    data = pd.DataFrame(
+        {
+            "score": np.arange(rows) % 100 + 1.0,
+            "completeness": np.ones(rows),
+            "lead_id": [f"L{i:05d}" for i in range(rows)],
+        }
+    )
     counts = Counter(policies.evaluate(data, now=NOW).target)
     assert sum(counts.values()) == rows and max(counts.values()) - min(counts.values()) <= 1
 
@@ -166,14 +181,26 @@ def test_config_errors_for_routing_name_the_line_and_a_fix() -> None:
         ("scoring.routing.pools.sdr.owners[1]", "owner 'a' appears twice"),
     ]
     issues = _issues("scoring:\n  routing:\n    pools:\n      sdr: {owners: [a, b], caps: {c: 3}}\n")
-    assert issues == [(start + 3, "scoring.routing.pools.sdr.caps.c", "caps names 'c', who is not in this pool's owners")]
+    assert issues == [
+        (start + 3, "scoring.routing.pools.sdr.caps.c", "caps names 'c', who is not in this pool's owners")
+    ]
     issues = _issues(
         "scoring:\n  policies:\n    - {name: p, when: 'x', action: route, target: 'pool:sdrr', reason: r}\n"
         "  routing: {pools: {sdr: {owners: [a]}}}\n"
     )
-    assert issues == [(start + 2, "scoring.policies[0].target", "'pool:sdrr' names an unknown pool (pools: sdr)")]
-    issues = _issues("scoring:\n  policies:\n    - {name: p, when: 'x', action: route, target: 'pool:sdr', reason: r}\n")
-    assert issues == [(start + 2, "scoring.policies[0].target", "'pool:sdr' names an unknown pool (pools: none are defined)")]
+    assert issues == [
+        (start + 2, "scoring.policies[0].target", "'pool:sdrr' names an unknown pool (pools: sdr)")
+    ]
+    issues = _issues(
+        "scoring:\n  policies:\n    - {name: p, when: 'x', action: route, target: 'pool:sdr', reason: r}\n"
+    )
+    assert issues == [
+        (
+            start + 2,
+            "scoring.policies[0].target",
+            "'pool:sdr' names an unknown pool (pools: none are defined)",
+        )
+    ]
 
 
 def test_config_accepts_decay_pools_and_review_triggers() -> None:
@@ -189,6 +216,6 @@ def test_config_accepts_decay_pools_and_review_triggers() -> None:
     )
     scoring = config.scoring
     assert scoring.routing.pools["sdr"].owners == ("a@x.io", "4711")
-    assert scoring.decay_for("ent") == scoring.decay_for("ent").model_copy(update={"half_life_days": 45.0, "after_days": 7.0, "floor": 20.0})
+    assert scoring.decay_for("ent") == Decay(half_life_days=45, after_days=7, floor=20)
     assert scoring.decay_for(None) is scoring.decay
     assert config.review.min_completeness == 0.4 and scoring.actions.D == "disqualify"
