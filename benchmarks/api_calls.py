@@ -43,8 +43,8 @@ from connector.protocol import RecordUpdate
 from mappings import SANDBOX_TOKEN_ENV, LeadqConfig, load_config, write_default_config
 from sandbox import LimitConfig, SandboxOptions, SandboxServer
 from sandbox.store import SfValue, Store
-from sync.check import CachedDescriber, feature_paths
-from sync.connectors import Connector, build_connector
+from sync.check import feature_paths
+from sync.connectors import CachedDescriber, Connector, build_connector
 from sync.setup import apply, plan
 
 SF_PAGE, SF_COLLECTION, BULK_RESULTS_PAGE = 2000, 200, 50_000

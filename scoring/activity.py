@@ -9,7 +9,7 @@ changed and deleted activities are applied in place. Everything is computed rela
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -54,7 +54,9 @@ DEFAULT_WEIGHTS: Mapping[ActivityKind, float] = {
 }  # fmt: skip
 """Engagement-score weight of one activity of each kind (notes are the rep's, not the lead's)."""
 _PRICING_BONUS = 2.0
-_DEFAULT_PRICING = r"\bpricing\b|\bplans?\s*(?:&|and)\s*pricing\b|/pricing\b"
+_DEFAULT_PRICING = r"\bpricing\b"
+# A subject naming pricing is a page visit when the activity is one, or says it is one (not "Re: pricing?").
+_VISIT = re.compile(r"\b(?:visit(?:ed|s)?|view(?:ed|s)?|page(?:view)?s?)\b|/", re.IGNORECASE)
 _SUBJECT_SCAN = 500
 _DAY = 86_400.0
 _MAX_COUNT = 1_000_000
@@ -103,7 +105,8 @@ class _Codes:
 class ActivityIndex:
     """Columnar store of activities with vectorised per-person aggregates.
 
-    `pricing_pattern` (a regex, case-insensitive) spots pricing-page visits in activity subjects.
+    `pricing_pattern` (a regex, case-insensitive) spots pricing-page visits in activity subjects: web
+    visits whose subject matches it, and other activities whose subject also says visit, view or page.
     """
 
     def __init__(self, *, pricing_pattern: str = _DEFAULT_PRICING) -> None:
@@ -182,10 +185,7 @@ class ActivityIndex:
             ),
             "at": at,
             "kind": np.array([_KIND_CODE.get(a.kind, other) for a in batch], dtype=np.int8),
-            "pricing": np.array(
-                [isinstance(a.subject, str) and search(a.subject[:_SUBJECT_SCAN]) is not None for a in batch],
-                dtype=bool,
-            ),
+            "pricing": np.array([_pricing_visit(a, search) for a in batch], dtype=bool),
             "count": _counts([a.count for a in batch]),
         }
         gone = at < 0
@@ -290,6 +290,13 @@ class ActivityIndex:
         data["engagement_score"] = _weighted_count(out, weight * count * decay, n)
         frame = pd.DataFrame({name: data[name] for name in ACTIVITY_COLUMNS}, index=pd.Index(person_ids))
         return frame.astype(np.float64)
+
+
+def _pricing_visit(activity: Activity, search: Callable[[str], object]) -> bool:
+    subject = activity.subject
+    if not isinstance(subject, str) or search(subject[:_SUBJECT_SCAN]) is None:
+        return False
+    return activity.kind == "web_visit" or _VISIT.search(subject[:_SUBJECT_SCAN]) is not None
 
 
 def _epochs(moments: list[datetime | None]) -> npt.NDArray[np.int64]:

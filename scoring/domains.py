@@ -121,7 +121,8 @@ def email_domain(email: str | None) -> str | None:
     local, _, domain = email.strip().rpartition("@")
     if not local:
         return None
-    return registrable_domain(domain)
+    # "Jane <jane@acme.com>" reaches us from some mail-logging tools.
+    return registrable_domain(domain.rstrip(">").strip())
 
 
 def is_free_mail(domain: str | None) -> bool:

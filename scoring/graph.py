@@ -406,31 +406,23 @@ class AccountGraph:
         return self.matches_of([lead])[0]
 
     def matches_of(self, leads: Iterable[Lead]) -> list[Match]:
-        """`match_of` for many leads; those the graph has not seen are matched in one batch per CRM."""
+        """`match_of` for many leads; those the graph has not seen are matched in one batch per CRM.
+
+        CRM links are re-read each time so their reason names the account as it is known now.
+        """
         batch = list(leads)
         found: list[Match | None] = []
-        unseen: defaultdict[Crm, list[Lead]] = defaultdict(list)
+        fresh: defaultdict[Crm, list[Lead]] = defaultdict(list)
         for lead in batch:
             key = _person_key(lead)
             recorded = self._g.nodes[key].get("match") if key in self._g else None
-            match = recorded if isinstance(recorded, Match) else None
-            if match is None and lead.account_id:
-                match = Match(lead.account_id, "linked", 100.0, "")
-            if match is None and lead.crm in self._matchers:
-                unseen[lead.crm].append(lead)
-            found.append(match)
-        fresh = {crm: self._matchers[crm].match_many(group) for crm, group in unseen.items()}
-        result: list[Match] = []
-        for lead, match in zip(batch, found, strict=True):
-            if match is None:
-                match = fresh[lead.crm][lead.id] if lead.crm in fresh else NO_MATCH
-            elif match.method == "linked" and match.account_id:
-                # Said at read time: the account's name may have arrived after the link.
-                info = self.account_info(lead.crm, match.account_id)
-                shown = info.name if info else match.account_id
-                match = replace(match, reason=f"linked to account {shown} in the CRM")
-            result.append(match)
-        return result
+            if isinstance(recorded, Match) and recorded.method != "linked":
+                found.append(recorded)
+            else:
+                found.append(None)
+                fresh[lead.crm].append(replace(lead, account_id=recorded.account_id) if recorded else lead)
+        matched = {crm: self.matcher(crm).match_many(group) for crm, group in fresh.items()}
+        return [match or matched[lead.crm][lead.id] for lead, match in zip(batch, found, strict=True)]
 
     def account_info(self, crm: Crm, account_id: str) -> AccountInfo | None:
         """The account as the graph knows it, or None if it was never mentioned."""
@@ -439,14 +431,9 @@ class AccountGraph:
             return None
         node = self._g.nodes[key]
         parent, owner = node.get("parent_key"), node.get("owner")
+        parent_id, owner_id = parent[2] if parent else None, owner[2] if owner else None
         return AccountInfo(
-            crm,
-            account_id,
-            node["name"],
-            node["is_customer"],
-            parent[2] if parent else None,
-            owner[2] if owner else None,
-            node["known"],
+            crm, account_id, node["name"], node["is_customer"], parent_id, owner_id, node["known"]
         )
 
     def children(self, crm: Crm, account_id: str) -> list[str]:
@@ -459,16 +446,14 @@ class AccountGraph:
         key: NodeKey = ("account", crm, account_id)
         if key not in self._g:
             return []
-        found: list[OpportunityInfo] = []
-        for u, rels in self._g.pred[key].items():
-            if u[0] == "opportunity" and "opportunity_of" in rels:
-                node = self._g.nodes[u]
-                found.append(
-                    OpportunityInfo(
-                        u[2], node["is_won"], node["is_closed"], node["created_at"], node["closed_at"]
-                    )
-                )
-        return found
+        nodes = self._g.nodes
+        return [
+            OpportunityInfo(
+                u[2], *(nodes[u][name] for name in ("is_won", "is_closed", "created_at", "closed_at"))
+            )
+            for u, rels in self._g.pred[key].items()
+            if u[0] == "opportunity" and "opportunity_of" in rels
+        ]
 
 
 def _person_key(person: Lead) -> NodeKey:

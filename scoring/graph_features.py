@@ -61,11 +61,12 @@ GRAPH_LABELS: Mapping[str, str] = {
 GRAPH_CONTEXT_COLUMNS: tuple[str, ...] = (
     "account_id",
     "account_name",
+    "account_owner_id",
     "match_reason",
     "related_customer",
     "related_relation",
 )
-"""Per-lead context the phrases need (not model inputs)."""
+"""Per-lead context for phrases and routing (the matched account's owner); never model inputs."""
 _DAY = 86_400
 
 
@@ -81,6 +82,7 @@ class GraphFact:
 @dataclass(frozen=True, slots=True)
 class _Account:
     name: str
+    owner_id: str | None
     is_customer: float
     open: float
     won: float
@@ -131,6 +133,7 @@ def graph_features(
         {
             "account_id": m.account_id,
             "account_name": facts[i].name if i >= 0 else None,
+            "account_owner_id": facts[i].owner_id if i >= 0 else None,
             "match_reason": m.reason,
             "related_relation": facts[i].related[0] if i >= 0 and facts[i].related else None,
             "related_customer": facts[i].related[1] if i >= 0 and facts[i].related else None,
@@ -200,6 +203,7 @@ def _account(
     open_, won, lost = _opportunity_counts(graph, key, now_s)
     return _Account(
         name=info.name if info else key[1],
+        owner_id=info.owner_id if info else None,
         is_customer=float(_customer(graph, key, now_s, customers)),
         open=open_,
         won=won,

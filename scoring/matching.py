@@ -164,7 +164,7 @@ class AccountMatcher:
         threshold: float = 90.0,
         recent_activity: Callable[[str], float | None] | None = None,
     ) -> None:
-        self.threshold = float(threshold)
+        self.threshold = min(max(float(threshold), 0.0), 100.0)
         self._recent = recent_activity
         self._accounts: dict[str, _Entry] = {}
         self._by_domain: defaultdict[str, set[str]] = defaultdict(set)

@@ -36,8 +36,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils import Tags
-from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from scoring.metrics import ece
 from scoring.treeshap import MAX_CATEGORIES
@@ -48,6 +48,8 @@ Calibration = Literal["auto", "sigmoid", "isotonic"]
 FloatArray = npt.NDArray[np.float64]
 OTHER = "__other__"
 """The bucket that categories beyond `max_categories` share."""
+_MIN_HELD_OUT = 5
+_P_FLOOR = 1e-9
 ISOTONIC_MARGIN = 0.001
 """How much lower isotonic's ECE must be for `calibration="auto"` to choose it over sigmoid."""
 
@@ -111,7 +113,9 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             tags.classifier_tags.multi_class = False
         return tags
 
-    def _booster(self) -> HistGradientBoostingClassifier:
+    def _booster(self, smallest_class: int) -> HistGradientBoostingClassifier:
+        # Early stopping holds out a stratified share; on tiny data that share may miss a class.
+        stop = self.early_stopping and smallest_class * self.validation_fraction >= _MIN_HELD_OUT
         return HistGradientBoostingClassifier(
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,
@@ -119,7 +123,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             max_depth=self.max_depth,
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization,
-            early_stopping=self.early_stopping,
+            early_stopping=stop,
             validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change,
             categorical_features="from_dtype",
@@ -132,21 +136,24 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             raise ValueError(f"max_categories must be between 2 and {MAX_CATEGORIES}")
         if self.calibration not in ("auto", "sigmoid", "isotonic"):
             raise ValueError(f"calibration must be auto, sigmoid or isotonic, not {self.calibration!r}")
+        if y is None:
+            raise ValueError("LeadModel requires y to be passed, but the target y is None")
         validate_data(self, X, reset=True, skip_check_array=True)
         frame = _frame(X)
-        target = np.asarray(y).ravel()
+        target = column_or_1d(y, warn=True)
         if len(target) != len(frame):
             raise ValueError(f"X has {len(frame)} rows but y has {len(target)}")
-        if type_of_target(target) == "continuous":
-            raise ValueError("Unknown label type: LeadModel needs a binary outcome")
+        check_classification_targets(target)
         self.classes_ = np.unique(target)
-        if len(self.classes_) != 2:
-            raise ValueError(f"LeadModel needs two outcome classes, got {len(self.classes_)}")
+        if len(self.classes_) > 2:
+            raise ValueError("Only binary classification is supported: y has more than two outcomes")
+        if len(self.classes_) < 2:
+            raise ValueError("LeadModel needs both outcomes, but y has 1 class")
         outcome = (target == self.classes_[1]).astype(np.int64)
         self.categories_ = self._fold_plan(frame)
         data = self._apply(frame)
         self.calibration_, self.calibrator_, self.calibration_ece_ = self._fit_calibration(data, outcome)
-        self.booster_ = self._booster().fit(data, outcome)
+        self.booster_ = self._booster(int(np.bincount(outcome).min())).fit(data, outcome)
         self.n_iter_ = int(self.booster_.n_iter_)
         return self
 
@@ -191,7 +198,8 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         if folds < 2:
             return "none", None, {}
         cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
-        raw = cross_val_predict(self._booster(), data, outcome, cv=cv, method="decision_function")
+        smallest_fold = int(np.bincount(outcome).min()) * (folds - 1) // folds
+        raw = cross_val_predict(self._booster(smallest_fold), data, outcome, cv=cv, method="decision_function")
         methods = ("sigmoid", "isotonic") if self.calibration == "auto" else (self.calibration,)
         scores = {method: _calibration_ece(method, raw, outcome, cv) for method in methods}
         chosen = "sigmoid"
@@ -204,13 +212,20 @@ class LeadModel(ClassifierMixin, BaseEstimator):
     def prepare(self, X: Any) -> pd.DataFrame:
         """`X` checked against the training columns and encoded as the booster reads it."""
         check_is_fitted(self)
+        frame = _frame(X)
         validate_data(self, X, reset=False, skip_check_array=True)
-        return self._apply(_frame(X))
+        return self._apply(frame)
+
+    def raw_score(self, X: Any) -> FloatArray:
+        """The booster's raw score (log-odds before calibration); SHAP values add up to it."""
+        data = self.prepare(X)
+        raw: FloatArray = self.booster_.decision_function(data)
+        return raw
 
     def decision_function(self, X: Any) -> FloatArray:
-        """The booster's raw score (log-odds before calibration); SHAP values add up to it."""
-        raw: FloatArray = self.booster_.decision_function(self.prepare(X))
-        return raw
+        """Calibrated log-odds (positive: `classes_[1]` is more likely), clipped at 1e-9 probability."""
+        p = np.clip(self.predict_proba(X)[:, 1], _P_FLOOR, 1.0 - _P_FLOOR)
+        return np.asarray(np.log(p / (1.0 - p)), dtype=np.float64)
 
     def calibrate(self, raw: npt.ArrayLike) -> FloatArray:
         """Probability of a positive outcome for raw scores (monotone non-decreasing in `raw`)."""
@@ -224,7 +239,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> FloatArray:
         """Calibrated probabilities, columns in `classes_` order."""
-        p = self.calibrate(self.decision_function(X))
+        p = self.calibrate(self.raw_score(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any) -> npt.NDArray[Any]:
@@ -284,7 +299,8 @@ class SegmentedModel(ClassifierMixin, BaseEstimator):
         self.segment_column = segment_column
         self.min_labels_per_class = min_labels_per_class
 
-    def _split(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    def _split(self, X: Any) -> tuple[pd.DataFrame, pd.Series]:
+        X = _frame(X)
         if self.segment_column not in X.columns:
             return X, pd.Series(None, index=X.index, dtype=object)
         return X.drop(columns=[self.segment_column]), X[self.segment_column].astype(object)
@@ -324,19 +340,21 @@ class SegmentedModel(ClassifierMixin, BaseEstimator):
         features, _ = self._split(X)
         out = np.empty(len(X))
         for segment, rows in self.groups(X).items():
-            out[rows] = getattr(self.model_for(segment), method)(features.iloc[rows])
+            values = np.asarray(getattr(self.model_for(segment), method)(features.iloc[rows]))
+            out[rows] = values[:, 1] if values.ndim == 2 else values
         return out
 
+    def raw_score(self, X: pd.DataFrame) -> FloatArray:
+        """Booster log-odds of each row by its segment's model (what SHAP values add up to)."""
+        return self._per_segment(X, "raw_score")
+
     def decision_function(self, X: pd.DataFrame) -> FloatArray:
-        """Raw score of each row by its segment's model."""
+        """Calibrated log-odds of each row by its segment's model."""
         return self._per_segment(X, "decision_function")
 
     def predict_proba(self, X: pd.DataFrame) -> FloatArray:
         """Calibrated probabilities by each row's segment model."""
-        features, _ = self._split(X)
-        p = np.empty(len(X))
-        for segment, rows in self.groups(X).items():
-            p[rows] = self.model_for(segment).predict_proba(features.iloc[rows])[:, 1]
+        p = self._per_segment(X, "predict_proba")
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: pd.DataFrame) -> npt.NDArray[Any]:

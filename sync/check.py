@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from connector.errors import ConnectorConfigError
 from connector.hubspot.tasks import KEY_PROPERTY as HUBSPOT_TASK_KEY
-from connector.protocol import CRMConnector, FieldInfo, ObjectDescription
+from connector.protocol import FieldInfo, ObjectDescription
 from connector.salesforce.tasks import KEY_FIELD as SALESFORCE_TASK_KEY
 from mappings import (
     RECORD_SLOTS,
@@ -132,27 +131,6 @@ _HS_WRITEBACK_TYPES = {
     "datetime": frozenset({"datetime", "date"}),
     "bool": frozenset({"bool"}),
 }
-
-
-class CachedDescriber:
-    """`connector.describe` with a cache; None for an object the CRM says does not exist (404).
-
-    Any other failure (TLS, credentials, permissions, network) propagates: the CRM is unusable as a whole.
-    """
-
-    def __init__(self, connector: CRMConnector) -> None:
-        self._connector = connector
-        self._cache: dict[str, ObjectDescription | None] = {}
-
-    def __call__(self, obj: str) -> ObjectDescription | None:
-        if obj not in self._cache:
-            try:
-                self._cache[obj] = self._connector.describe(obj)
-            except ConnectorConfigError as exc:
-                if exc.status != 404:
-                    raise
-                self._cache[obj] = None
-        return self._cache[obj]
 
 
 def feature_types(crm: str, feature: FeatureSpec) -> frozenset[str]:

@@ -20,9 +20,10 @@ from rich.text import Text
 
 from connector.errors import AuthError, ConnectorConfigError, ConnectorError, QuotaExhaustedError
 from mappings import ConfigError, LeadqConfig, load_config
-from sync.check import CachedDescriber, Finding, Report, Status, check_schema, feature_paths, resolve_path
+from sync.check import Finding, Report, Status, check_schema, feature_paths, resolve_path
 from sync.connectors import (
     CRM_NAMES,
+    CachedDescriber,
     ConnectionSetupError,
     Connector,
     build_connector,
@@ -30,7 +31,7 @@ from sync.connectors import (
     redact,
     secret_sources,
 )
-from sync.leakage import SAMPLE_SIZE, label_split, leakage_findings, pull_sample
+from sync.leakage import SAMPLE_SIZE, balanced, label_split, leakage_findings, pull_sample
 
 ConnectorFactory = Callable[..., Connector]
 # An interactive check should fail fast on a dead endpoint, and sample with REST paging: a Bulk API job
@@ -109,7 +110,8 @@ def _leakage(
     if crm == "hubspot":
         paths = [p for p in paths if "." not in p]
     try:
-        records = pull_sample(connector, obj, [*dict.fromkeys([*paths, *split.fields])], limit=sample)
+        fields = [*dict.fromkeys([*paths, *split.fields])]
+        records = pull_sample(connector, obj, fields, limit=sample, enough=balanced(block, split))
     except ConnectorConfigError as exc:
         return [Finding(crm, obj, "", "read", Status.ERROR,
                         f"reading {obj} with the mapped fields failed: {exc}; grant the integration user "

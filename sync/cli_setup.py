@@ -16,9 +16,8 @@ from rich.text import Text
 
 from connector.errors import ConnectorError
 from mappings import ConfigError, LeadqConfig, load_config
-from sync.check import CachedDescriber
 from sync.cli_check import CHECK_TUNING, ConnectorFactory, connection_error
-from sync.connectors import CRM_NAMES, ConnectionSetupError, build_connector, redact
+from sync.connectors import CRM_NAMES, CachedDescriber, ConnectionSetupError, build_connector, redact
 from sync.setup import FAILING, Planned, Step, apply, describe_type, plan
 from sync.sfdx import sfdx_files, write_sfdx
 

@@ -3,7 +3,7 @@
 Secrets travel once, from the config's resolved `SecretRef` straight into the connector's own secret
 wrapper (`Secret` for Salesforce, `SecretStr` for HubSpot); nothing here logs or formats them. `redact`
 scrubs any secret of a config out of a text before it is shown, as a last guard for messages that quote
-a server's answer.
+a server's answer. `CachedDescriber` is the `describe` the admin commands share.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from connector.errors import ConnectorConfigError
 from connector.hubspot import HubSpotConnector, HubSpotSettings
+from connector.protocol import CRMConnector, ObjectDescription
 from connector.salesforce import SalesforceConnector, SalesforceSettings, Secret
 from mappings import HubSpotConnection, LeadqConfig, SalesforceConnection, SecretRef, SecretUnavailableError
 
@@ -155,3 +157,24 @@ def redact(text: str, config: LeadqConfig) -> str:
         for value in _revealed(secret_refs(config, crm)):
             text = text.replace(value, _MASK)
     return text
+
+
+class CachedDescriber:
+    """`connector.describe` with a cache; None for an object the CRM says does not exist (404).
+
+    Any other failure (TLS, credentials, permissions, network) propagates: the CRM is unusable as a whole.
+    """
+
+    def __init__(self, connector: CRMConnector) -> None:
+        self._connector = connector
+        self._cache: dict[str, ObjectDescription | None] = {}
+
+    def __call__(self, obj: str) -> ObjectDescription | None:
+        if obj not in self._cache:
+            try:
+                self._cache[obj] = self._connector.describe(obj)
+            except ConnectorConfigError as exc:
+                if exc.status != 404:
+                    raise
+                self._cache[obj] = None
+        return self._cache[obj]

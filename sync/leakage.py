@@ -10,7 +10,7 @@ in the values, which fill rates cannot see).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +21,8 @@ from mappings.config.features import normalise_category
 from sync.check import CrmBlock, Finding, Status, feature_paths
 
 SAMPLE_SIZE = 2000
+SAMPLE_CAP = 10_000  # at most 5 Salesforce query pages, 50 HubSpot search pages
+BALANCED = 100  # records of each group worth reading on for
 MIN_PER_GROUP = 10  # below this, one record moves a fill rate by more than 10 points
 SHARP_GAP = 0.5
 MOSTLY, RARELY = 0.9, 0.2
@@ -141,9 +143,20 @@ def _judge(
 
 
 def pull_sample(
-    connector: CRMConnector, obj: str, fields: Sequence[str], *, limit: int = SAMPLE_SIZE
+    connector: CRMConnector,
+    obj: str,
+    fields: Sequence[str],
+    *,
+    limit: int = SAMPLE_SIZE,
+    cap: int = SAMPLE_CAP,
+    enough: Callable[[Sequence[Mapping[str, Any]]], bool] | None = None,
 ) -> list[dict[str, Any]]:
-    """Up to `limit` records of `obj` through the connector's pull, stopping once there are enough."""
+    """At least `limit` records of `obj` (or all there are) through the connector's pull, oldest first.
+
+    Pages come oldest-modified first, and converting a lead modifies it, so the first pages of a big org
+    can hold few converted records: with `enough`, reading goes on past `limit` until `enough(records)`
+    holds, up to `cap` records.
+    """
     out: list[dict[str, Any]] = []
     # No cursor moves on a sample, so the window may end in the future: records changed this very second
     # (which a sync leaves for its next run) count too.
@@ -152,10 +165,21 @@ def pull_sample(
     try:
         for page in pages:
             out.extend(page.records)
-            if len(out) >= limit:
+            if len(out) >= cap or (len(out) >= limit and (enough is None or enough(out))):
                 break
     finally:
         close = getattr(pages, "close", None)
         if close is not None:  # a generator: closing it now makes no further calls
             close()
-    return out[:limit]
+    return out[:cap]
+
+
+def balanced(block: CrmBlock, split: LabelSplit) -> Callable[[Sequence[Mapping[str, Any]]], bool]:
+    """`enough` for `pull_sample`: both groups have `BALANCED` records."""
+    stages = _stages(block)
+
+    def check(records: Sequence[Mapping[str, Any]]) -> bool:
+        converted = sum(split.converted(r, stages) for r in records)
+        return min(converted, len(records) - converted) >= BALANCED
+
+    return check

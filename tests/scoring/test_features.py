@@ -80,15 +80,17 @@ def test_activity_windows_counts_and_pricing() -> None:
             act("10", "P", 5, "campaign"),
             act("11", "P", -1, "email"),  # after now: ignored
             act("12", "Q", 0.5, "note"),
+            act("13", "P", 1, "email", subject="Re: pricing question"),  # not a page visit
+            act("14", "P", 1, "other", subject="Viewed page /pricing"),
         ]
     )
     agg = index.aggregate(SF, ["P", "Q", "nobody"], now=NOW)
     assert list(agg.columns) == list(ACTIVITY_COLUMNS) and (agg.dtypes == np.float64).all()
     p = agg.loc["P"]
-    assert (p["emails_7d"], p["emails_30d"], p["emails_90d"]) == (2, 3, 3)
+    assert (p["emails_7d"], p["emails_30d"], p["emails_90d"]) == (3, 4, 4)
     assert (p["calls_7d"], p["calls_30d"]) == (0, 1)
     assert (p["meetings_30d"], p["meetings_90d"]) == (0, 1)
-    assert (p["web_visits_7d"], p["pricing_visits_7d"], p["pricing_visits_30d"]) == (4, 4, 4)
+    assert (p["web_visits_7d"], p["pricing_visits_7d"], p["pricing_visits_30d"]) == (4, 5, 5)
     assert (p["form_fills_7d"], p["campaign_responses_7d"]) == (1, 1)
     assert p["days_since_last_activity"] == pytest.approx(1)
     assert math.isnan(float(agg["days_since_last_activity"]["Q"]))  # notes don't count

@@ -235,3 +235,13 @@ def test_unseen_lead_is_matched_on_the_fly(world: AccountGraph) -> None:
         and context.loc["00QNEW", "account_name"] == "Initech"
     )
     assert ("lead", SF, "00QNEW") not in world.graph
+    _, acme = graph_features(world, [person("00QA")], now=NOW)
+    assert acme.loc["00QA", "account_owner_id"] == "005O"
+
+
+def test_quiet_newcomer_leaves_colleagues_alone(world: AccountGraph) -> None:
+    assert world.update(leads=[person("00QN", "new@acme.com")]) == refs("00QN")
+    world.update(activities=[act("00T9", "00QZ", 1)])  # activity of someone not yet known
+    assert world.update(leads=[person("00QZ", "zed@acme.com")]) == refs(
+        "00QZ", "00QA", "00QB", "003C", "00QN"
+    )

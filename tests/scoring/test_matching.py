@@ -76,6 +76,7 @@ def test_registrable_domain(value: str | None, expected: str | None) -> None:
 
 def test_email_domain_and_free_mail() -> None:
     assert email_domain("jane@mail.acme.co.uk") == "acme.co.uk"
+    assert email_domain("Jane Doe <jane@Mail.Acme.com>") == "acme.com"
     assert email_domain("foo@") is None
     assert email_domain("@acme.com") is None
     assert email_domain("x@192.168.1.1") is None

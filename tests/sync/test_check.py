@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from connector.protocol import FieldInfo, ObjectDescription
+from connector.protocol import ChangePage, FieldInfo, ObjectDescription
 from mappings import default_mapping
 from sandbox import SandboxServer, running_sandbox
 from sandbox.seed import seed_org
 from sandbox.sf_schema import SfField
 from sync.check import Status, check_schema
-from sync.leakage import LabelSplit, leakage_findings
+from sync.leakage import LabelSplit, balanced, leakage_findings, pull_sample
 from tests.sync.conftest import Invoke, findings, only, salesforce_config
 
 
@@ -228,3 +230,31 @@ def test_too_small_a_sample_is_not_judged() -> None:
     split = LabelSplit("Lead", ("IsConverted",), "leads")
     [finding] = leakage_findings("salesforce", default_mapping("salesforce"), split, ["Title"], records)
     assert finding.status is Status.OK and finding.message.startswith("not checked")
+
+
+class _Pages:
+    """A stand-in connector whose pull yields pages of 500 leads, the converted ones last."""
+
+    def __init__(self) -> None:
+        self.served = 0
+
+    def pull_changes(
+        self, obj: str, fields: Any, cursor: Any, *, run_started: datetime
+    ) -> Iterator[ChangePage]:
+        for page in range(40):
+            self.served += 1
+            records = [{"Id": f"{page}-{i}", "IsConverted": page >= 8} for i in range(500)]
+            yield ChangePage(obj, records, run_started)
+
+
+def test_sample_reads_on_until_both_groups_are_there() -> None:
+    split = LabelSplit("Lead", ("IsConverted",), "leads")
+    mapping = default_mapping("salesforce")
+    source = _Pages()
+    records = pull_sample(source, "Lead", ["IsConverted"], enough=balanced(mapping, split))  # type: ignore[arg-type]
+    assert len(records) == 4500 and source.served == 9, "the first converted page is enough"
+    capped = _Pages()
+    assert len(pull_sample(capped, "Lead", [], cap=3000, enough=lambda _: False)) == 3000  # type: ignore[arg-type]
+    assert capped.served == 6
+    plain = _Pages()
+    assert len(pull_sample(plain, "Lead", [])) == 2000 and plain.served == 4  # type: ignore[arg-type]

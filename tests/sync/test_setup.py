@@ -8,7 +8,7 @@ from typing import Any
 
 from connector.protocol import WriteOutcome, WriteStatus
 from connector.salesforce.fields import EXISTS
-from mappings import default_mapping
+from mappings import default_mapping, write_default_config
 from sandbox import SandboxServer
 from sandbox.sf_schema import SfField
 from sync.check import writeback_targets
@@ -132,3 +132,18 @@ def test_field_specs_follow_the_config() -> None:
     hs = {(t.object, t.slot): field_spec(t) for t in writeback_targets("hubspot", default_mapping("hubspot"))}
     assert hs["contacts", "reasons"].type == "longtext" and hs["contacts", "tier"].type == "picklist"
     assert hs["notes", "task_key"].name == "leadq_key" and hs["contacts", "score"].group == "leadq"
+
+
+def test_unreachable_crm_fails_but_the_sfdx_source_is_still_written(
+    sandbox: SandboxServer, invoke: Invoke, tmp_path: Path, token_env: str
+) -> None:
+    config = write_default_config(
+        tmp_path / "leadq.yaml",
+        crms=["salesforce"],
+        sandbox_url="https://127.0.0.1:9",
+        ca_bundle=sandbox.ca_path,
+    )
+    result = invoke("setup", "--config", str(config))
+    assert result.exit_code == 1
+    assert "cannot reach Salesforce at https://127.0.0.1:9" in result.stdout
+    assert (tmp_path / "salesforce" / "sfdx-project.json").is_file(), "deploying by hand needs no connection"

@@ -1,0 +1,217 @@
+"""From contributions to what a rep reads: reasons per CRM field or graph fact, as short sentences.
+
+Contributions (score-scale points per column, `scoring.contributions`) are summed per *source*: the
+CRM field or graph/activity fact a column came from (two columns read from `Email` share one source).
+Sources the admin marked not explainable are summed into one "Other factors" source, so no hidden field
+is ever named. Each lead gets its 3 biggest positive and 3 biggest negative sources (|points| >= 0.5),
+rendered with the column's label and value: "Lead source: Partner Referral, +14", "2 colleagues at Acme
+Corp engaged this month, +9", "Employees: 12, −6". When the lead was scored before, one line says what
+moved the score since: "+9 since 3 Nov: Pricing page visits (30 days) 2 → 6".
+
+`join_lines` fits the lines into a CRM field's length: whole lines only, never a cut word.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from scoring.decision import Reason
+from scoring.features import ColumnInfo
+
+__all__ = [
+    "OTHER_FACTORS",
+    "LeadExplanation",
+    "Previous",
+    "SourcePoints",
+    "join_lines",
+    "reasons_for",
+    "signed",
+    "since_line",
+    "source_points",
+]
+
+OTHER_FACTORS = "other"
+"""Source key of everything not explainable; its label is "Other factors"."""
+OTHER_LABEL = "Other factors"
+TOP = 3
+MIN_POINTS = 0.5
+_MINUS = "\u2212"
+_ELLIPSIS = "\u2026"
+
+
+def signed(points: float) -> str:
+    """Whole points with a sign: +14, −6 (a true minus sign), 0."""
+    n = int(round(points))
+    return f"+{n}" if n > 0 else f"{_MINUS}{-n}" if n < 0 else "0"
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """What a lead's last decision stored, for the "what moved since" line.
+
+    `points`: score-scale points per source; `values`: raw column values then (optional).
+    """
+
+    score: int
+    scored_at: datetime | None
+    points: Mapping[str, float]
+    values: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourcePoints:
+    """Points per source (lead id x source) and, per lead and source, the column that speaks for it."""
+
+    points: pd.DataFrame
+    voice: npt.NDArray[np.int64]  # lead x source -> index into `columns` (-1 for "Other factors")
+    columns: tuple[str, ...]
+    labels: Mapping[str, str]
+
+
+def source_points(
+    points: pd.DataFrame, infos: Mapping[str, ColumnInfo], *, explainable_only: bool = True
+) -> SourcePoints:
+    """Sum column points (lead id x column) per source; unexplainable sources go to "Other factors".
+
+    The column that speaks for a source on a lead is its column with the largest |points| there.
+    """
+    columns = tuple(str(c) for c in points.columns)
+    values = points.to_numpy(dtype=np.float64)
+    groups: dict[str, list[int]] = {}
+    labels: dict[str, str] = {}
+    for j, name in enumerate(columns):
+        info = infos.get(name)
+        hidden = info is None or (explainable_only and not info.explainable)
+        source = OTHER_FACTORS if hidden or info is None else info.source
+        groups.setdefault(source, []).append(j)
+        labels.setdefault(source, OTHER_LABEL if source == OTHER_FACTORS or info is None else info.label)
+    names = list(groups)
+    summed = np.zeros((len(values), len(names)))
+    voice = np.full((len(values), len(names)), -1, dtype=np.int64)
+    for k, source in enumerate(names):
+        members = np.asarray(groups[source])
+        block = values[:, members]
+        summed[:, k] = block.sum(axis=1)
+        if source != OTHER_FACTORS:
+            voice[:, k] = members[np.argmax(np.abs(block), axis=1)]
+    return SourcePoints(pd.DataFrame(summed, index=points.index, columns=names), voice, columns, labels)
+
+
+Render = Callable[[int, str], tuple[str, str, str]]
+"""(row, column) -> (label, value in words, phrase) used for one reason."""
+
+
+def reasons_for(
+    sources: SourcePoints, render: Render, *, prefix: str = ""
+) -> list[tuple[tuple[Reason, ...], tuple[Reason, ...]]]:
+    """The top 3 up and top 3 down reasons of every lead, biggest first.
+
+    `prefix` starts every reason's text (the rule-based notice).
+    """
+    values = sources.points.to_numpy()
+    names = list(sources.points.columns)
+    order = np.argsort(-values, axis=1, kind="stable")
+    out: list[tuple[tuple[Reason, ...], tuple[Reason, ...]]] = []
+    for row in range(len(values)):
+        ranked = order[row]
+        up = [k for k in ranked[:TOP] if values[row, k] >= MIN_POINTS]
+        down = [k for k in ranked[::-1][:TOP] if values[row, k] <= -MIN_POINTS]
+        made = tuple(
+            tuple(_reason(sources, render, row, k, names[k], values[row, k], prefix) for k in ks)
+            for ks in (up, down)
+        )
+        out.append((made[0], made[1]))
+    return out
+
+
+def _reason(
+    sources: SourcePoints, render: Render, row: int, k: int, source: str, points: float, prefix: str
+) -> Reason:
+    column = int(sources.voice[row, k])
+    if column < 0:
+        label, value, phrase = OTHER_LABEL, "", OTHER_LABEL
+    else:
+        label, value, phrase = render(row, sources.columns[column])
+    text = f"{phrase}, {signed(points)}"
+    return Reason(source, label, value, float(points), f"{prefix}{text}" if prefix else text)
+
+
+def since_line(
+    previous: Previous,
+    score: int,
+    points: Mapping[str, float],
+    describe: Callable[[str], str],
+    *,
+    max_movers: int = 2,
+) -> str | None:
+    """"+9 since 3 Nov: 4 more pricing page visits (30 days)": the score change and its biggest movers.
+
+    `points`: this score's points per source; `describe(source)` says how that source changed (it
+    reads `previous.values`). Movers are the sources whose points changed most (at least half a point),
+    "Other factors" excepted. None when neither the score nor any source moved.
+    """
+    deltas = {s: points.get(s, 0.0) - previous.points.get(s, 0.0) for s in {*points, *previous.points}}
+    movers = sorted(
+        (s for s in deltas if s != OTHER_FACTORS and abs(deltas[s]) >= MIN_POINTS),
+        key=lambda s: (-abs(deltas[s]), s),
+    )[:max_movers]
+    change = score - previous.score
+    if change == 0 and not movers:
+        return None
+    moment = previous.scored_at
+    when = f"since {moment.day} {moment:%b}" if moment is not None else "since the last score"
+    details = "; ".join(describe(s) for s in movers)
+    return f"{signed(change)} {when}" + (f": {details}" if details else "")
+
+
+def join_lines(lines: Sequence[str], max_chars: int | None) -> str:
+    """Lines joined by newlines, as many whole lines as fit in `max_chars`.
+
+    A first line longer than `max_chars` alone is cut at a word boundary and ends with "…".
+    """
+    text = ""
+    for line in lines:
+        candidate = f"{text}\n{line}" if text else line
+        if max_chars is not None and len(candidate) > max_chars:
+            if not text:
+                return _cut_words(line, max_chars)
+            break
+        text = candidate
+    return text
+
+
+def _cut_words(line: str, max_chars: int) -> str:
+    if max_chars <= 1:
+        return ""
+    room = line[: max_chars - 1]
+    cut = room.rsplit(" ", 1)[0] if " " in room else ""
+    return f"{cut.rstrip(' ,:')}{_ELLIPSIS}" if cut else ""
+
+
+@dataclass(frozen=True, slots=True)
+class LeadExplanation:
+    """One lead's explanation: reasons, the text for the CRM field, and what to store for next time."""
+
+    up: tuple[Reason, ...]
+    down: tuple[Reason, ...]
+    text: str
+    changes: tuple[str, ...]
+    base_score: float
+    points: Mapping[str, float]
+    values: Mapping[str, object]
+
+
+def finite(value: object) -> object:
+    """A JSON-safe raw value (NaN -> None) for `Previous.values`."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.floating):
+        return None if math.isnan(float(value)) else float(value)
+    return value
