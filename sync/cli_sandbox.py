@@ -112,7 +112,7 @@ def load_csv_cmd(
     try:
         spec = read_mapping(mapping)
     except CsvLoadError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
     db.parent.mkdir(parents=True, exist_ok=True)
     store = Store(str(db))
@@ -120,7 +120,7 @@ def load_csv_cmd(
         with progress_bar() as progress:
             report = load_csv(store, file, object_name=object_name, mapping=spec, progress=progress)
     except CsvLoadError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
     finally:
         store.close()
