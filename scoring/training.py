@@ -1,0 +1,131 @@
+"""Training: from a labelled feature frame to a `TrainedModel` (the daemon and the benchmarks share it).
+
+    trained = train(frame, outcome, config.scoring, segments=segments)   # NotEnoughLabels below the minimum
+    p = predict(trained, other_frame, segments=other_segments)
+
+The model sees the frame conformed to the training schema (`FrameSchema`: columns and category orders),
+so a later frame with new categories or missing columns scores the same way. With segments configured
+and a segment per lead, a `SegmentedModel` trains one model per segment with enough outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from mappings import ScoringConfig
+from scoring.coldstart import label_counts, use_model
+from scoring.features import FeatureFrame, FrameSchema
+from scoring.metrics import Quality, quality
+from scoring.model import LeadModel, SegmentedModel
+
+__all__ = ["SEGMENT_COLUMN", "NotEnoughLabels", "TrainedModel", "model_inputs", "predict", "subset", "train"]
+
+SEGMENT_COLUMN = "__segment__"
+
+
+class NotEnoughLabels(ValueError):
+    """Too few positive or negative outcomes to train; scoring stays rule-based."""
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A fitted model with the schema of the frame it was trained on and what the registry records."""
+
+    model: LeadModel | SegmentedModel
+    schema: FrameSchema
+    sources: Mapping[str, str]  # column -> CRM field or graph/activity fact
+    labels: Mapping[str, str]  # column -> label
+    positives: int
+    negatives: int
+    metrics: Quality | None = None
+    version: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def subset(frame: FeatureFrame, ids: Collection[object]) -> FeatureFrame:
+    """The rows of `frame` whose lead id is in `ids`, in that order."""
+    index = pd.Index(list(ids))
+    context = frame.context.reindex(index) if len(frame.context.columns) else frame.context.iloc[:0]
+    return FeatureFrame(
+        frame.data.loc[index], frame.columns, context, frame.completeness.reindex(index), frame.now
+    )
+
+
+def model_inputs(
+    frame: FeatureFrame, schema: FrameSchema, segments: npt.ArrayLike | pd.Series | None = None
+) -> pd.DataFrame:
+    """The DataFrame a model scores: `frame` conformed to `schema`, plus the segment column if given."""
+    data = frame.conform(schema).data
+    if segments is None:
+        return data
+    values = segments.reindex(data.index) if isinstance(segments, pd.Series) else np.asarray(segments)
+    return data.assign(**{SEGMENT_COLUMN: pd.Series(values, index=data.index, dtype=object)})
+
+
+def train(
+    frame: FeatureFrame,
+    outcome: pd.Series,
+    config: ScoringConfig,
+    *,
+    segments: pd.Series | None = None,
+    holdout: float = 0.0,
+    random_state: int = 0,
+    params: Mapping[str, Any] | None = None,
+) -> TrainedModel:
+    """Fit a model on the leads of `frame` with a known `outcome` (1/0 or True/False, NaN = unknown).
+
+    `holdout` > 0 keeps a stratified share of the labelled leads out of training and measures the model
+    on it (`TrainedModel.metrics`). Raises `NotEnoughLabels` below `config.min_labels_per_class`.
+    """
+    known = pd.to_numeric(outcome.reindex(frame.data.index), errors="coerce").dropna()
+    positives, negatives = label_counts(known)
+    if not use_model(positives, negatives, config):
+        raise NotEnoughLabels(
+            f"{positives} positive and {negatives} negative outcomes; a model needs "
+            f"{config.min_labels_per_class} of each"
+        )
+    target = (known > 0).astype(np.int64)
+    train_ids, test_ids = list(target.index), []
+    if holdout > 0:
+        train_ids, test_ids = train_test_split(
+            list(target.index), test_size=holdout, stratify=target.to_numpy(), random_state=random_state
+        )
+    training = subset(frame, train_ids)
+    schema = training.schema(drop_empty=True)
+    use_segments = bool(config.segments) and segments is not None
+    X = model_inputs(training, schema, segments if use_segments else None)
+    base = LeadModel(random_state=random_state, **dict(params or {}))
+    model: LeadModel | SegmentedModel = (
+        SegmentedModel(base, segment_column=SEGMENT_COLUMN, min_labels_per_class=config.min_labels_per_class)
+        if use_segments
+        else base
+    )
+    model.fit(X, target.loc[train_ids].to_numpy())
+    trained = TrainedModel(
+        model=model,
+        schema=schema,
+        sources={c: frame.columns[c].source for c in schema.columns},
+        labels={c: frame.columns[c].label for c in schema.columns},
+        positives=positives,
+        negatives=negatives,
+    )
+    if not test_ids:
+        return trained
+    p = predict(trained, subset(frame, test_ids), segments=segments if use_segments else None)
+    return replace(trained, metrics=quality(target.loc[test_ids].to_numpy(), p))
+
+
+def predict(
+    trained: TrainedModel, frame: FeatureFrame, *, segments: pd.Series | None = None
+) -> npt.NDArray[np.float64]:
+    """Calibrated probability of a positive outcome for each lead of `frame` (in its order)."""
+    routed = segments if isinstance(trained.model, SegmentedModel) else None
+    X = model_inputs(frame, trained.schema, routed)
+    return np.asarray(trained.model.predict_proba(X)[:, 1], dtype=np.float64)
