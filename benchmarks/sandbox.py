@@ -19,6 +19,7 @@ import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import requests
 from rich.console import Console
@@ -75,7 +76,9 @@ def _client(url: str, ca: str, token: str) -> Salesforce:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -101,7 +104,12 @@ def main() -> None:
             sf = _client(url, ca, token)
 
             t0 = time.perf_counter()
-            ids = [r["Id"] for r in sf.query_all_iter("SELECT Id, Name, Company, Email, LeadSource, NumberOfEmployees, AnnualRevenue, CreatedDate FROM Lead")]
+            ids = [
+                r["Id"]
+                for r in sf.query_all_iter(
+                    "SELECT Id, Name, Company, Email, LeadSource, NumberOfEmployees, AnnualRevenue, CreatedDate FROM Lead"
+                )
+            ]
             query_s = time.perf_counter() - t0
             assert len(ids) == args.leads, f"queried {len(ids)} of {args.leads} leads"
 
@@ -112,11 +120,18 @@ def main() -> None:
                 body = {
                     "allOrNone": False,
                     "records": [
-                        {"attributes": {"type": "Lead"}, "Id": i, "Rating": "Warm", "Description": f"bench {start}"}
+                        {
+                            "attributes": {"type": "Lead"},
+                            "Id": i,
+                            "Rating": "Warm",
+                            "Description": f"bench {start}",
+                        }
                         for i in chunk
                     ],
                 }
-                results = sf.restful("composite/sobjects", method="PATCH", json=body)
+                results: list[dict[str, Any]] = (
+                    sf.restful("composite/sobjects", method="PATCH", json=body) or []
+                )
                 written += sum(1 for r in results if r["success"])
             write_s = time.perf_counter() - t0
             assert written == args.leads, f"wrote {written} of {args.leads} leads"
@@ -134,7 +149,9 @@ def main() -> None:
     table.add_row("collection updates (200/call)", f"{written:,}", f"{write_s:.2f}", f"{write_rate:,.0f}",
                   f">= {WRITE_TARGET:,}", "yes" if write_rate >= WRITE_TARGET else "NO")  # fmt: skip
     Console().print(table)
-    print(json.dumps({"query_records_per_s": round(query_rate), "collection_writes_per_s": round(write_rate)}))
+    print(
+        json.dumps({"query_records_per_s": round(query_rate), "collection_writes_per_s": round(write_rate)})
+    )
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ from scoring.features import ColumnInfo
 
 __all__ = [
     "OTHER_FACTORS",
-    "LeadExplanation",
     "Previous",
     "SourcePoints",
+    "describe_change",
     "join_lines",
     "reasons_for",
     "signed",
@@ -171,6 +171,30 @@ def since_line(
     return f"{signed(change)} {when}" + (f": {details}" if details else "")
 
 
+def describe_change(info: ColumnInfo, old: object, new: object, context: Mapping[str, object]) -> str:
+    """How one column's value changed, in words: "4 more pricing page visits (30 days)",
+    "Lead source: Partner Referral (was Web)", or just the current value when the old one is unknown."""
+    now_text = info.render(new, context)
+    if _absent(old) or old == new:
+        return now_text
+    if info.kind == "number" and info.origin != "field" and _is_number(old) and _is_number(new):
+        diff = float(new) - float(old)  # type: ignore[arg-type]
+        if diff.is_integer() and diff != 0:
+            label = info.label[:1].lower() + info.label[1:]
+            return f"{abs(int(diff)):,} {'more' if diff > 0 else 'fewer'} {label}"
+    then = info.render(old, context)
+    was = then if info.origin == "graph" else then.split(": ", 1)[-1]
+    return f"{now_text} (was {was})"
+
+
+def _absent(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool) and not _absent(value)
+
+
 def join_lines(lines: Sequence[str], max_chars: int | None) -> str:
     """Lines joined by newlines, as many whole lines as fit in `max_chars`.
 
@@ -193,25 +217,3 @@ def _cut_words(line: str, max_chars: int) -> str:
     room = line[: max_chars - 1]
     cut = room.rsplit(" ", 1)[0] if " " in room else ""
     return f"{cut.rstrip(' ,:')}{_ELLIPSIS}" if cut else ""
-
-
-@dataclass(frozen=True, slots=True)
-class LeadExplanation:
-    """One lead's explanation: reasons, the text for the CRM field, and what to store for next time."""
-
-    up: tuple[Reason, ...]
-    down: tuple[Reason, ...]
-    text: str
-    changes: tuple[str, ...]
-    base_score: float
-    points: Mapping[str, float]
-    values: Mapping[str, object]
-
-
-def finite(value: object) -> object:
-    """A JSON-safe raw value (NaN -> None) for `Previous.values`."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, np.floating):
-        return None if math.isnan(float(value)) else float(value)
-    return value

@@ -13,6 +13,12 @@ from sandbox import FaultConfig, SandboxServer
 from sandbox.sf_schema import SfField
 
 
+def _bulk(sf: Salesforce) -> Any:
+    """The Bulk API 2.0 handler for Lead (simple-salesforce types `sf.bulk2` loosely)."""
+    handler: Any = sf.bulk2
+    return handler.Lead
+
+
 def _rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
@@ -35,7 +41,7 @@ def _leads(sandbox: SandboxServer, n: int) -> list[str]:
 def test_query_job_pages_csv_with_locators(sandbox: SandboxServer, sf: Salesforce) -> None:
     _leads(sandbox, 2_500)
     pages = list(
-        sf.bulk2.Lead.query(
+        _bulk(sf).query(
             "SELECT Id, LastName, NumberOfEmployees, IsUnreadByOwner, Owner.Name FROM Lead ORDER BY LastName",
             max_records=1_000,
             wait=0,
@@ -53,9 +59,9 @@ def test_query_job_pages_csv_with_locators(sandbox: SandboxServer, sf: Salesforc
 def test_query_all_job_sees_deleted_rows(sandbox: SandboxServer, sf: Salesforce) -> None:
     ids = _leads(sandbox, 5)
     sandbox.store.sf_delete("Lead", ids[0])
-    live = [r for page in sf.bulk2.Lead.query("SELECT Id FROM Lead", wait=0) for r in _rows(page)]
+    live = [r for page in _bulk(sf).query("SELECT Id FROM Lead", wait=0) for r in _rows(page)]
     everything = [
-        r for page in sf.bulk2.Lead.query_all("SELECT Id, IsDeleted FROM Lead", wait=0) for r in _rows(page)
+        r for page in _bulk(sf).query_all("SELECT Id, IsDeleted FROM Lead", wait=0) for r in _rows(page)
     ]
     assert len(live) == 4 and len(everything) == 5
     assert {r["IsDeleted"] for r in everything if r["Id"] == ids[0]} == {"true"}
@@ -65,8 +71,9 @@ def test_query_job_with_a_bad_query_gets_the_soql_error(sf: Salesforce) -> None:
     from simple_salesforce.exceptions import SalesforceMalformedRequest
 
     with pytest.raises(SalesforceMalformedRequest) as err:
-        list(sf.bulk2.Lead.query("SELECT Nope FROM Lead", wait=0))
-    assert err.value.content[0]["errorCode"] == "INVALID_FIELD"
+        list(_bulk(sf).query("SELECT Nope FROM Lead", wait=0))
+    content: Any = err.value.content
+    assert content[0]["errorCode"] == "INVALID_FIELD"
 
 
 def test_ingest_update_reports_successes_and_failures_per_row(sandbox: SandboxServer, sf: Salesforce) -> None:
@@ -76,12 +83,12 @@ def test_ingest_update_reports_successes_and_failures_per_row(sandbox: SandboxSe
         {"Id": ids[1], "Company": "x" * 300},
         {"Id": ids[2], "Company": "Also renamed"},
     ]
-    result = sf.bulk2.Lead.update(records=records, wait=0)[0]
+    result = _bulk(sf).update(records=records, wait=0)[0]
     assert result["numberRecordsProcessed"] == 3 and result["numberRecordsFailed"] == 1
-    failed = _rows(sf.bulk2.Lead.get_failed_records(result["job_id"]))
+    failed = _rows(_bulk(sf).get_failed_records(result["job_id"]))
     assert [r["sf__Id"] for r in failed] == [ids[1]]
     assert failed[0]["sf__Error"].startswith("STRING_TOO_LONG:")
-    ok = _rows(sf.bulk2.Lead.get_successful_records(result["job_id"]))
+    ok = _rows(_bulk(sf).get_successful_records(result["job_id"]))
     assert sorted(r["sf__Id"] for r in ok) == sorted([ids[0], ids[2]])
     assert {r["sf__Created"] for r in ok} == {"false"}
     assert sandbox.store.sf_get("Lead", ids[0])["Company"] == "Renamed"  # type: ignore[index]
@@ -92,13 +99,13 @@ def test_ingest_insert_and_upsert_by_external_id(sandbox: SandboxServer, sf: Sal
     sandbox.store.sf_add_field(
         "Lead", SfField("Ext__c", "string", "Ext", length=40, custom=True, external_id=True, unique=True)
     )
-    inserted = sf.bulk2.Lead.insert(
+    inserted = _bulk(sf).insert(
         records=[{"LastName": "New", "Company": "Fresh", "Ext__c": "k1"}, {"Company": "No last name"}], wait=0
     )[0]
     assert inserted["numberRecordsFailed"] == 1
-    failed = _rows(sf.bulk2.Lead.get_failed_records(inserted["job_id"]))
+    failed = _rows(_bulk(sf).get_failed_records(inserted["job_id"]))
     assert failed[0]["sf__Error"].startswith("REQUIRED_FIELD_MISSING:")
-    upserted = sf.bulk2.Lead.upsert(
+    upserted = _bulk(sf).upsert(
         records=[
             {"Ext__c": "k1", "Company": "Updated"},
             {"Ext__c": "k2", "LastName": "Second", "Company": "Two"},
@@ -108,7 +115,7 @@ def test_ingest_insert_and_upsert_by_external_id(sandbox: SandboxServer, sf: Sal
     )[0]
     assert upserted["numberRecordsFailed"] == 0
     created = {
-        r["Ext__c"]: r["sf__Created"] for r in _rows(sf.bulk2.Lead.get_successful_records(upserted["job_id"]))
+        r["Ext__c"]: r["sf__Created"] for r in _rows(_bulk(sf).get_successful_records(upserted["job_id"]))
     }
     assert created == {"k1": "false", "k2": "true"}
     companies = sorted(r["Company"] for r in sf.query("SELECT Company FROM Lead")["records"])
@@ -118,8 +125,8 @@ def test_ingest_insert_and_upsert_by_external_id(sandbox: SandboxServer, sf: Sal
 def test_ingest_lock_row_faults_fail_single_rows(sandbox: SandboxServer, sf: Salesforce) -> None:
     ids = _leads(sandbox, 40)
     sandbox.state.configure_faults(FaultConfig(seed=5, lock_row=0.3))
-    result = sf.bulk2.Lead.update(records=[{"Id": i, "Rating": "Hot"} for i in ids], wait=0)[0]
-    failed = _rows(sf.bulk2.Lead.get_failed_records(result["job_id"]))
+    result = _bulk(sf).update(records=[{"Id": i, "Rating": "Hot"} for i in ids], wait=0)[0]
+    failed = _rows(_bulk(sf).get_failed_records(result["job_id"]))
     assert 0 < len(failed) < 40
     assert all(r["sf__Error"].startswith("UNABLE_TO_LOCK_ROW:") for r in failed)
     hot = sf.query("SELECT COUNT() FROM Lead WHERE Rating = 'Hot'")["totalSize"]
@@ -128,18 +135,18 @@ def test_ingest_lock_row_faults_fail_single_rows(sandbox: SandboxServer, sf: Sal
 
 def test_ingest_delete_needs_only_ids(sandbox: SandboxServer, sf: Salesforce) -> None:
     ids = _leads(sandbox, 2)
-    result = sf.bulk2.Lead.delete(records=[{"Id": ids[0]}], wait=0)[0]
+    result = _bulk(sf).delete(records=[{"Id": ids[0]}], wait=0)[0]
     assert result["numberRecordsFailed"] == 0
     assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 1
 
 
 def test_query_csv_writes_datetimes_in_utc_with_z(sandbox: SandboxServer, sf: Salesforce) -> None:
     _leads(sandbox, 1)
-    rows = [r for page in sf.bulk2.Lead.query("SELECT CreatedDate FROM Lead", wait=0) for r in _rows(page)]
+    rows = [r for page in _bulk(sf).query("SELECT CreatedDate FROM Lead", wait=0) for r in _rows(page)]
     assert rows[0]["CreatedDate"].endswith("Z")
 
 
 def test_unprocessed_records_of_a_finished_job_are_none(sandbox: SandboxServer, sf: Salesforce) -> None:
     ids = _leads(sandbox, 1)
-    result = sf.bulk2.Lead.update(records=[{"Id": ids[0], "Rating": "Cold"}], wait=0)[0]
-    assert _rows(sf.bulk2.Lead.get_unprocessed_records(result["job_id"])) == []
+    result = _bulk(sf).update(records=[{"Id": ids[0], "Rating": "Cold"}], wait=0)[0]
+    assert _rows(_bulk(sf).get_unprocessed_records(result["job_id"])) == []
