@@ -17,7 +17,7 @@ Referral, +15".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -39,9 +39,9 @@ RULE_NOTICE = "Rule-based score (not enough outcomes yet to train a model)"
 RULE_PREFIX = f"{RULE_NOTICE}: "
 
 
-def label_counts(outcome: npt.ArrayLike) -> tuple[int, int]:
+def label_counts(outcome: Iterable[object]) -> tuple[int, int]:
     """(positives, negatives) among known outcomes (missing ones, NaN or None, are not counted)."""
-    values = pd.to_numeric(pd.Series(np.asarray(outcome, dtype=object).ravel()), errors="coerce").dropna()
+    values = pd.to_numeric(pd.Series(list(outcome), dtype=object), errors="coerce").dropna()
     positives = int((values > 0).sum())
     return positives, int(len(values) - positives)
 

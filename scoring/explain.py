@@ -5,8 +5,8 @@ CRM field or graph/activity fact a column came from (two columns read from `Emai
 Sources the admin marked not explainable are summed into one "Other factors" source, so no hidden field
 is ever named. Each lead gets its 3 biggest positive and 3 biggest negative sources (|points| >= 0.5),
 rendered with the column's label and value: "Lead source: Partner Referral, +14", "2 colleagues at Acme
-Corp engaged this month, +9", "Employees: 12, −6". When the lead was scored before, one line says what
-moved the score since: "+9 since 3 Nov: Pricing page visits (30 days) 2 → 6".
+Corp engaged this month, +9", "Employees: 12, -6" (with a true minus sign, U+2212). When the lead was scored before, one line says what
+moved the score since: "+9 since 3 Nov: 4 more pricing page visits (30 days)".
 
 `join_lines` fits the lines into a CRM field's length: whole lines only, never a cut word.
 """
@@ -47,8 +47,8 @@ _ELLIPSIS = "\u2026"
 
 
 def signed(points: float) -> str:
-    """Whole points with a sign: +14, −6 (a true minus sign), 0."""
-    n = int(round(points))
+    """Whole points with a sign: "+14", "0", and negatives with a true minus sign (U+2212)."""
+    n = round(float(points))
     return f"+{n}" if n > 0 else f"{_MINUS}{-n}" if n < 0 else "0"
 
 
@@ -118,13 +118,14 @@ def reasons_for(
     values = sources.points.to_numpy()
     names = list(sources.points.columns)
     order = np.argsort(-values, axis=1, kind="stable")
+    tops, bottoms = order[:, :TOP].tolist(), order[:, ::-1][:, :TOP].tolist()
+    rows = values.tolist()
     out: list[tuple[tuple[Reason, ...], tuple[Reason, ...]]] = []
-    for row in range(len(values)):
-        ranked = order[row]
-        up = [k for k in ranked[:TOP] if values[row, k] >= MIN_POINTS]
-        down = [k for k in ranked[::-1][:TOP] if values[row, k] <= -MIN_POINTS]
+    for row, line in enumerate(rows):
+        up = [k for k in tops[row] if line[k] >= MIN_POINTS]
+        down = [k for k in bottoms[row] if line[k] <= -MIN_POINTS]
         made = tuple(
-            tuple(_reason(sources, render, row, k, names[k], values[row, k], prefix) for k in ks)
+            tuple(_reason(sources, render, row, k, names[k], line[k], prefix) for k in ks)
             for ks in (up, down)
         )
         out.append((made[0], made[1]))
@@ -147,36 +148,44 @@ def since_line(
     previous: Previous,
     score: int,
     points: Mapping[str, float],
-    describe: Callable[[str], str],
+    describe: Callable[[str], str | None],
     *,
     max_movers: int = 2,
 ) -> str | None:
-    """"+9 since 3 Nov: 4 more pricing page visits (30 days)": the score change and its biggest movers.
+    """ "+9 since 3 Nov: 4 more pricing page visits (30 days)": the score change and its biggest movers.
 
-    `points`: this score's points per source; `describe(source)` says how that source changed (it
-    reads `previous.values`). Movers are the sources whose points changed most (at least half a point),
+    `points`: this score's points per source; `describe(source)` says how that source's value changed
+    (None when it did not: its points then moved through other values or a new model, which is no
+    reason to name it). Movers are the changed sources whose points moved most (at least half a point),
     "Other factors" excepted. None when neither the score nor any source moved.
     """
     deltas = {s: points.get(s, 0.0) - previous.points.get(s, 0.0) for s in {*points, *previous.points}}
-    movers = sorted(
+    ranked = sorted(
         (s for s in deltas if s != OTHER_FACTORS and abs(deltas[s]) >= MIN_POINTS),
         key=lambda s: (-abs(deltas[s]), s),
-    )[:max_movers]
+    )
+    details = [text for s in ranked if (text := describe(s)) is not None][:max_movers]
     change = score - previous.score
-    if change == 0 and not movers:
+    if change == 0 and not details:
         return None
     moment = previous.scored_at
     when = f"since {moment.day} {moment:%b}" if moment is not None else "since the last score"
-    details = "; ".join(describe(s) for s in movers)
-    return f"{signed(change)} {when}" + (f": {details}" if details else "")
+    return f"{signed(change)} {when}" + (f": {'; '.join(details)}" if details else "")
 
 
-def describe_change(info: ColumnInfo, old: object, new: object, context: Mapping[str, object]) -> str:
+def describe_change(
+    info: ColumnInfo, old: object, new: object, context: Mapping[str, object], *, known: bool = True
+) -> str | None:
     """How one column's value changed, in words: "4 more pricing page visits (30 days)",
-    "Lead source: Partner Referral (was Web)", or just the current value when the old one is unknown."""
+    "Lead source: Partner Referral (was Web)"; the current value alone when the old one is not `known`;
+    None when the value did not change."""
     now_text = info.render(new, context)
-    if _absent(old) or old == new:
+    if not known:
         return now_text
+    if _same(old, new):
+        return None
+    if _absent(old):
+        return f"{now_text} (was not set)"
     if info.kind == "number" and info.origin != "field" and _is_number(old) and _is_number(new):
         diff = float(new) - float(old)  # type: ignore[arg-type]
         if diff.is_integer() and diff != 0:
@@ -185,6 +194,14 @@ def describe_change(info: ColumnInfo, old: object, new: object, context: Mapping
     then = info.render(old, context)
     was = then if info.origin == "graph" else then.split(": ", 1)[-1]
     return f"{now_text} (was {was})"
+
+
+def _same(old: object, new: object) -> bool:
+    if _absent(old) or _absent(new):
+        return _absent(old) and _absent(new)
+    if _is_number(old) and _is_number(new):
+        return float(old) == float(new)  # type: ignore[arg-type]
+    return str(old) == str(new)
 
 
 def _absent(value: object) -> bool:

@@ -69,7 +69,7 @@ def lift_curve(y: ArrayLike, p: ArrayLike, points: int = 10) -> tuple[npt.NDArra
 def lift(y: ArrayLike, p: ArrayLike, top: float = 0.1) -> float:
     """Positive rate of the top `top` share of leads by score, over the overall positive rate."""
     outcome, prob = _arrays(y, p)
-    k = max(int(round(top * outcome.size)), 1)
+    k = max(round(top * outcome.size), 1)
     order = np.argsort(-prob, kind="stable")[:k]
     base = outcome.mean()
     return float(outcome[order].mean() / base) if base > 0 else float("nan")

@@ -29,7 +29,6 @@ from typing import Any, Literal, Self
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
@@ -199,7 +198,9 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             return "none", None, {}
         cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
         smallest_fold = int(np.bincount(outcome).min()) * (folds - 1) // folds
-        raw = cross_val_predict(self._booster(smallest_fold), data, outcome, cv=cv, method="decision_function")
+        raw = cross_val_predict(
+            self._booster(smallest_fold), data, outcome, cv=cv, method="decision_function"
+        )
         methods = ("sigmoid", "isotonic") if self.calibration == "auto" else (self.calibration,)
         scores = {method: _calibration_ece(method, raw, outcome, cv) for method in methods}
         chosen = "sigmoid"
@@ -232,7 +233,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         scores = np.asarray(raw, dtype=np.float64).reshape(-1)
         if self.calibrator_ is None:
-            return np.asarray(expit(scores), dtype=np.float64)
+            return np.asarray(1.0 / (1.0 + np.exp(-scores)), dtype=np.float64)
         if isinstance(self.calibrator_, IsotonicRegression):
             return np.asarray(self.calibrator_.predict(scores), dtype=np.float64)
         return np.asarray(self.calibrator_.predict_proba(scores.reshape(-1, 1))[:, 1], dtype=np.float64)
@@ -248,7 +249,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         return np.asarray(self.classes_[(p >= 0.5).astype(np.int64)])
 
 
-def _recode(column: pd.Series, kept: tuple[str, ...]) -> pd.Categorical:
+def _recode(column: pd.Series, kept: tuple[str, ...]) -> pd.Categorical[str]:
     """`column` with categories `kept`: others read as `OTHER` when it is kept, else as missing."""
     if not isinstance(column.dtype, pd.CategoricalDtype):
         column = column.astype(object).where(column.notna()).astype("category")
@@ -256,7 +257,8 @@ def _recode(column: pd.Series, kept: tuple[str, ...]) -> pd.Categorical:
     fallback = position.get(OTHER, -1)
     names = [str(c) for c in column.cat.categories]
     lookup = np.array([*(position.get(n, fallback) for n in names), -1], dtype=np.int64)
-    return pd.Categorical.from_codes(lookup[column.cat.codes.to_numpy()], categories=list(kept))
+    codes = lookup[column.cat.codes.to_numpy()]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(kept), dtype=object))
 
 
 def _calibrator(method: str) -> LogisticRegression | IsotonicRegression:
@@ -324,11 +326,13 @@ class SegmentedModel(ClassifierMixin, BaseEstimator):
         """The segment whose model scores each row (None: the global model)."""
         check_is_fitted(self)
         _, segments = self._split(X)
-        return segments.map(lambda s: str(s) if isinstance(s, str) and s in self.models_ else None)
+        routed = [s if isinstance(s, str) and s in self.models_ else None for s in segments]
+        return pd.Series(routed, index=segments.index, dtype=object)
 
     def model_for(self, segment: str | None) -> LeadModel:
         """The model that scores rows of `segment`."""
-        return self.models_.get(segment, self.global_) if segment is not None else self.global_
+        model: LeadModel = self.models_.get(segment, self.global_) if segment is not None else self.global_
+        return model
 
     def groups(self, X: pd.DataFrame) -> Mapping[str | None, npt.NDArray[np.int64]]:
         """Row positions per routed segment (None: the global model)."""

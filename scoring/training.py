@@ -10,6 +10,7 @@ and a segment per lead, a `SegmentedModel` trains one model per segment with eno
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,11 +22,21 @@ from sklearn.model_selection import train_test_split
 
 from mappings import ScoringConfig
 from scoring.coldstart import label_counts, use_model
+from scoring.drift import DriftBaseline
 from scoring.features import FeatureFrame, FrameSchema
 from scoring.metrics import Quality, quality
 from scoring.model import LeadModel, SegmentedModel
 
-__all__ = ["SEGMENT_COLUMN", "NotEnoughLabels", "TrainedModel", "model_inputs", "predict", "subset", "train"]
+__all__ = [
+    "SEGMENT_COLUMN",
+    "NotEnoughLabels",
+    "TrainedModel",
+    "data_hash",
+    "model_inputs",
+    "predict",
+    "subset",
+    "train",
+]
 
 SEGMENT_COLUMN = "__segment__"
 
@@ -69,6 +80,15 @@ def model_inputs(
     return data.assign(**{SEGMENT_COLUMN: pd.Series(values, index=data.index, dtype=object)})
 
 
+def data_hash(frame: FeatureFrame, outcome: pd.Series) -> str:
+    """A sha256 of training data (feature values, lead ids and outcomes), recorded with the model."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(frame.data, index=True).to_numpy().tobytes())
+    labels = outcome.reindex(frame.data.index)
+    digest.update(pd.util.hash_pandas_object(labels, index=True).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
 def train(
     frame: FeatureFrame,
     outcome: pd.Series,
@@ -108,6 +128,8 @@ def train(
         else base
     )
     model.fit(X, target.loc[train_ids].to_numpy())
+    scores = 100.0 * model.predict_proba(X)[:, 1]
+    baseline = DriftBaseline.fit(X.drop(columns=[SEGMENT_COLUMN], errors="ignore"), scores)
     trained = TrainedModel(
         model=model,
         schema=schema,
@@ -115,6 +137,11 @@ def train(
         labels={c: frame.columns[c].label for c in schema.columns},
         positives=positives,
         negatives=negatives,
+        extra={
+            "data_hash": data_hash(training, target.loc[train_ids]),
+            "training_rows": len(train_ids),
+            "drift_baseline": baseline.to_dict(),
+        },
     )
     if not test_ids:
         return trained

@@ -53,7 +53,8 @@ def _encoder_sizes(booster: HistGradientBoostingClassifier) -> list[int | None]:
         return [None] * n_features
     # The encoder lists NaN as a last category when the column had missing values; NaN is never a code.
     sizes: list[int | None] = [
-        int(pd.notna(pd.Series(c, dtype=object)).sum()) for c in pre.named_transformers_["encoder"].categories_
+        int(pd.notna(pd.Series(c, dtype=object)).sum())
+        for c in pre.named_transformers_["encoder"].categories_
     ]
     return sizes + [None] * (n_features - len(sizes))
 

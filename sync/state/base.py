@@ -1,0 +1,100 @@
+"""Engine, sessions and transactions of the state store (the part every table's methods share)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync.state.columns import as_utc, utcnow
+
+T = TypeVar("T")
+
+Clock = Callable[[], datetime]
+
+
+def to_record(cls: type[T], row: object) -> T:
+    """Copy the ORM row's attributes named like the dataclass `cls`'s fields into a new `cls`."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    return cls(**{name: getattr(row, name) for name in names})
+
+
+def prepare_sqlite(engine: Engine) -> None:
+    """Make pysqlite transactional in the SQL sense, and let readers run beside the daemon.
+
+    By default the driver begins a transaction lazily before the first write, so reads inside a unit of
+    work are not isolated and SAVEPOINT misbehaves; SQLAlchemy's documented remedy is to turn the driver's
+    handling off and emit BEGIN ourselves. WAL lets `leadq history` read while the daemon writes.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+class StoreBase:
+    """Session plumbing: one unit of work per thread, joined by every store call made inside it."""
+
+    def __init__(self, engine: Engine, clock: Clock = utcnow) -> None:
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._clock = clock
+        self._local = threading.local()
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tools and tests; store methods are the supported interface)."""
+        return self._engine
+
+    def now(self) -> datetime:
+        """The store's clock, timezone-aware UTC."""
+        return as_utc(self._clock())
+
+    def _at(self, value: datetime | None) -> datetime:
+        return self.now() if value is None else as_utc(value)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A unit of work: every store call inside it commits together at the end, or not at all.
+
+        An exception leaving the block rolls everything back (the outbox and ledger of a batch are never
+        half-written). Nested `transaction()` blocks join the outer one rather than committing early.
+        """
+        active: Session | None = getattr(self._local, "session", None)
+        if active is not None:
+            yield active
+            return
+        with self._sessions.begin() as session:
+            self._local.session = session
+            try:
+                yield session
+            finally:
+                self._local.session = None
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """The session of the active `transaction()`, or a new one committed when the block ends.
+
+        For ad hoc queries on the ORM models; store methods use it too, which is how they join a
+        surrounding transaction.
+        """
+        with self.transaction() as session:
+            yield session
+
+    def close(self) -> None:
+        """Release the engine's connections (the store can no longer be used)."""
+        self._engine.dispose()
