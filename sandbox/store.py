@@ -291,7 +291,12 @@ class Store:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ", ".join("?" for _ in chunk)
-                live.update(r[0] for r in c.execute(f"SELECT Id FROM {table} WHERE IsDeleted = 0 AND Id IN ({marks})", chunk))
+                live.update(
+                    r[0]
+                    for r in c.execute(
+                        f"SELECT Id FROM {table} WHERE IsDeleted = 0 AND Id IN ({marks})", chunk
+                    )
+                )
             # Consecutive updates of the same columns go in one executemany; a change of columns flushes,
             # so repeated ids in one batch still apply in order.
             columns: tuple[str, ...] = ()

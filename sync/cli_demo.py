@@ -40,8 +40,13 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 
 
 def _show_salesforce(sf: Salesforce) -> None:
-    counts = {obj: sf.query(f"SELECT COUNT() FROM {obj}")["totalSize"] for obj in ("Lead", "Account", "Contact", "Opportunity", "Task")}
-    console.print("[bold]Salesforce[/] (simple-salesforce):", ", ".join(f"{n:,} {o}" for o, n in counts.items()))
+    counts = {
+        obj: sf.query(f"SELECT COUNT() FROM {obj}")["totalSize"]
+        for obj in ("Lead", "Account", "Contact", "Opportunity", "Task")
+    }
+    console.print(
+        "[bold]Salesforce[/] (simple-salesforce):", ", ".join(f"{n:,} {o}" for o, n in counts.items())
+    )
     leads = sf.query(
         "SELECT Name, Company, Title, LeadSource, Status, Email, Owner.Name FROM Lead "
         "WHERE IsConverted = false ORDER BY CreatedDate DESC LIMIT 5"
@@ -51,7 +56,15 @@ def _show_salesforce(sf: Salesforce) -> None:
             "Newest open leads",
             ["Name", "Company", "Title", "Source", "Status", "Email", "Owner"],
             [
-                [r["Name"], r["Company"], r["Title"], r["LeadSource"], r["Status"], r["Email"], (r["Owner"] or {}).get("Name")]
+                [
+                    r["Name"],
+                    r["Company"],
+                    r["Title"],
+                    r["LeadSource"],
+                    r["Status"],
+                    r["Email"],
+                    (r["Owner"] or {}).get("Name"),
+                ]
                 for r in leads
             ],
         )
@@ -65,7 +78,14 @@ def _show_salesforce(sf: Salesforce) -> None:
             "Subsidiaries and their parents",
             ["Account", "Type", "Industry", "Employees", "Website", "Parent"],
             [
-                [r["Name"], r["Type"], r["Industry"], r["NumberOfEmployees"], r["Website"], (r["Parent"] or {}).get("Name")]
+                [
+                    r["Name"],
+                    r["Type"],
+                    r["Industry"],
+                    r["NumberOfEmployees"],
+                    r["Website"],
+                    (r["Parent"] or {}).get("Name"),
+                ]
                 for r in accounts
             ],
         )
@@ -74,9 +94,19 @@ def _show_salesforce(sf: Salesforce) -> None:
 
 def _show_hubspot(hs: HubSpot) -> None:
     search = PublicObjectSearchRequest(
-        filter_groups=[{"filters": [{"propertyName": "lifecyclestage", "operator": "NEQ", "value": "customer"}]}],
+        filter_groups=[
+            {"filters": [{"propertyName": "lifecyclestage", "operator": "NEQ", "value": "customer"}]}
+        ],
         sorts=[{"propertyName": "createdate", "direction": "DESCENDING"}],
-        properties=["firstname", "lastname", "company", "jobtitle", "lifecyclestage", "hs_analytics_source", "email"],
+        properties=[
+            "firstname",
+            "lastname",
+            "company",
+            "jobtitle",
+            "lifecyclestage",
+            "hs_analytics_source",
+            "email",
+        ],
         limit=5,
     )
     contacts = hs.crm.contacts.search_api.do_search(public_object_search_request=search)
@@ -132,7 +162,9 @@ def demo(
         summary = seed_org(server.store, leads=leads, seed=seed, progress=progress)
     server.start()
     try:
-        console.print(f"[bold]leadq sandbox[/] on [cyan]{server.url}[/] (CA bundle {server.ca_path.resolve()})")
+        console.print(
+            f"[bold]leadq sandbox[/] on [cyan]{server.url}[/] (CA bundle {server.ca_path.resolve()})"
+        )
         console.print(f"seeded org (seed {seed}): " + ", ".join(f"{k} {v:,}" for k, v in summary.items()))
         _show_salesforce(_salesforce(server))
         _show_hubspot(_hubspot(server))

@@ -240,4 +240,6 @@ def test_a_request_is_logged_before_its_answer_arrives(sandbox: SandboxServer) -
         c.delete("/__sandbox/requests")
         for _ in range(20):
             c.get(SF)
-            assert sandbox.state.log.snapshot()["counters"].get("GET /services/data/vXX.X/nothing-here", 0) > 0
+            assert (
+                sandbox.state.log.snapshot()["counters"].get("GET /services/data/vXX.X/nothing-here", 0) > 0
+            )
