@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from sync.state.base import Clock, prepare_sqlite, to_record
 from sync.state.columns import JSONValue, utcnow
+from sync.state.bulk import BulkMixin
 from sync.state.decisions import DecisionsMixin
 from sync.state.migrate import upgrade
 from sync.state.models import CursorRow, RunRow, SnapshotRow
@@ -38,7 +39,7 @@ def content_hash(values: JSONValue) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class StateStore(WritesMixin, DecisionsMixin):
+class StateStore(WritesMixin, DecisionsMixin, BulkMixin):
     """The state store: cursors, snapshots, ledger, outbox, runs, audit, reviews, overrides, labels,
     model index and score history, on SQLite or PostgreSQL.
 

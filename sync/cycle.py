@@ -1,0 +1,214 @@
+"""One sync cycle: pull, graph, score, decide, plan, commit, send, checkpoint, per CRM.
+
+`run_cycle` is what the daemon schedules and `leadq sync --once` runs. Each CRM's part reads as the flow
+of DESIGN.md; a CRM that stops early (quota, credentials) keeps what it did and leaves the other CRM be.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from connector.errors import AuthError, ConnectorError, QuotaExhaustedError, RateLimitedError
+from mappings import Crm, Lead
+from scoring.decision import Decision
+from scoring.pipeline import DecidedBatch, Pipeline
+from scoring.registry import ModelRegistry
+from sync import feedback, review
+from sync.commit import Commit, commit, previous_of
+from sync.context import CycleContext
+from sync.fields import SCORED_OBJECTS
+from sync.plan import HumanEdit, WritePlan, human_edits_of, object_of, plan_writes
+from sync.preview import preview
+from sync.pull import Pulled, pull_changes
+from sync.report import CrmReport, RunReport
+from sync.send import Sender, recover_in_flight
+from sync.state import LedgerEntry
+from sync.world import World
+
+log = logging.getLogger("leadq.cycle")
+REVIEW_CURSOR = "review_tasks"
+
+
+def run_cycle(ctx: CycleContext, *, dry_run: bool = False) -> RunReport:
+    """One cycle over every configured CRM; the report is also kept in the run history."""
+    report = RunReport(started_at=ctx.clock(), dry_run=dry_run)
+    run = None if dry_run else ctx.store.start_run(report.started_at)
+    report.run_id = None if run is None else run.id
+    for crm in ctx.crms:
+        out = report.crm(crm)
+        try:
+            sync_crm(ctx, crm, out, run_key=str(report.run_id or "dry"), dry_run=dry_run)
+        except (QuotaExhaustedError, AuthError, RateLimitedError) as exc:
+            out.stopped = str(exc)
+        except ConnectorError as exc:
+            out.stopped = str(exc)
+            report.error = str(exc)
+        finally:
+            out.api_calls = ctx.connectors[crm].calls.take()
+    report.finished_at = ctx.clock()
+    report.status = _status(report)
+    if run is not None:
+        ctx.store.finish_run(run.id, report.status, report.to_json(), report.finished_at)
+    return report
+
+
+def sync_crm(ctx: CycleContext, crm: Crm, out: CrmReport, *, run_key: str, dry_run: bool) -> None:
+    """One CRM's cycle; the cursors move only once the plan is durable in the outbox."""
+    started = ctx.clock()
+    if not dry_run:
+        resend_unfinished(ctx, crm, out)
+    pulled = pull_changes(
+        ctx.connectors[crm], ctx.store, crm, ctx.mapping(crm), run_started=started, report=out
+    )
+    pickup = review.Pickup() if dry_run else review.pick_up_decisions(ctx, crm, run_started=started)
+    world = world_of(ctx, crm)
+    people = update_graph(world, pulled, pickup.rescore, out)
+    decided = decide(ctx, crm, world, people, out)
+    decisions = review.apply_overrides(ctx, crm, decided.decisions, started)
+    plan, edits = plan_changes(ctx, crm, world, decisions, pulled, out)
+    tasks = review.plan_review_tasks(ctx, crm, decisions, world.people, started)
+    escalation = review.escalate_overdue(ctx, crm, started)
+    if dry_run:
+        out.planned = preview(crm, plan, [*pickup.updates, *escalation.updates], [*tasks, *escalation.tasks])
+        return
+    review.record_planned_tasks(ctx, crm, [*tasks, *escalation.tasks])
+    review.record_escalation(ctx, crm, escalation)
+    commit(ctx.store, Commit(
+        crm, run_key, pulled, decisions, {p.id: object_of(crm, p) for p in people}, decided.scored,
+        plan.writes, [*pickup.updates, *escalation.updates], [*tasks, *escalation.tasks], edits,
+    ))  # fmt: skip
+    out.labels += feedback.record_outcome_labels(ctx, crm, world, [p.id for p in pulled.changed_people], started)
+    send(ctx, crm, out)
+    checkpoint(ctx, crm, pulled, pickup.cursor)
+    learn(ctx, crm, world, out)
+
+
+def resend_unfinished(ctx: CycleContext, crm: Crm, out: CrmReport) -> None:
+    """Writes a crash left in flight, and last cycle's retryable ones, go first."""
+    recover_in_flight(ctx.store, crm)
+    send(ctx, crm, out)
+
+
+def send(ctx: CycleContext, crm: Crm, out: CrmReport) -> None:
+    Sender(
+        ctx.store,
+        ctx.connectors[crm],
+        crm,
+        out,
+        on_task_created=lambda key, task_id: review.task_created(ctx, key, task_id),
+        should_stop=ctx.stop_requested,
+    ).send_all()
+
+
+def world_of(ctx: CycleContext, crm: Crm) -> World:
+    """The CRM's in-memory world, rebuilt from the store on a process's first cycle."""
+    if crm not in ctx.worlds:
+        ctx.worlds[crm] = World.rebuild(crm, ctx.store, ctx.mapping(crm))
+    return ctx.worlds[crm]
+
+
+def update_graph(world: World, pulled: Pulled, rescore: Iterable[str], out: CrmReport) -> list[Lead]:
+    """Apply what changed; return the people to score: changed ones and those whose context changed."""
+    started = time.perf_counter()
+    applied = world.apply(pulled.records)
+    wanted = {p.id for p in pulled.changed_people} | applied.rescore | set(rescore)
+    people = [world.people[i] for i in sorted(wanted) if i in world.people and _scorable(world.people[i])]
+    out.phase("graph", time.perf_counter() - started)
+    return people
+
+
+def _scorable(person: Lead) -> bool:
+    # A converted Salesforce lead is an outcome, and the API refuses updates to it.
+    return not person.deleted and not (person.kind == "lead" and person.is_converted)
+
+
+def pipeline_of(ctx: CycleContext, crm: Crm) -> Pipeline:
+    """The CRM's pipeline with its current champion (reloaded only when the champion changes)."""
+    version = ModelRegistry(ctx.state_dir / crm).champion()
+    cached = ctx.extra.get(f"pipeline:{crm}")
+    if isinstance(cached, tuple) and cached[0] == version:
+        pipeline: Pipeline = cached[1]
+        return pipeline
+    mapping = ctx.mapping(crm)
+    trained = feedback.load_champion(ctx, crm)
+    pipeline = Pipeline.build(
+        ctx.config.scoring, ctx.config.review, mapping.features, crm=crm, trained=trained,
+        max_chars=mapping.writeback.field_for("reasons").max_length,
+    )  # fmt: skip
+    ctx.extra[f"pipeline:{crm}"] = (version, pipeline)
+    return pipeline
+
+
+def decide(ctx: CycleContext, crm: Crm, world: World, people: list[Lead], out: CrmReport) -> DecidedBatch:
+    """Score, explain and apply the policies to `people`."""
+    pipeline = pipeline_of(ctx, crm)
+    started = time.perf_counter()
+    previous = {i: previous_of(r) for i, r in ctx.store.latest_scores(crm, [p.id for p in people]).items()}
+    out.phase("history", time.perf_counter() - started)
+    decided = pipeline.decide(people, world.graph, now=ctx.clock(), previous=previous)
+    for phase, seconds in decided.timings.items():
+        out.phase(phase, seconds)
+    out.scored += len(decided.decisions)
+    out.explained += len(decided.scored.points.index)
+    out.model_version = pipeline.model_version
+    out.rule_based = pipeline.scorer.trained is None
+    if pipeline.scorer.trained is not None and len(decided.decisions):
+        scores = [d.score for d in decided.decisions]
+        out.drift = feedback.measure_drift(ctx, crm, pipeline.scorer.trained, decided.frame.data, scores)
+    return decided
+
+
+def plan_changes(
+    ctx: CycleContext, crm: Crm, world: World, decisions: list[Decision], pulled: Pulled, out: CrmReport
+) -> tuple[WritePlan, list[HumanEdit]]:
+    """The field writes of the decisions, and the people's edits to leave alone (reported once)."""
+    started = time.perf_counter()
+    mapping = ctx.mapping(crm)
+    scored_ids = {d.lead_id for d in decisions}
+    echoes = [p for p in pulled.echoes if p.id not in scored_ids]
+    ledger: dict[str, dict[str, LedgerEntry]] = {}
+    for obj in SCORED_OBJECTS[crm]:
+        ids = [i for i in scored_ids | {p.id for p in echoes} if i in world.people]
+        ledger.update(ctx.store.ledger_for_records(crm, obj, ids))
+    plan = plan_writes(crm, mapping, decisions, world.people, ledger)
+    edits = [*plan.human_edits, *human_edits_of(crm, mapping, echoes, ledger)]
+
+    def new(edit: HumanEdit) -> bool:
+        entry = ledger.get(edit.record_id, {}).get(edit.field)
+        return entry is None or entry.last_error != f"changed by a person to {edit.theirs!r}"
+
+    plan.human_edits = [e for e in edits if new(e)]
+    out.human_edits += len(plan.human_edits)
+    out.phase("plan", time.perf_counter() - started)
+    return plan, plan.human_edits
+
+
+def checkpoint(ctx: CycleContext, crm: Crm, pulled: Pulled, review_cursor: dict[str, Any] | None) -> None:
+    """Advance the cursors: everything they pass is durable in the store."""
+    with ctx.store.transaction():
+        for obj, cursor in pulled.cursors.items():
+            ctx.store.set_cursor(crm, obj, cursor)
+        if review_cursor:
+            ctx.store.set_cursor(crm, REVIEW_CURSOR, review_cursor)
+
+
+def learn(ctx: CycleContext, crm: Crm, world: World, out: CrmReport) -> None:
+    """Retrain when the labels say so; a promoted model scores from the next cycle on."""
+    now = ctx.clock()
+    reason = feedback.should_retrain(ctx, crm, now)
+    if reason is None:
+        return
+    result = feedback.retrain(ctx, crm, world, now, reason=reason)
+    log.info("retrained %s: %s", crm, result.reason)
+
+
+def _status(report: RunReport) -> str:
+    if report.error:
+        return "failed"
+    if any(r.stopped or r.parked for r in report.crms.values()):
+        return "partial"
+    return "succeeded"
+

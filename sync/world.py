@@ -1,0 +1,94 @@
+"""One CRM's records in memory between cycles: people, accounts, opportunities, and the account graph.
+
+A long-running daemon keeps its `World` across cycles and feeds it what each pull brings; a fresh process
+rebuilds it from the raw records the state store kept (`World.rebuild`), so both see the same graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from mappings import Account, CanonicalRecord, Crm, CrmMapping, Lead, Opportunity, Task, translate_batch
+from scoring.graph import AccountGraph
+from sync.fields import pull_objects
+from sync.state import StateStore
+
+
+@dataclass
+class Applied:
+    """What applying a batch of records changed: the people to re-score and the review tasks seen."""
+
+    rescore: set[str] = field(default_factory=set)
+    tasks: list[Task] = field(default_factory=list)
+
+
+class World:
+    """Canonical records of one CRM and their account graph."""
+
+    def __init__(self, crm: Crm) -> None:
+        self.crm = crm
+        self.people: dict[str, Lead] = {}
+        self.accounts: dict[str, Account] = {}
+        self.opportunities: dict[str, Opportunity] = {}
+        self.graph = AccountGraph()
+
+    def apply(self, records: Iterable[CanonicalRecord]) -> Applied:
+        """Add, update or (records flagged `deleted`) remove records; returns who needs re-scoring."""
+        people: list[Lead] = []
+        accounts: list[Account] = []
+        opportunities: list[Opportunity] = []
+        activities = []
+        out = Applied()
+        for record in records:
+            if isinstance(record, Lead):
+                people.append(record)
+            elif isinstance(record, Account):
+                accounts.append(record)
+            elif isinstance(record, Opportunity):
+                opportunities.append(record)
+            elif isinstance(record, Task):
+                out.tasks.append(record)
+            else:
+                activities.append(record)
+        for person in people:
+            if person.deleted:
+                self.people.pop(person.id, None)
+            else:
+                self.people[person.id] = person
+        for account in accounts:
+            if account.deleted:
+                self.accounts.pop(account.id, None)
+            else:
+                self.accounts[account.id] = account
+        for opportunity in opportunities:
+            if opportunity.deleted:
+                self.opportunities.pop(opportunity.id, None)
+            else:
+                self.opportunities[opportunity.id] = opportunity
+        contacts = [p for p in people if p.kind == "contact"]
+        leads = [p for p in people if p.kind != "contact"]
+        affected = self.graph.update(
+            accounts=accounts,
+            contacts=contacts,
+            leads=leads,
+            opportunities=opportunities,
+            activities=activities,
+        )
+        out.rescore = {lead_id for crm, lead_id in affected if crm == self.crm and lead_id in self.people}
+        return out
+
+    def remove(self, records: Iterable[CanonicalRecord]) -> Applied:
+        """Forget deleted records (their ids are all the CRM still tells us)."""
+        return self.apply(records)
+
+    @classmethod
+    def rebuild(cls, crm: Crm, store: StateStore, mapping: CrmMapping) -> World:
+        """The world as the stored raw records describe it (a fresh process's first step)."""
+        world = cls(crm)
+        for obj in pull_objects(crm, mapping):
+            raws = [values for _, values in store.iter_snapshot_values(crm, obj)]
+            if raws:
+                batch = translate_batch(crm, obj, raws, mapping)
+                world.apply(batch.records)
+        return world

@@ -1,0 +1,80 @@
+"""A seeded sandbox org with leadq set up on it, and cycle contexts over it, for the end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mappings import SANDBOX_TOKEN_ENV, LeadqConfig, load_config, write_default_config
+from sandbox import SandboxOptions, SandboxServer
+from sandbox.server import running_sandbox
+from sync.cli_setup import setup_crm
+from sync.connectors import build_connector
+from sync.context import CycleContext
+from sync.state import StateStore
+
+FAST = {
+    "salesforce": {"max_retries": 2, "connect_timeout": 5.0},
+    "hubspot": {"max_retries": 2},
+}
+
+
+@contextmanager
+def seeded_sandbox(state_dir: Path, *, leads: int = 120, seed: int = 7) -> Iterator[SandboxServer]:
+    """A sandbox serving a freshly seeded org in both CRMs (in-memory database)."""
+    with running_sandbox(SandboxOptions(state_dir=state_dir, seed_leads=leads, seed=seed)) as server:
+        yield server
+
+
+def sandbox_config(folder: Path, server: SandboxServer, *crms: str, extra: str = "") -> Path:
+    """The config `leadq init --sandbox` writes, plus `extra` YAML appended at top level."""
+    path = write_default_config(
+        folder / "leadq.yaml",
+        crms=crms or ("salesforce", "hubspot"),
+        sandbox_url=server.url,
+        ca_bundle=server.ca_path,
+        overwrite=True,
+    )
+    if extra:
+        path.write_text(path.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def load(path: Path, server: SandboxServer, monkeypatch: object) -> LeadqConfig:
+    setenv = getattr(monkeypatch, "setenv")  # noqa: B009
+    setenv(SANDBOX_TOKEN_ENV, server.token)
+    return load_config(path)
+
+
+def set_up(config: LeadqConfig) -> None:
+    """`leadq setup`: the writeback fields and properties leadq needs."""
+    for crm in ("salesforce", "hubspot"):
+        if config.crm(crm) is not None:
+            _, error = setup_crm(config, crm, dry_run=False)
+            assert error is None, error
+
+
+def context(config: LeadqConfig, folder: Path, *, clock: object = None) -> CycleContext:
+    """A fresh process's context: new connectors, the store next to the config, empty worlds."""
+    connectors = {
+        crm: build_connector(config, crm, **FAST[crm])
+        for crm in ("salesforce", "hubspot")
+        if config.crm(crm) is not None
+    }
+    store = StateStore.open(config.state.url)
+    ctx = CycleContext(config=config, store=store, connectors=connectors, state_dir=folder / ".leadq")  # type: ignore[arg-type]
+    if clock is not None:
+        ctx.clock = clock  # type: ignore[assignment]
+    return ctx
+
+
+def close(ctx: CycleContext) -> None:
+    for connector in ctx.connectors.values():
+        connector.close()
+    ctx.store.close()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
