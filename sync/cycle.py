@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
 
 from connector.errors import AuthError, ConnectorError, QuotaExhaustedError, RateLimitedError
 from mappings import Crm, Lead
@@ -63,26 +63,36 @@ def sync_crm(ctx: CycleContext, crm: Crm, out: CrmReport, *, run_key: str, dry_r
     pulled = pull_changes(
         ctx.connectors[crm], ctx.store, crm, ctx.mapping(crm), run_started=started, report=out
     )
-    pickup = review.Pickup() if dry_run else review.pick_up_decisions(ctx, crm, run_started=started)
     world = world_of(ctx, crm)
-    people = update_graph(world, pulled, pickup.rescore, out)
-    decided = decide(ctx, crm, world, people, out)
-    decisions = review.apply_overrides(ctx, crm, decided.decisions, started)
-    plan, edits = plan_changes(ctx, crm, world, decisions, pulled, out)
-    tasks = review.plan_review_tasks(ctx, crm, decisions, world.people, started)
-    escalation = review.escalate_overdue(ctx, crm, started)
+    context_changed = update_graph(world, pulled, out)
     if dry_run:
-        out.planned = preview(crm, plan, [*pickup.updates, *escalation.updates], [*tasks, *escalation.tasks])
+        _, plan, tasks, escalation = decide_and_plan(ctx, crm, world, pulled, context_changed, review.Pickup(), out)
+        out.planned = preview(crm, plan, escalation.updates, [*tasks, *escalation.tasks])
         return
-    review.record_planned_tasks(ctx, crm, [*tasks, *escalation.tasks])
-    review.record_escalation(ctx, crm, escalation)
-    commit(ctx.store, Commit(
-        crm, run_key, pulled, decisions, {p.id: object_of(crm, p) for p in people}, decided.scored,
-        plan.writes, [*pickup.updates, *escalation.updates], [*tasks, *escalation.tasks], edits,
-    ))  # fmt: skip
-    out.labels += feedback.record_outcome_labels(ctx, crm, world, [p.id for p in pulled.changed_people], started)
+    # One unit of work from reading review decisions to the durable plan: a crash anywhere in it leaves
+    # no trace, and the next cycle reads the same decisions and records again.
+    with ctx.store.transaction():
+        pickup = review.pick_up_decisions(ctx, crm, run_started=started)
+        decided, plan, tasks, escalation = decide_and_plan(ctx, crm, world, pulled, context_changed, pickup, out)
+        review.record_planned_tasks(ctx, crm, tasks)
+        review.record_escalation(ctx, crm, escalation)
+        commit(ctx.store, Commit(
+            crm, run_key, pulled, decided.decisions, {d.lead_id: object_of(crm, world.people[d.lead_id])
+            for d in decided.decisions}, decided.batch.scored, plan.writes,
+            [*pickup.updates, *escalation.updates], [*tasks, *escalation.tasks], plan.human_edits,
+        ))  # fmt: skip
+        if pickup.cursor:
+            ctx.store.set_cursor(crm, REVIEW_CURSOR, pickup.cursor)
+        out.tasks_completed += pickup.completed
+        out.overrides += pickup.overrides
+        out.labels += pickup.labels
+        out.tasks_escalated += escalation.escalated
+        out.problems.extend(pickup.problems)
+        out.labels += feedback.record_outcome_labels(
+            ctx, crm, world, [p.id for p in pulled.changed_people], started
+        )
     send(ctx, crm, out)
-    checkpoint(ctx, crm, pulled, pickup.cursor)
+    checkpoint(ctx, crm, pulled)
     learn(ctx, crm, world, out)
 
 
@@ -110,14 +120,18 @@ def world_of(ctx: CycleContext, crm: Crm) -> World:
     return ctx.worlds[crm]
 
 
-def update_graph(world: World, pulled: Pulled, rescore: Iterable[str], out: CrmReport) -> list[Lead]:
-    """Apply what changed; return the people to score: changed ones and those whose context changed."""
+def update_graph(world: World, pulled: Pulled, out: CrmReport) -> set[str]:
+    """Apply what changed to the world and its graph; return the people whose context changed."""
     started = time.perf_counter()
     applied = world.apply(pulled.records)
-    wanted = {p.id for p in pulled.changed_people} | applied.rescore | set(rescore)
-    people = [world.people[i] for i in sorted(wanted) if i in world.people and _scorable(world.people[i])]
     out.phase("graph", time.perf_counter() - started)
-    return people
+    return applied.rescore
+
+
+def to_score(world: World, pulled: Pulled, also: Iterable[str]) -> list[Lead]:
+    """The people to score: those that changed, and those whose context or review state changed."""
+    wanted = {p.id for p in pulled.changed_people} | set(also)
+    return [world.people[i] for i in sorted(wanted) if i in world.people and _scorable(world.people[i])]
 
 
 def _scorable(person: Lead) -> bool:
@@ -161,6 +175,34 @@ def decide(ctx: CycleContext, crm: Crm, world: World, people: list[Lead], out: C
     return decided
 
 
+@dataclass(frozen=True)
+class Decided:
+    """The decisions of a cycle (overrides applied) and the batch they came from."""
+
+    decisions: list[Decision]
+    batch: DecidedBatch
+
+
+def decide_and_plan(
+    ctx: CycleContext,
+    crm: Crm,
+    world: World,
+    pulled: Pulled,
+    context_changed: set[str],
+    pickup: review.Pickup,
+    out: CrmReport,
+) -> tuple[Decided, WritePlan, list[review.PlannedTask], review.Escalation]:
+    """Score who needs it, apply reviewers' overrides, plan the writes, the review tasks and escalations."""
+    now = ctx.clock()
+    people = to_score(world, pulled, context_changed | pickup.rescore)
+    batch = decide(ctx, crm, world, people, out)
+    decisions = review.apply_overrides(ctx, crm, batch.decisions, now)
+    plan, _ = plan_changes(ctx, crm, world, decisions, pulled, out)
+    tasks = review.plan_review_tasks(ctx, crm, decisions, world.people, now)
+    escalation = review.escalate_overdue(ctx, crm, now)
+    return Decided(decisions, batch), plan, tasks, escalation
+
+
 def plan_changes(
     ctx: CycleContext, crm: Crm, world: World, decisions: list[Decision], pulled: Pulled, out: CrmReport
 ) -> tuple[WritePlan, list[HumanEdit]]:
@@ -186,13 +228,11 @@ def plan_changes(
     return plan, plan.human_edits
 
 
-def checkpoint(ctx: CycleContext, crm: Crm, pulled: Pulled, review_cursor: dict[str, Any] | None) -> None:
-    """Advance the cursors: everything they pass is durable in the store."""
+def checkpoint(ctx: CycleContext, crm: Crm, pulled: Pulled) -> None:
+    """Advance the pull cursors: everything they pass is durable in the store."""
     with ctx.store.transaction():
         for obj, cursor in pulled.cursors.items():
             ctx.store.set_cursor(crm, obj, cursor)
-        if review_cursor:
-            ctx.store.set_cursor(crm, REVIEW_CURSOR, review_cursor)
 
 
 def learn(ctx: CycleContext, crm: Crm, world: World, out: CrmReport) -> None:

@@ -79,6 +79,9 @@ def pull_fields(crm: Crm, obj: str, mapping: CrmMapping) -> list[str]:
     return list(dict.fromkeys(fields))
 
 
+OUTPUT_SLOTS = ("score", "tier", "reasons", "recommended_action", "model_version", "scored_at")
+
+
 def writeback_fields(mapping: CrmMapping) -> frozenset[str]:
-    """The names of our writeback fields on people (their values are ours or a person's, never content)."""
-    return frozenset(mapping.writeback.field_for(slot).field for slot in RECORD_SLOTS)
+    """The fields leadq itself writes on people (a change to them alone is our echo, or a person's edit)."""
+    return frozenset(mapping.writeback.field_for(slot).field for slot in OUTPUT_SLOTS)

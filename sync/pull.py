@@ -117,9 +117,8 @@ def pull_changes(
 ) -> Pulled:
     """Pull every configured object of `crm` since its cursor; translate what really changed."""
     pulled = Pulled()
-    ours = writeback_fields(mapping) | {
-        mapping.writeback.field_for(slot).field for slot in ("task_key", "task_decision")
-    }
+    # Only the fields leadq writes are left out: a reviewer's override or decision is news.
+    ours = writeback_fields(mapping)
     for obj in objects or pull_objects(crm, mapping):
         started = time.perf_counter()
         cursor = store.get_cursor(crm, obj)

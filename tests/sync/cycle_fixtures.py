@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mappings import SANDBOX_TOKEN_ENV, LeadqConfig, load_config, write_default_config
@@ -28,8 +28,10 @@ def seeded_sandbox(state_dir: Path, *, leads: int = 120, seed: int = 7) -> Itera
         yield server
 
 
-def sandbox_config(folder: Path, server: SandboxServer, *crms: str, extra: str = "") -> Path:
-    """The config `leadq init --sandbox` writes, plus `extra` YAML appended at top level."""
+def sandbox_config(
+    folder: Path, server: SandboxServer, *crms: str, extra: str = "", replace: dict[str, str] | None = None
+) -> Path:
+    """The config `leadq init --sandbox` writes, with `replace` substitutions and `extra` YAML appended."""
     path = write_default_config(
         folder / "leadq.yaml",
         crms=crms or ("salesforce", "hubspot"),
@@ -37,8 +39,11 @@ def sandbox_config(folder: Path, server: SandboxServer, *crms: str, extra: str =
         ca_bundle=server.ca_path,
         overwrite=True,
     )
-    if extra:
-        path.write_text(path.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text + ("\n" + extra if extra else ""), encoding="utf-8")
     return path
 
 
@@ -56,7 +61,13 @@ def set_up(config: LeadqConfig) -> None:
             assert error is None, error
 
 
-def context(config: LeadqConfig, folder: Path, *, clock: object = None) -> CycleContext:
+def ahead() -> datetime:
+    """Our clock two seconds ahead of the sandbox's: a query window ends on a whole second (SOQL drops the
+    fraction), so an edit made just before a cycle would otherwise wait for the next cycle."""
+    return datetime.now(UTC) + timedelta(seconds=2)
+
+
+def context(config: LeadqConfig, folder: Path, *, clock: object = ahead) -> CycleContext:
     """A fresh process's context: new connectors, the store next to the config, empty worlds."""
     connectors = {
         crm: build_connector(config, crm, **FAST[crm])

@@ -1,0 +1,187 @@
+"""End-to-end cycles against the sandbox through the real clients, on both CRMs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.protocol import CRMConnector, RecordUpdate, TaskSpec, WriteOutcome
+from sandbox import SandboxServer
+from sync.context import CycleContext
+from sync.cycle import run_cycle
+from tests.sync.crm_access import SCORE, TITLE, Org
+from tests.sync.cycle_fixtures import close, context, load, sandbox_config, seeded_sandbox, set_up
+
+CRMS = ("salesforce", "hubspot")
+REVIEW_ALL = {"borderline: [45, 60]": "borderline: [0, 100]", "max_open_per_reviewer: 25": "max_open_per_reviewer: 2"}
+
+
+@pytest.fixture()
+def server(sandbox_state_dir: Path) -> Iterator[SandboxServer]:
+    with seeded_sandbox(sandbox_state_dir, leads=40) as running:
+        yield running
+
+
+def make_ctx(tmp_path: Path, server: SandboxServer, crm: str, monkeypatch: pytest.MonkeyPatch,
+             replace: dict[str, str] | None = None) -> CycleContext:  # fmt: skip
+    config = load(sandbox_config(tmp_path, server, crm, replace=replace), server, monkeypatch)
+    set_up(config)
+    return context(config, tmp_path)
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_first_cycle_scores_and_writes_then_an_idle_cycle_writes_nothing(
+    tmp_path: Path, server: SandboxServer, crm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_ctx(tmp_path, server, crm, monkeypatch)
+    try:
+        first = run_cycle(ctx).crms[crm]
+        assert first.scored > 0 and first.written == first.scored
+        assert first.stopped is None and first.pending == 0
+        in_crm = Org(server, crm).scores()
+        history = {i: ctx.store.score_history(crm, i, limit=1)[0].score for i in in_crm if in_crm[i] is not None}
+        assert len(history) == first.scored
+        assert all(float(in_crm[i]) == score for i, score in history.items())
+
+        idle = run_cycle(ctx).crms[crm]
+        assert (idle.scored, idle.written, idle.tasks_created) == (0, 0, 0)
+        assert idle.echoes > 0  # our own writes came back and were recognised
+        runs = ctx.store.recent_runs()
+        assert [r.status for r in runs] == ["succeeded", "succeeded"]
+    finally:
+        close(ctx)
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_a_persons_edit_of_a_score_is_left_alone_and_reported_once(
+    tmp_path: Path, server: SandboxServer, crm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_ctx(tmp_path, server, crm, monkeypatch)
+    org = Org(server, crm)
+    try:
+        run_cycle(ctx)
+        person = next(i for i, v in org.scores().items() if v is not None)
+        org.update(person, {SCORE[crm]: 99, TITLE[crm]: "VP Sales and Marketing"})
+        second = run_cycle(ctx).crms[crm]
+        assert second.scored >= 1  # the title changed: re-scored
+        assert second.human_edits == 1
+        assert float(org.scores()[person]) == 99
+        edits = [e for e in ctx.store.audit_export() if e["action"] == "human_edit"]
+        assert [(e["record_id"], e["field"]) for e in edits] == [(person, SCORE[crm])]
+
+        org.update(person, {TITLE[crm]: "Chief Revenue Officer"})
+        third = run_cycle(ctx).crms[crm]
+        assert third.human_edits == 0 and float(org.scores()[person]) == 99
+    finally:
+        close(ctx)
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_a_dry_run_plans_exact_writes_and_changes_nothing(
+    tmp_path: Path, server: SandboxServer, crm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_ctx(tmp_path, server, crm, monkeypatch, replace=REVIEW_ALL)
+    org = Org(server, crm)
+    try:
+        report = run_cycle(ctx, dry_run=True)
+        planned = report.crms[crm].planned
+        kinds = Counter(p.kind for p in planned)
+        assert kinds["field_update"] > 0 and kinds["task"] > 0
+        assert all(SCORE[crm] in p.values for p in planned if p.kind == "field_update")
+        assert all(v is None for v in org.scores().values())
+        assert org.review_tasks() == []
+        assert ctx.store.recent_runs() == [] and ctx.store.count_pending(crm) == 0
+        assert ctx.store.get_cursor(crm, "Lead" if crm == "salesforce" else "contacts") is None
+    finally:
+        close(ctx)
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_review_task_created_once_completed_picked_up_and_override_sticks(
+    tmp_path: Path, server: SandboxServer, crm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_ctx(tmp_path, server, crm, monkeypatch, replace=REVIEW_ALL)
+    org = Org(server, crm)
+    try:
+        first = run_cycle(ctx).crms[crm]
+        tasks = org.review_tasks()
+        assert first.tasks_created == len(tasks) > 0
+        assert len({t["key"] for t in tasks}) == len(tasks)
+
+        again = run_cycle(ctx).crms[crm]
+        assert again.tasks_created == 0 and len(org.review_tasks()) == len(tasks)
+
+        task = ctx.store.review_tasks(crm, state="open")[0]
+        org.update(task.lead_id, {"leadq_Override_Score__c" if crm == "salesforce" else "leadq_override_score": 77})
+        org.complete_task(str(task.task_id), "override")
+        picked = run_cycle(ctx).crms[crm]
+        assert picked.tasks_completed == 1, (picked.problems, picked.overrides, picked.scored)
+        assert picked.overrides == 1, (picked.problems, picked.scored, list(ctx.store.audit_export())[-3:])
+        assert float(org.scores()[task.lead_id]) == 77
+        assert ctx.store.active_override(crm, task.lead_id, now=ctx.clock()) is not None
+
+        org.update(task.lead_id, {TITLE[crm]: "Head of Procurement"})
+        run_cycle(ctx)
+        assert float(org.scores()[task.lead_id]) == 77  # sticky until it expires or is cleared
+    finally:
+        close(ctx)
+
+
+class SimulatedCrash(BaseException):
+    """The process dies: nothing after this point runs."""
+
+
+class CrashAfterSend:
+    """The real connector, except that the process dies right after a write landed, before leadq records it."""
+
+    def __init__(self, inner: CRMConnector, *, on: str) -> None:
+        self.inner = inner
+        self.on = on
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def apply_updates(self, obj: str, updates: Sequence[RecordUpdate]) -> list[WriteOutcome]:
+        outcomes = self.inner.apply_updates(obj, updates)
+        if self.on == "update":
+            raise SimulatedCrash
+        return outcomes
+
+    def create_tasks(self, tasks: Sequence[TaskSpec]) -> list[WriteOutcome]:
+        outcomes = self.inner.create_tasks(tasks)
+        if self.on == "task":
+            raise SimulatedCrash
+        return outcomes
+
+
+@pytest.mark.parametrize("crm", CRMS)
+@pytest.mark.parametrize("on", ["update", "task"])
+def test_a_crash_between_send_and_checkpoint_converges_without_duplicates(
+    tmp_path: Path, server: SandboxServer, crm: str, on: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_ctx(tmp_path, server, crm, monkeypatch, replace=REVIEW_ALL)
+    ctx.connectors = {crm: CrashAfterSend(ctx.connectors[crm], on=on)}  # type: ignore[dict-item]
+    with pytest.raises(SimulatedCrash):
+        run_cycle(ctx)
+    close(ctx)
+
+    restarted = context(ctx.config, tmp_path)  # a fresh process: new connectors, world rebuilt from the store
+    org = Org(server, crm)
+    try:
+        run_cycle(restarted)
+        run_cycle(restarted)
+        assert restarted.store.count_pending(crm) == 0
+        assert restarted.store.outbox_items("sent", crm) == []
+        keys = Counter(t["key"] for t in org.review_tasks())
+        assert keys and max(keys.values()) == 1  # no duplicate task
+        scores = org.scores()
+        scored = {r.lead_id for r in restarted.store.review_tasks(crm)}
+        assert all(scores[i] is not None for i in scored)  # nothing lost
+        history_ids = {i for i in scores if restarted.store.score_history(crm, i, limit=1)}
+        assert all(scores[i] is not None for i in history_ids)
+    finally:
+        close(restarted)
