@@ -52,7 +52,9 @@ def lead(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> 
         domain=_company_domain(r, "Website", email),
         title=r.text("Title"),
         owner_id=r.id("OwnerId"),
-        account_id=r.id("ConvertedAccountId"),
+        # Not ConvertedAccountId: only converted leads have one, so the account link itself would tell
+        # the model the outcome. Leads reach their account through matching, like any other.
+        account_id=None,
         created_at=r.timestamp("CreatedDate"),
         is_converted=r.boolean("IsConverted"),
         converted_at=r.timestamp("ConvertedDate"),

@@ -63,6 +63,7 @@ class Decision:
     review_reasons: tuple[ReviewReason, ...] = ()
     review_note: str = ""
     rule: str | None = None
+    rule_reason: str | None = None  # the reason text of the policy rule that fired
     overrode_model: bool = False
     rule_based: bool = False
     model_version: str = ""

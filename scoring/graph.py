@@ -13,6 +13,9 @@ networkx `MultiDiGraph` whose edge keys name the relation:
 Activities are not nodes: each person's dated timeline lives in the `ActivityIndex` (a few numpy columns,
 ~30 bytes an activity), and the `engaged_in` edge only summarises it. Accounts referred to before their
 record arrives are placeholders (`known=False`).
+
+This module holds the bookkeeping of changes (upserts, deletions, re-matching, what needs re-scoring);
+the questions asked of the graph are in `scoring.graph_view`, its types in `scoring.graph_types`.
 """
 
 from __future__ import annotations
@@ -21,54 +24,20 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Literal
-
-import networkx as nx
 
 from mappings import Account, Activity, Crm, Lead, Opportunity, Record
 from scoring.activity import ActivityIndex, epoch_seconds
+from scoring.graph_types import AccountInfo, LeadRef, NodeKey, NodeKind, OpportunityInfo
+from scoring.graph_view import MEMBER_RELATIONS, GraphView, person_key
 from scoring.matching import (
     NO_MATCH,
-    AccountMatcher,
     CandidateIndex,
     Match,
     account_match_keys,
     lead_match_keys,
 )
 
-__all__ = ["AccountGraph", "AccountInfo", "LeadRef", "NodeKey", "NodeKind", "OpportunityInfo"]
-
-NodeKind = Literal["account", "contact", "lead", "opportunity", "owner"]
-NodeKey = tuple[NodeKind, Crm, str]
-"""A node: `("account", "salesforce", "001...")`."""
-LeadRef = tuple[Crm, str]
-"""A scored person (lead or contact) by CRM and id."""
-_MEMBER = ("works_at", "matched_to")
-_PERSONS: tuple[NodeKind, NodeKind] = ("lead", "contact")
-
-
-@dataclass(frozen=True, slots=True)
-class AccountInfo:
-    """What the graph knows of an account (a placeholder knows only its id)."""
-
-    crm: Crm
-    id: str
-    name: str
-    is_customer: bool
-    parent_id: str | None
-    owner_id: str | None
-    known: bool
-
-
-@dataclass(frozen=True, slots=True)
-class OpportunityInfo:
-    """An opportunity's state, with the moments (epoch seconds) needed to see it as of any date."""
-
-    id: str
-    is_won: bool
-    is_closed: bool
-    created_at: float | None
-    closed_at: float | None
+__all__ = ["AccountGraph", "AccountInfo", "GraphView", "LeadRef", "NodeKey", "NodeKind", "OpportunityInfo"]
 
 
 @dataclass(slots=True)
@@ -81,7 +50,7 @@ class _Pending:
     moved: set[NodeKey] = field(default_factory=set)  # people whose account changed
 
 
-class AccountGraph:
+class AccountGraph(GraphView):
     """The account graph, updated incrementally each cycle.
 
     `match_threshold` is the fuzzy company-name threshold (0-100). The graph owns an `ActivityIndex`
@@ -89,28 +58,10 @@ class AccountGraph:
     """
 
     def __init__(self, *, match_threshold: float = 90.0, activities: ActivityIndex | None = None) -> None:
-        self._g: nx.MultiDiGraph[NodeKey] = nx.MultiDiGraph()
-        self._threshold = match_threshold
-        self._matchers: dict[Crm, AccountMatcher] = {}
+        super().__init__(match_threshold=match_threshold, activities=activities)
         self._candidates: defaultdict[Crm, CandidateIndex[NodeKey]] = defaultdict(CandidateIndex)
         self._unlinked: dict[NodeKey, Lead] = {}
-        self._recent: dict[tuple[Crm, str], float] = {}
         self._owners: dict[tuple[Crm, str], NodeKey] = {}
-        self.activities = activities if activities is not None else ActivityIndex()
-
-    @property
-    def graph(self) -> nx.MultiDiGraph[NodeKey]:
-        """The networkx graph itself, for reading (change it only through `update`)."""
-        return self._g
-
-    def matcher(self, crm: Crm) -> AccountMatcher:
-        """The lead-to-account matcher over this CRM's accounts."""
-        if crm not in self._matchers:
-            self._matchers[crm] = AccountMatcher(
-                threshold=self._threshold,
-                recent_activity=lambda account_id: self._recent.get((crm, account_id)),
-            )
-        return self._matchers[crm]
 
     def update(
         self,
@@ -221,7 +172,7 @@ class AccountGraph:
         self._set_link(key, "opportunity_of", "account", account)
 
     def _upsert_person(self, person: Lead, p: _Pending) -> None:
-        key = _person_key(person)
+        key = person_key(person)
         self._candidates[person.crm].put(key, None)
         self._unlinked.pop(key, None)
         p.rematch.discard(key)
@@ -298,7 +249,7 @@ class AccountGraph:
                 self._g.edges[key, account, rel].update(score=match.score, reason=match.reason)
             return
         if old is not None:
-            for stale in (*_MEMBER, "engaged_in"):
+            for stale in (*MEMBER_RELATIONS, "engaged_in"):
                 if self._g.has_edge(key, old, stale):
                     self._g.remove_edge(key, old, stale)
         if account is not None:
@@ -361,103 +312,8 @@ class AccountGraph:
         found = {m for m in self.members(account[1], account[2]) if m in self._unlinked}
         return found | self._candidates[account[1]].candidates(self._g.nodes[account].get("keys", ((), ())))
 
-    def _account_of(self, key: NodeKey) -> NodeKey | None:
-        """A person's or opportunity's account."""
-        account: NodeKey | None = self._g.nodes[key].get("account") if key in self._g else None
-        return account
-
-    def _children(self, key: NodeKey) -> list[NodeKey]:
-        return [u for u, rels in self._g.pred[key].items() if "parent" in rels]
-
-    def _family(self, key: NodeKey) -> set[NodeKey]:
-        """An account, its subsidiaries and its sister companies: whose context its status is part of."""
-        if key not in self._g:
-            return set()
-        parent: NodeKey | None = self._g.nodes[key].get("parent_key")
-        return {key, *self._children(key), *(self._children(parent) if parent else ())}
-
     def _has_activity(self, key: NodeKey) -> bool:
         return self.activities.has_person(key[1], key[2])
-
-    def _person(self, crm: Crm, person_id: str) -> NodeKey | None:
-        for kind in _PERSONS:
-            key: NodeKey = (kind, crm, person_id)
-            if key in self._g:
-                return key
-        return None
-
-    # ---- reading ------------------------------------------------------------------------------------
-
-    def has_person(self, person: Lead) -> bool:
-        """Whether `update` has recorded this lead or contact."""
-        return _person_key(person) in self._g
-
-    def members(self, crm: Crm, account_id: str) -> list[NodeKey]:
-        """People (leads and contacts) who work at or were matched to the account."""
-        key: NodeKey = ("account", crm, account_id)
-        if key not in self._g:
-            return []
-        return [
-            u for u, rels in self._g.pred[key].items() if u[0] in _PERSONS and any(r in rels for r in _MEMBER)
-        ]
-
-    def match_of(self, lead: Lead) -> Match:
-        """The account `lead` belongs to: as recorded by `update`, else matched now without recording it."""
-        return self.matches_of([lead])[0]
-
-    def matches_of(self, leads: Iterable[Lead]) -> list[Match]:
-        """`match_of` for many leads; those the graph has not seen are matched in one batch per CRM.
-
-        CRM links are re-read each time so their reason names the account as it is known now.
-        """
-        batch = list(leads)
-        found: list[Match | None] = []
-        fresh: defaultdict[Crm, list[Lead]] = defaultdict(list)
-        for lead in batch:
-            key = _person_key(lead)
-            recorded = self._g.nodes[key].get("match") if key in self._g else None
-            if isinstance(recorded, Match) and recorded.method != "linked":
-                found.append(recorded)
-            else:
-                found.append(None)
-                fresh[lead.crm].append(replace(lead, account_id=recorded.account_id) if recorded else lead)
-        matched = {crm: self.matcher(crm).match_many(group) for crm, group in fresh.items()}
-        return [match or matched[lead.crm][lead.id] for lead, match in zip(batch, found, strict=True)]
-
-    def account_info(self, crm: Crm, account_id: str) -> AccountInfo | None:
-        """The account as the graph knows it, or None if it was never mentioned."""
-        key: NodeKey = ("account", crm, account_id)
-        if key not in self._g:
-            return None
-        node = self._g.nodes[key]
-        parent, owner = node.get("parent_key"), node.get("owner")
-        parent_id, owner_id = parent[2] if parent else None, owner[2] if owner else None
-        return AccountInfo(
-            crm, account_id, node["name"], node["is_customer"], parent_id, owner_id, node["known"]
-        )
-
-    def children(self, crm: Crm, account_id: str) -> list[str]:
-        """Ids of the account's direct subsidiaries, sorted."""
-        key: NodeKey = ("account", crm, account_id)
-        return sorted(child[2] for child in self._children(key)) if key in self._g else []
-
-    def opportunities(self, crm: Crm, account_id: str) -> list[OpportunityInfo]:
-        """The account's opportunities."""
-        key: NodeKey = ("account", crm, account_id)
-        if key not in self._g:
-            return []
-        nodes = self._g.nodes
-        return [
-            OpportunityInfo(
-                u[2], *(nodes[u][name] for name in ("is_won", "is_closed", "created_at", "closed_at"))
-            )
-            for u, rels in self._g.pred[key].items()
-            if u[0] == "opportunity" and "opportunity_of" in rels
-        ]
-
-
-def _person_key(person: Lead) -> NodeKey:
-    return ("contact" if person.kind == "contact" else "lead", person.crm, person.id)
 
 
 def _epoch(moment: datetime | date | None) -> float | None:

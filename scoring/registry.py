@@ -64,7 +64,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
 DEFAULT_TOLERANCE = 0.005
 """AUC a challenger may lose against the champion on the holdout and still be promoted."""
 _LIBRARIES = ("scikit-learn", "shap", "skops", "numpy", "pandas")
-_KEPT = ("data_hash", "training_rows", "drift_baseline", "training_window")
+_KEPT = ("data_hash", "training_rows", "drift_baseline", "training_window", "holdout")
 MODEL_FILE = "model.skops"
 META_FILE = "meta.json"
 INDEX_FILE = "registry.json"
@@ -88,6 +88,8 @@ class ModelInfo:
     metrics: Mapping[str, Any]
     positives: int
     negatives: int
+    training_rows: int | None = None
+    data_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,19 +200,32 @@ class ModelRegistry:
         data: dict[str, Any] = json.loads((self._folder(version) / META_FILE).read_text(encoding="utf-8"))
         return data
 
-    def load(self, version: str) -> TrainedModel:
-        """The model of `version`, after checking its checksum and the types in it."""
+    def verify(self, version: str) -> dict[str, Any]:
+        """Check `version`'s artifact against its recorded sha256 and its types against `TRUSTED_TYPES`
+        (raises `TamperedArtifact`); returns its metadata."""
         meta = self.metadata(version)
         path = self._folder(version) / MODEL_FILE
+        if not path.exists():
+            raise TamperedArtifact(f"{path}: the artifact of model {version} is missing")
         actual = file_sha256(path)
         if actual != meta["sha256"]:
             raise TamperedArtifact(
                 f"{path}: sha256 {actual} does not match {meta['sha256']} recorded in its {META_FILE}; "
                 "the artifact was changed after it was saved and will not be loaded"
             )
-        unknown = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+        try:
+            untrusted = set(sio.get_untrusted_types(file=path))
+        except Exception as exc:  # skops raises whatever its zip and JSON readers raise on a broken file
+            raise TamperedArtifact(f"{path}: is not a readable skops artifact ({exc})") from exc
+        unknown = sorted(untrusted - set(TRUSTED_TYPES))
         if unknown:
             raise TamperedArtifact(f"{path}: holds types that are not trusted: {', '.join(unknown)}")
+        return meta
+
+    def load(self, version: str) -> TrainedModel:
+        """The model of `version`, after checking its checksum and the types in it (`verify`)."""
+        meta = self.verify(version)
+        path = self._folder(version) / MODEL_FILE
         model = sio.load(path, trusted=list(TRUSTED_TYPES))
         if not isinstance(model, LeadModel | SegmentedModel):
             raise TamperedArtifact(f"{path}: holds a {type(model).__name__}, not a leadq model")
@@ -242,6 +257,8 @@ class ModelRegistry:
                 metrics=meta.get("metrics", {}),
                 positives=int(counts.get("positive", 0)),
                 negatives=int(counts.get("negative", 0)),
+                training_rows=meta.get("training_rows"),
+                data_hash=str(meta.get("data_hash", "")),
             )
             out.append(info)
         return sorted(out, key=lambda info: info.created)
@@ -257,8 +274,11 @@ class ModelRegistry:
         return self.load(champion) if champion else None
 
     def promote(self, version: str) -> None:
-        """Make `version` the champion; the current one can be restored with `rollback`."""
-        self._folder(version)
+        """Make `version` the champion; the current one can be restored with `rollback`.
+
+        A tampered artifact is refused (`TamperedArtifact`, see `verify`): it could never be loaded.
+        """
+        self.verify(version)
         index = self._index()
         if index.get("champion") == version:
             return
@@ -268,11 +288,12 @@ class ModelRegistry:
         _write_json(self.root / INDEX_FILE, index)
 
     def rollback(self) -> str:
-        """Make the previous champion the champion again; returns it."""
+        """Make the previous champion the champion again (after `verify`ing its artifact); returns it."""
         index = self._index()
         previous = list(index.get("previous", []))
         if not previous:
             raise RegistryError("there is no previous champion to roll back to")
+        self.verify(previous[-1])
         index["champion"], index["previous"] = previous[-1], previous[:-1]
         _write_json(self.root / INDEX_FILE, index)
         return str(index["champion"])

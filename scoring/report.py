@@ -2,11 +2,13 @@
 
     write_report("report.html", outcome=y, probability=p, rules_score=rules, importance=mean_abs_points,
                  drift=drift_report(...), model_info={"version": ..., "calibration": ...})
+    write_model_report("report.html", registry.metadata(version), thresholds=config.scoring.drift)
 
 Sections: quality figures (model next to the rules-only baseline), calibration curve, ROC, lift, score
 distribution by outcome, mean |contribution| per source (SHAP summary, in score points), drift table.
 Plots are drawn with matplotlib's object API on the Agg canvas (no pyplot, no display). This module
-only renders what it is given; the figures come from `scoring.metrics`.
+only renders what it is given; the figures come from `scoring.metrics`. `write_model_report` takes them
+from a stored model's metadata (what `scoring.training.holdout_evaluation` kept of its holdout).
 """
 
 from __future__ import annotations
@@ -26,15 +28,20 @@ from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_curve
 
-from scoring.drift import DriftReport
+from mappings.config.policy import Drift
+from scoring.drift import SCORE, ColumnDrift, DriftReport, Level
 from scoring.metrics import ECE_BINS, lift_curve, quality
 
-__all__ = ["write_report"]
+__all__ = ["NoHoldout", "write_model_report", "write_report"]
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.warn{background:#fff4d6}
 .alert{background:#ffd9d9}figure{display:inline-block;margin:0.5em}img{max-width:520px}"""
+
+
+class NoHoldout(ValueError):
+    """A stored model without holdout predictions: there is nothing to plot."""
 
 
 def _png(figure: Figure) -> str:
@@ -72,11 +79,13 @@ def write_report(
     drift: DriftReport | None = None,
     model_info: Mapping[str, Any] | None = None,
     title: str = "leadq model report",
+    drift_source: str = "",
 ) -> Path:
     """Write the report to `path` and return it.
 
     `outcome`/`probability`: holdout outcomes (0/1) and calibrated probabilities; `rules_score`: the
-    rules-only scores (0-100) of the same leads; `importance`: mean |points| per source.
+    rules-only scores (0-100) of the same leads; `importance`: mean |points| per source; `drift_source`
+    says what the drift compares ("holdout vs training data").
     """
     y = np.asarray(outcome, dtype=np.float64)
     p = np.asarray(probability, dtype=np.float64)
@@ -99,7 +108,7 @@ def write_report(
             _plot("Mean |contribution| by source (score points)", lambda ax: _importance(ax, importance))
         )
     if drift is not None:
-        parts.append(_drift_section(drift))
+        parts.append(_drift_section(drift, drift_source))
     document = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
@@ -182,7 +191,7 @@ def _importance(axes: Axes, importance: Mapping[str, float]) -> None:
     axes.set_xlabel("mean |points|")
 
 
-def _drift_section(drift: DriftReport) -> str:
+def _drift_section(drift: DriftReport, source: str = "") -> str:
     entries = [*drift.columns, *((drift.score,) if drift.score else ())]
     ranked = sorted(entries, key=lambda c: -c.psi)
     table = _table(
@@ -191,6 +200,68 @@ def _drift_section(drift: DriftReport) -> str:
         [c.level for c in ranked],
     )
     return (
-        f"<h2>Drift (PSI, {drift.rows} leads; warn at {drift.warn}, alert at {drift.alert})</h2>"
+        f"<h2>Drift (PSI, {drift.rows} leads{'; ' + html.escape(source) if source else ''}; "
+        f"warn at {drift.warn}, alert at {drift.alert})</h2>"
         f"<p>Overall: {drift.level}</p>{table}"
     )
+
+
+def write_model_report(
+    path: Path | str, meta: Mapping[str, Any], *, thresholds: Drift | None = None, title: str | None = None
+) -> Path:
+    """The report of a stored model from its registry metadata (`ModelRegistry.metadata`).
+
+    Raises `NoHoldout` when the model was trained without a holdout (nothing to measure it on).
+    """
+    holdout = meta.get("holdout")
+    if not isinstance(holdout, Mapping) or not holdout.get("outcome"):
+        raise NoHoldout(
+            f"model {meta.get('version', '?')} was trained without a holdout, so its report has nothing to "
+            "plot; retrain it with a holdout share (train(..., holdout=0.2))"
+        )
+    limits = thresholds or Drift()
+    stored = holdout.get("drift") or {}
+    drift = None
+    if stored.get("columns") or stored.get("score") is not None:
+        columns = tuple(
+            ColumnDrift(name, float(value), _level(float(value), limits))
+            for name, value in stored.get("columns", {}).items()
+        )
+        score = stored.get("score")
+        drift = DriftReport(
+            columns,
+            ColumnDrift(SCORE, float(score), _level(float(score), limits)) if score is not None else None,
+            limits.psi_warn,
+            limits.psi_alert,
+            int(stored.get("rows", len(holdout["outcome"]))),
+        )
+    counts = meta.get("label_counts", {})
+    model = meta.get("model", {})
+    info = {
+        "version": meta.get("version", ""),
+        "created": meta.get("created", ""),
+        "model": model.get("kind", ""),
+        "calibration": model.get("calibration", ""),
+        "segments": ", ".join(model.get("segments", [])) or "none",
+        "training rows": meta.get("training_rows", ""),
+        "labels (positive / negative)": f"{counts.get('positive', '?')} / {counts.get('negative', '?')}",
+        "data hash": str(meta.get("data_hash", ""))[:16],
+        "training window": meta.get("training_window", ""),
+    }
+    return write_report(
+        path,
+        outcome=holdout["outcome"],
+        probability=holdout["probability"],
+        rules_score=holdout.get("rules_score"),
+        importance=holdout.get("importance"),
+        drift=drift,
+        model_info={k: v for k, v in info.items() if v not in ("", None)},
+        title=title or f"leadq model report: {meta.get('version', '')}",
+        drift_source="holdout vs training data",
+    )
+
+
+def _level(value: float, thresholds: Drift) -> Level:
+    if value >= thresholds.psi_alert:
+        return "alert"
+    return "warn" if value >= thresholds.psi_warn else "ok"

@@ -3,6 +3,10 @@
     trained = train(frame, outcome, config.scoring, segments=segments)   # NotEnoughLabels below the minimum
     p = predict(trained, other_frame, segments=other_segments)
 
+With a holdout, `TrainedModel.extra["holdout"]` keeps what the model report plots (`holdout_evaluation`):
+the holdout's outcomes, calibrated probabilities and rules-only scores, the mean |SHAP points| per
+source label, and the holdout's drift against the training data. All of it is plain JSON.
+
 The model sees the frame conformed to the training schema (`FrameSchema`: columns and category orders),
 so a later frame with new categories or missing columns scores the same way. With segments configured
 and a segment per lead, a `SegmentedModel` trains one model per segment with enough outcomes.
@@ -11,7 +15,7 @@ and a segment per lead, a `SegmentedModel` trains one model per segment with eno
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,9 +24,12 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from mappings import ScoringConfig
-from scoring.coldstart import label_counts, use_model
-from scoring.drift import DriftBaseline
+from mappings import FeatureSpec, ScoringConfig
+from mappings.config.policy import Drift
+from scoring.coldstart import label_counts, rule_points, rule_scores, use_model
+from scoring.contributions import Explainer
+from scoring.drift import DriftBaseline, drift_report
+from scoring.explain import source_points
 from scoring.features import FeatureFrame, FrameSchema
 from scoring.metrics import Quality, quality
 from scoring.model import LeadModel, SegmentedModel
@@ -32,6 +39,7 @@ __all__ = [
     "NotEnoughLabels",
     "TrainedModel",
     "data_hash",
+    "holdout_evaluation",
     "model_inputs",
     "predict",
     "subset",
@@ -39,6 +47,8 @@ __all__ = [
 ]
 
 SEGMENT_COLUMN = "__segment__"
+MAX_EXPLAINED = 2000
+"""Holdout leads explained for the report's SHAP summary (a sample: the mean settles long before)."""
 
 
 class NotEnoughLabels(ValueError):
@@ -98,11 +108,13 @@ def train(
     holdout: float = 0.0,
     random_state: int = 0,
     params: Mapping[str, Any] | None = None,
+    features: Sequence[FeatureSpec] = (),
 ) -> TrainedModel:
     """Fit a model on the leads of `frame` with a known `outcome` (1/0 or True/False, NaN = unknown).
 
     `holdout` > 0 keeps a stratified share of the labelled leads out of training and measures the model
-    on it (`TrainedModel.metrics`). Raises `NotEnoughLabels` below `config.min_labels_per_class`.
+    on it (`TrainedModel.metrics`, and `extra["holdout"]` for the report; `features` give the rules-only
+    baseline its points). Raises `NotEnoughLabels` below `config.min_labels_per_class`.
     """
     known = pd.to_numeric(outcome.reindex(frame.data.index), errors="coerce").dropna()
     positives, negatives = label_counts(known)
@@ -145,8 +157,59 @@ def train(
     )
     if not test_ids:
         return trained
-    p = predict(trained, subset(frame, test_ids), segments=segments if use_segments else None)
-    return replace(trained, metrics=quality(target.loc[test_ids].to_numpy(), p))
+    held = subset(frame, test_ids)
+    routed = segments if use_segments else None
+    y = target.loc[test_ids].to_numpy()
+    p = predict(trained, held, segments=routed)
+    evaluation = holdout_evaluation(
+        trained, held, y, p, features=features, segments=routed, thresholds=config.drift, seed=random_state
+    )
+    return replace(trained, metrics=quality(y, p), extra={**trained.extra, "holdout": evaluation})
+
+
+def holdout_evaluation(
+    trained: TrainedModel,
+    held: FeatureFrame,
+    outcome: npt.ArrayLike,
+    probability: npt.ArrayLike,
+    *,
+    features: Sequence[FeatureSpec] = (),
+    segments: pd.Series | None = None,
+    thresholds: Drift | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """What the model report needs from a holdout, as JSON-ready values.
+
+    `outcome`, `probability` (6 decimals) and `rules_score` (None when no feature has points) follow
+    the holdout's rows; `importance` is the mean |SHAP points| per source label over at most
+    `MAX_EXPLAINED` leads (sources the admin hid are summed as "Other factors"); `drift` is the PSI of
+    the holdout against the training data (`scoring.drift`), a sanity check until cycles record theirs.
+    """
+    y = np.asarray(outcome, dtype=np.int64)
+    p = np.asarray(probability, dtype=np.float64)
+    with_points = [spec for spec in features if spec.points is not None and spec.name in held.data.columns]
+    rules = rule_scores(rule_points(held.data, with_points)).to_numpy() if with_points else None
+    inputs = model_inputs(held, trained.schema, segments)
+    baseline = DriftBaseline.from_dict(trained.extra["drift_baseline"])
+    features_only = inputs.drop(columns=[SEGMENT_COLUMN], errors="ignore")
+    drift = drift_report(baseline, features_only, thresholds or Drift(), scores=100.0 * p)
+    if len(inputs) > MAX_EXPLAINED:
+        rows = np.sort(np.random.default_rng(seed).choice(len(inputs), MAX_EXPLAINED, replace=False))
+        inputs = inputs.iloc[rows]
+    sources = source_points(Explainer(trained.model).contributions(inputs).frame(), held.columns)
+    mean_abs = sources.points.abs().mean(axis=0)
+    importance = {sources.labels[str(name)]: round(float(v), 4) for name, v in mean_abs.items()}
+    return {
+        "outcome": y.tolist(),
+        "probability": np.round(p, 6).tolist(),
+        "rules_score": np.round(rules, 4).tolist() if rules is not None else None,
+        "importance": importance,
+        "drift": {
+            "columns": {c.name: round(c.psi, 6) for c in drift.columns},
+            "score": round(drift.score.psi, 6) if drift.score else None,
+            "rows": len(y),
+        },
+    }
 
 
 def predict(

@@ -30,6 +30,7 @@ from sync.world import World
 
 log = logging.getLogger("leadq.cycle")
 REVIEW_CURSOR = "review_tasks"
+MODEL_MARK = "scored_with_model"  # kept with the cursors: the model version the last cycle scored with
 
 
 def run_cycle(ctx: CycleContext, *, dry_run: bool = False) -> RunReport:
@@ -66,14 +67,18 @@ def sync_crm(ctx: CycleContext, crm: Crm, out: CrmReport, *, run_key: str, dry_r
     world = world_of(ctx, crm)
     context_changed = update_graph(world, pulled, out)
     if dry_run:
-        _, plan, tasks, escalation = decide_and_plan(ctx, crm, world, pulled, context_changed, review.Pickup(), out)
+        _, plan, tasks, escalation = decide_and_plan(
+            ctx, crm, world, pulled, context_changed, review.Pickup(), out
+        )
         out.planned = preview(crm, plan, escalation.updates, [*tasks, *escalation.tasks])
         return
     # One unit of work from reading review decisions to the durable plan: a crash anywhere in it leaves
     # no trace, and the next cycle reads the same decisions and records again.
     with ctx.store.transaction():
         pickup = review.pick_up_decisions(ctx, crm, run_started=started)
-        decided, plan, tasks, escalation = decide_and_plan(ctx, crm, world, pulled, context_changed, pickup, out)
+        decided, plan, tasks, escalation = decide_and_plan(
+            ctx, crm, world, pulled, context_changed, pickup, out
+        )
         review.record_planned_tasks(ctx, crm, tasks)
         review.record_escalation(ctx, crm, escalation)
         commit(ctx.store, Commit(
@@ -83,6 +88,7 @@ def sync_crm(ctx: CycleContext, crm: Crm, out: CrmReport, *, run_key: str, dry_r
         ))  # fmt: skip
         if pickup.cursor:
             ctx.store.set_cursor(crm, REVIEW_CURSOR, pickup.cursor)
+        ctx.store.set_cursor(crm, MODEL_MARK, {"value": pipeline_of(ctx, crm).model_version})
         out.tasks_completed += pickup.completed
         out.overrides += pickup.overrides
         out.labels += pickup.labels
@@ -124,6 +130,7 @@ def update_graph(world: World, pulled: Pulled, out: CrmReport) -> set[str]:
     """Apply what changed to the world and its graph; return the people whose context changed."""
     started = time.perf_counter()
     applied = world.apply(pulled.records)
+    world.refresh(pulled.echoes)
     out.phase("graph", time.perf_counter() - started)
     return applied.rescore
 
@@ -137,6 +144,12 @@ def to_score(world: World, pulled: Pulled, also: Iterable[str]) -> list[Lead]:
 def _scorable(person: Lead) -> bool:
     # A converted Salesforce lead is an outcome, and the API refuses updates to it.
     return not person.deleted and not (person.kind == "lead" and person.is_converted)
+
+
+def model_changed(ctx: CycleContext, crm: Crm) -> bool:
+    """Whether the champion changed since the last cycle scored (promotion, rollback)."""
+    last = ctx.store.get_cursor(crm, MODEL_MARK)
+    return last is not None and last.get("value") != pipeline_of(ctx, crm).model_version
 
 
 def pipeline_of(ctx: CycleContext, crm: Crm) -> Pipeline:
@@ -194,7 +207,10 @@ def decide_and_plan(
 ) -> tuple[Decided, WritePlan, list[review.PlannedTask], review.Escalation]:
     """Score who needs it, apply reviewers' overrides, plan the writes, the review tasks and escalations."""
     now = ctx.clock()
-    people = to_score(world, pulled, context_changed | pickup.rescore)
+    also = context_changed | pickup.rescore
+    if model_changed(ctx, crm):
+        also |= set(world.people)  # a new champion re-scores everyone, not just what changed
+    people = to_score(world, pulled, also)
     batch = decide(ctx, crm, world, people, out)
     decisions = review.apply_overrides(ctx, crm, batch.decisions, now)
     plan, _ = plan_changes(ctx, crm, world, decisions, pulled, out)
@@ -251,4 +267,3 @@ def _status(report: RunReport) -> str:
     if any(r.stopped or r.parked for r in report.crms.values()):
         return "partial"
     return "succeeded"
-

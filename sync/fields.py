@@ -59,7 +59,9 @@ HUBSPOT_ASSOCIATIONS: dict[str, tuple[str, ...]] = {
     "emails": ("contacts", "companies"),
 }
 # Values that change on every write and say nothing about the record: left out of the content hash.
-VOLATILE = frozenset({"SystemModstamp", "LastModifiedDate", "lastmodifieddate", "hs_lastmodifieddate", "updatedAt"})
+VOLATILE = frozenset(
+    {"SystemModstamp", "LastModifiedDate", "lastmodifieddate", "hs_lastmodifieddate", "updatedAt"}
+)
 
 
 def pull_objects(crm: Crm, mapping: CrmMapping) -> list[str]:

@@ -100,6 +100,16 @@ def same_wire(a: object, b: object) -> bool:
     return json_equal(a, b)
 
 
+def crm_value(person: Lead, slot: str, entry: LedgerEntry | None) -> object:
+    """What the CRM holds in a writeback field as far as we know: the pulled value, unless leadq wrote the
+    field after that pull (then what we wrote: the pull predates it)."""
+    if entry is not None and entry.written_at is not None and entry.state in ("written", "parked"):
+        pulled_at = person.modified_at
+        if pulled_at is None or pulled_at < entry.written_at:
+            return entry.written_value if entry.state == "written" else person.writeback_raw.get(slot)
+    return person.writeback_raw.get(slot)
+
+
 def _edited(have: object, entry: LedgerEntry | None) -> bool:
     if entry is None or entry.written_at is None:
         return False
@@ -127,7 +137,7 @@ def plan_writes(
         old: dict[str, Any] = {}
         for slot in WRITTEN_SLOTS:
             name = slots[slot]
-            have = person.writeback_raw.get(slot)
+            have = crm_value(person, slot, entries.get(name))
             if _edited(have, entries.get(name)):
                 entry = entries[name]
                 plan.human_edits.append(HumanEdit(obj, person.id, slot, name, entry.written_value, have))
@@ -154,6 +164,8 @@ def human_edits_of(
             have = person.writeback_raw.get(slot)
             if slot in person.writeback_raw and _edited(have, entries.get(name)):
                 out.append(
-                    HumanEdit(object_of(crm, person), person.id, slot, name, entries[name].written_value, have)
+                    HumanEdit(
+                        object_of(crm, person), person.id, slot, name, entries[name].written_value, have
+                    )
                 )
     return out

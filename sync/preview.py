@@ -16,7 +16,9 @@ def preview(
     """The planned field updates, review-driven updates and review tasks of one CRM, in send order."""
     out = [PlannedWrite(crm, "field_update", w.object, w.record_id, dict(w.values), "score changed")
            for w in plan.writes]  # fmt: skip
-    out += [PlannedWrite(crm, "field_update", obj, u.id, dict(u.values), "review decision") for obj, u in updates]
+    out += [
+        PlannedWrite(crm, "field_update", obj, u.id, dict(u.values), "review decision") for obj, u in updates
+    ]
     out += [
         PlannedWrite(
             crm, "task", t.spec.who_object, t.lead_id,
@@ -27,7 +29,9 @@ def preview(
         for t in tasks
     ]  # fmt: skip
     out += [
-        PlannedWrite(crm, "human_edit_kept", e.object, e.record_id, {e.field: e.theirs}, "changed by a person")
+        PlannedWrite(
+            crm, "human_edit_kept", e.object, e.record_id, {e.field: e.theirs}, "changed by a person"
+        )
         for e in plan.human_edits
     ]
     return out

@@ -78,6 +78,13 @@ class World:
         out.rescore = {lead_id for crm, lead_id in affected if crm == self.crm and lead_id in self.people}
         return out
 
+    def refresh(self, echoes: Iterable[Lead]) -> None:
+        """Take people whose only change was our own write as pulled now (their writeback values are fresh;
+        nothing the graph knows changed)."""
+        for person in echoes:
+            if person.id in self.people:
+                self.people[person.id] = person
+
     def remove(self, records: Iterable[CanonicalRecord]) -> Applied:
         """Forget deleted records (their ids are all the CRM still tells us)."""
         return self.apply(records)

@@ -21,6 +21,7 @@ def decision_fields(row: PolicyRow) -> dict[str, Any]:
         "review_reasons": row.review_reasons,
         "review_note": row.review_note,
         "rule": row.rule,
+        "rule_reason": row.rule_reason,
         "overrode_model": row.overrode_model,
         "policy_version": row.policy_version,
         "segment": row.segment,

@@ -17,8 +17,8 @@ from sqlalchemy import create_engine, delete, select
 from sqlalchemy.engine import make_url
 
 from sync.state.base import Clock, prepare_sqlite, to_record
-from sync.state.columns import JSONValue, utcnow
 from sync.state.bulk import BulkMixin
+from sync.state.columns import JSONValue, utcnow
 from sync.state.decisions import DecisionsMixin
 from sync.state.migrate import upgrade
 from sync.state.models import CursorRow, RunRow, SnapshotRow

@@ -301,6 +301,30 @@ def test_apply_outcome_sets_the_decision_fields() -> None:
     assert applied[3].reasons_down == () and applied[3].score == 62
 
 
+def test_apply_outcome_carries_the_reason_of_the_rule_that_fired() -> None:
+    policies = compiled(
+        [
+            {
+                "name": "big",
+                "when": "lead.employees >= 1000",
+                "action": "route",
+                "target": "owner",
+                "reason": "Enterprise-size company goes straight to sales",
+            },
+            policy("other_source", "lead.source == 'Other'", "nurture"),
+        ],
+        review={"enabled": False},
+    )
+    outcome = policies.evaluate(frame(**_owners()), now=NOW)
+    applied = apply_outcome([_decision(f"L{i}") for i in range(4)], outcome)
+    assert [(d.rule, d.rule_reason) for d in applied] == [
+        ("big", "Enterprise-size company goes straight to sales"),
+        (None, None),
+        (None, None),
+        ("other_source", "because other_source"),
+    ]
+
+
 def test_apply_outcome_refuses_misaligned_decisions() -> None:
     outcome = compiled().evaluate(frame(), now=NOW)
     with pytest.raises(ValueError, match="3 decisions for a policy outcome of 4 leads"):

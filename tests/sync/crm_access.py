@@ -55,7 +55,9 @@ class Org:
     def review_tasks(self) -> list[dict[str, Any]]:
         """leadq's review tasks in the CRM: id, key, who, status."""
         if self.sf is not None:
-            rows = self.sf.query_all("SELECT Id, leadq_Key__c, WhoId, Status FROM Task WHERE leadq_Key__c != null")
+            rows = self.sf.query_all(
+                "SELECT Id, leadq_Key__c, WhoId, Status FROM Task WHERE leadq_Key__c != null"
+            )
             return [{"id": r["Id"], "key": r["leadq_Key__c"], "who": r["WhoId"], "status": r["Status"]}
                     for r in rows["records"]]  # fmt: skip
         assert self.hs is not None
@@ -66,9 +68,12 @@ class Org:
     def complete_task(self, task_id: str, decision: str) -> None:
         """A reviewer records a decision on a task and completes it."""
         if self.sf is not None:
-            self.sf.Task.update(task_id, {"Status": "Completed", DECISION["salesforce"]: decision.capitalize()})
+            task = getattr(self.sf, "Task")  # noqa: B009 (simple-salesforce's dynamic sObjects)
+            task.update(task_id, {"Status": "Completed", DECISION["salesforce"]: decision.capitalize()})
             return
         assert self.hs is not None
         self.hs.crm.objects.basic_api.update(
-            "tasks", task_id, ObjectInput(properties={"hs_task_status": "COMPLETED", DECISION["hubspot"]: decision})
+            "tasks",
+            task_id,
+            ObjectInput(properties={"hs_task_status": "COMPLETED", DECISION["hubspot"]: decision}),
         )

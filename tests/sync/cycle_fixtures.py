@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from mappings import SANDBOX_TOKEN_ENV, LeadqConfig, load_config, write_default_config
 from sandbox import SandboxOptions, SandboxServer
@@ -15,7 +16,7 @@ from sync.connectors import build_connector
 from sync.context import CycleContext
 from sync.state import StateStore
 
-FAST = {
+FAST: dict[str, dict[str, Any]] = {
     "salesforce": {"max_retries": 2, "connect_timeout": 5.0},
     "hubspot": {"max_retries": 2},
 }

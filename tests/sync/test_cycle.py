@@ -17,7 +17,10 @@ from tests.sync.crm_access import SCORE, TITLE, Org
 from tests.sync.cycle_fixtures import close, context, load, sandbox_config, seeded_sandbox, set_up
 
 CRMS = ("salesforce", "hubspot")
-REVIEW_ALL = {"borderline: [45, 60]": "borderline: [0, 100]", "max_open_per_reviewer: 25": "max_open_per_reviewer: 2"}
+REVIEW_ALL = {
+    "borderline: [45, 60]": "borderline: [0, 100]",
+    "max_open_per_reviewer: 25": "max_open_per_reviewer: 2",
+}
 
 
 @pytest.fixture()
@@ -43,7 +46,9 @@ def test_first_cycle_scores_and_writes_then_an_idle_cycle_writes_nothing(
         assert first.scored > 0 and first.written == first.scored
         assert first.stopped is None and first.pending == 0
         in_crm = Org(server, crm).scores()
-        history = {i: ctx.store.score_history(crm, i, limit=1)[0].score for i in in_crm if in_crm[i] is not None}
+        history = {
+            i: ctx.store.score_history(crm, i, limit=1)[0].score for i in in_crm if in_crm[i] is not None
+        }
         assert len(history) == first.scored
         assert all(float(in_crm[i]) == score for i, score in history.items())
 
@@ -116,7 +121,9 @@ def test_review_task_created_once_completed_picked_up_and_override_sticks(
         assert again.tasks_created == 0 and len(org.review_tasks()) == len(tasks)
 
         task = ctx.store.review_tasks(crm, state="open")[0]
-        org.update(task.lead_id, {"leadq_Override_Score__c" if crm == "salesforce" else "leadq_override_score": 77})
+        org.update(
+            task.lead_id, {"leadq_Override_Score__c" if crm == "salesforce" else "leadq_override_score": 77}
+        )
         org.complete_task(str(task.task_id), "override")
         picked = run_cycle(ctx).crms[crm]
         assert picked.tasks_completed == 1, (picked.problems, picked.overrides, picked.scored)
@@ -164,7 +171,8 @@ def test_a_crash_between_send_and_checkpoint_converges_without_duplicates(
     tmp_path: Path, server: SandboxServer, crm: str, on: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctx = make_ctx(tmp_path, server, crm, monkeypatch, replace=REVIEW_ALL)
-    ctx.connectors = {crm: CrashAfterSend(ctx.connectors[crm], on=on)}  # type: ignore[dict-item]
+    inner = ctx.connectors["salesforce" if crm == "salesforce" else "hubspot"]
+    ctx.connectors = {crm: CrashAfterSend(inner, on=on)}  # type: ignore[dict-item]
     with pytest.raises(SimulatedCrash):
         run_cycle(ctx)
     close(ctx)
@@ -185,3 +193,23 @@ def test_a_crash_between_send_and_checkpoint_converges_without_duplicates(
         assert all(scores[i] is not None for i in history_ids)
     finally:
         close(restarted)
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_rescoring_everyone_after_a_model_change_never_mistakes_our_writes_for_a_persons(
+    tmp_path: Path, server: SandboxServer, crm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_ctx(tmp_path, server, crm, monkeypatch)
+    try:
+        first = run_cycle(ctx).crms[crm]
+        ctx.store.set_cursor(crm, "scored_with_model", {"value": "an-older-champion"})
+        again = run_cycle(ctx).crms[crm]
+        assert again.scored >= first.scored  # everyone, not only what changed
+        assert (again.human_edits, again.parked, again.written) == (0, 0, 0)
+        fresh = context(ctx.config, tmp_path)  # a new process rebuilds its world from the store
+        fresh.store.set_cursor(crm, "scored_with_model", {"value": "an-older-champion"})
+        third = run_cycle(fresh).crms[crm]
+        close(fresh)
+        assert (third.human_edits, third.parked, third.written) == (0, 0, 0)
+    finally:
+        close(ctx)

@@ -1,0 +1,149 @@
+"""Reading the account graph: members of an account, matches, account and opportunity facts.
+
+`GraphView` holds the graph's state and answers questions about it; `AccountGraph` (scoring/graph.py)
+adds the incremental bookkeeping that changes it. See scoring/graph.py for the nodes and edges.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
+
+import networkx as nx
+
+from mappings import Crm, Lead
+from scoring.activity import ActivityIndex
+from scoring.graph_types import AccountInfo, NodeKey, NodeKind, OpportunityInfo
+from scoring.matching import AccountMatcher, Match
+
+__all__ = ["MEMBER_RELATIONS", "PERSONS", "GraphView", "person_key"]
+
+MEMBER_RELATIONS = ("works_at", "matched_to")
+"""The edges that make a person a member of an account."""
+PERSONS: tuple[NodeKind, NodeKind] = ("lead", "contact")
+
+
+class GraphView:
+    """The account graph's state and the questions asked of it; changes come from `AccountGraph.update`."""
+
+    def __init__(self, *, match_threshold: float = 90.0, activities: ActivityIndex | None = None) -> None:
+        self._g: nx.MultiDiGraph[NodeKey] = nx.MultiDiGraph()
+        self._threshold = match_threshold
+        self._matchers: dict[Crm, AccountMatcher] = {}
+        self._recent: dict[tuple[Crm, str], float] = {}  # an account's latest engagement, for tie-breaks
+        self.activities = activities if activities is not None else ActivityIndex()
+
+    @property
+    def graph(self) -> nx.MultiDiGraph[NodeKey]:
+        """The networkx graph itself, for reading (change it only through `update`)."""
+        return self._g
+
+    def matcher(self, crm: Crm) -> AccountMatcher:
+        """The lead-to-account matcher over this CRM's accounts."""
+        if crm not in self._matchers:
+            self._matchers[crm] = AccountMatcher(
+                threshold=self._threshold,
+                recent_activity=lambda account_id: self._recent.get((crm, account_id)),
+            )
+        return self._matchers[crm]
+
+    # ---- reading ------------------------------------------------------------------------------------
+
+    def has_person(self, person: Lead) -> bool:
+        """Whether `update` has recorded this lead or contact."""
+        return person_key(person) in self._g
+
+    def members(self, crm: Crm, account_id: str) -> list[NodeKey]:
+        """People (leads and contacts) who work at or were matched to the account."""
+        key: NodeKey = ("account", crm, account_id)
+        if key not in self._g:
+            return []
+        return [
+            u
+            for u, rels in self._g.pred[key].items()
+            if u[0] in PERSONS and any(r in rels for r in MEMBER_RELATIONS)
+        ]
+
+    def match_of(self, lead: Lead) -> Match:
+        """The account `lead` belongs to: as recorded by `update`, else matched now without recording it."""
+        return self.matches_of([lead])[0]
+
+    def matches_of(self, leads: Iterable[Lead]) -> list[Match]:
+        """`match_of` for many leads; those the graph has not seen are matched in one batch per CRM.
+
+        CRM links are re-read each time so their reason names the account as it is known now.
+        """
+        batch = list(leads)
+        found: list[Match | None] = []
+        fresh: defaultdict[Crm, list[Lead]] = defaultdict(list)
+        for lead in batch:
+            key = person_key(lead)
+            recorded = self._g.nodes[key].get("match") if key in self._g else None
+            if isinstance(recorded, Match) and recorded.method != "linked":
+                found.append(recorded)
+            else:
+                found.append(None)
+                fresh[lead.crm].append(replace(lead, account_id=recorded.account_id) if recorded else lead)
+        matched = {crm: self.matcher(crm).match_many(group) for crm, group in fresh.items()}
+        return [match or matched[lead.crm][lead.id] for lead, match in zip(batch, found, strict=True)]
+
+    def account_info(self, crm: Crm, account_id: str) -> AccountInfo | None:
+        """The account as the graph knows it, or None if it was never mentioned."""
+        key: NodeKey = ("account", crm, account_id)
+        if key not in self._g:
+            return None
+        node = self._g.nodes[key]
+        parent, owner = node.get("parent_key"), node.get("owner")
+        parent_id, owner_id = parent[2] if parent else None, owner[2] if owner else None
+        return AccountInfo(
+            crm, account_id, node["name"], node["is_customer"], parent_id, owner_id, node["known"]
+        )
+
+    def children(self, crm: Crm, account_id: str) -> list[str]:
+        """Ids of the account's direct subsidiaries, sorted."""
+        key: NodeKey = ("account", crm, account_id)
+        return sorted(child[2] for child in self._children(key)) if key in self._g else []
+
+    def opportunities(self, crm: Crm, account_id: str) -> list[OpportunityInfo]:
+        """The account's opportunities."""
+        key: NodeKey = ("account", crm, account_id)
+        if key not in self._g:
+            return []
+        nodes = self._g.nodes
+        return [
+            OpportunityInfo(
+                u[2], *(nodes[u][name] for name in ("is_won", "is_closed", "created_at", "closed_at"))
+            )
+            for u, rels in self._g.pred[key].items()
+            if u[0] == "opportunity" and "opportunity_of" in rels
+        ]
+
+    # ---- looking around (shared with the bookkeeping in AccountGraph) -----------------------------
+
+    def _account_of(self, key: NodeKey) -> NodeKey | None:
+        """A person's or opportunity's account."""
+        account: NodeKey | None = self._g.nodes[key].get("account") if key in self._g else None
+        return account
+
+    def _children(self, key: NodeKey) -> list[NodeKey]:
+        return [u for u, rels in self._g.pred[key].items() if "parent" in rels]
+
+    def _family(self, key: NodeKey) -> set[NodeKey]:
+        """An account, its subsidiaries and its sister companies: whose context its status is part of."""
+        if key not in self._g:
+            return set()
+        parent: NodeKey | None = self._g.nodes[key].get("parent_key")
+        return {key, *self._children(key), *(self._children(parent) if parent else ())}
+
+    def _person(self, crm: Crm, person_id: str) -> NodeKey | None:
+        for kind in PERSONS:
+            key: NodeKey = (kind, crm, person_id)
+            if key in self._g:
+                return key
+        return None
+
+
+def person_key(person: Lead) -> NodeKey:
+    """The node of a lead or contact."""
+    return ("contact" if person.kind == "contact" else "lead", person.crm, person.id)
