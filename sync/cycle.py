@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from connector.errors import AuthError, ConnectorError, QuotaExhaustedError, RateLimitedError
 from mappings import Crm, Lead
@@ -31,6 +32,8 @@ from sync.world import World
 log = logging.getLogger("leadq.cycle")
 REVIEW_CURSOR = "review_tasks"
 MODEL_MARK = "scored_with_model"  # kept with the cursors: the model version the last cycle scored with
+FULL_RESCORE_MARK = "full_rescore"  # when everyone was last re-scored
+FULL_RESCORE_EVERY = timedelta(days=1)
 
 
 def run_cycle(ctx: CycleContext, *, dry_run: bool = False) -> RunReport:
@@ -89,6 +92,8 @@ def sync_crm(ctx: CycleContext, crm: Crm, out: CrmReport, *, run_key: str, dry_r
         if pickup.cursor:
             ctx.store.set_cursor(crm, REVIEW_CURSOR, pickup.cursor)
         ctx.store.set_cursor(crm, MODEL_MARK, {"value": pipeline_of(ctx, crm).model_version})
+        if ctx.store.get_cursor(crm, FULL_RESCORE_MARK) is None or full_rescore_due(ctx, crm, started):
+            ctx.store.set_cursor(crm, FULL_RESCORE_MARK, {"value": started.isoformat()})
         out.tasks_completed += pickup.completed
         out.overrides += pickup.overrides
         out.labels += pickup.labels
@@ -152,6 +157,14 @@ def model_changed(ctx: CycleContext, crm: Crm) -> bool:
     return last is not None and last.get("value") != pipeline_of(ctx, crm).model_version
 
 
+def full_rescore_due(ctx: CycleContext, crm: Crm, now: datetime) -> bool:
+    """Whether a day has passed since everyone was last re-scored (never on a CRM's very first cycle)."""
+    mark = ctx.store.get_cursor(crm, FULL_RESCORE_MARK)
+    if mark is None or not mark.get("value"):
+        return False  # the first cycle scores everyone anyway, and sets the mark
+    return now - datetime.fromisoformat(str(mark["value"])) >= FULL_RESCORE_EVERY
+
+
 def pipeline_of(ctx: CycleContext, crm: Crm) -> Pipeline:
     """The CRM's pipeline with its current champion (reloaded only when the champion changes)."""
     version = ModelRegistry(ctx.state_dir / crm).champion()
@@ -208,8 +221,10 @@ def decide_and_plan(
     """Score who needs it, apply reviewers' overrides, plan the writes, the review tasks and escalations."""
     now = ctx.clock()
     also = context_changed | pickup.rescore
-    if model_changed(ctx, crm):
-        also |= set(world.people)  # a new champion re-scores everyone, not just what changed
+    if model_changed(ctx, crm) or full_rescore_due(ctx, crm, now):
+        # A new champion, or a day gone by (ages grow, activity leaves its window, scores decay):
+        # everyone is re-scored, and still only changed values are written.
+        also |= set(world.people)
     people = to_score(world, pulled, also)
     batch = decide(ctx, crm, world, people, out)
     decisions = review.apply_overrides(ctx, crm, batch.decisions, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -211,5 +212,22 @@ def test_rescoring_everyone_after_a_model_change_never_mistakes_our_writes_for_a
         third = run_cycle(fresh).crms[crm]
         close(fresh)
         assert (third.human_edits, third.parked, third.written) == (0, 0, 0)
+    finally:
+        close(ctx)
+
+
+def test_everyone_is_rescored_once_a_day_and_only_changed_values_are_written(
+    tmp_path: Path, server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_ctx(tmp_path, server, "salesforce", monkeypatch)
+    try:
+        first = run_cycle(ctx).crms["salesforce"]
+        assert run_cycle(ctx).crms["salesforce"].scored == 0
+        day_ago = (ctx.clock() - timedelta(days=1, minutes=1)).isoformat()
+        ctx.store.set_cursor("salesforce", "full_rescore", {"value": day_ago})
+        daily = run_cycle(ctx).crms["salesforce"]
+        assert daily.scored == first.scored and daily.human_edits == 0
+        assert daily.written <= daily.scored  # ages moved on; only what changed is written
+        assert run_cycle(ctx).crms["salesforce"].scored == 0  # the mark moved: not again today
     finally:
         close(ctx)
