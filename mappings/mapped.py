@@ -12,6 +12,7 @@ from mappings.config.features import FeatureSpec, FeatureValue, normalise_catego
 from mappings.config.writeback import RECORD_SLOTS, TASK_SLOTS
 from mappings.records import ReviewDecision
 from mappings.wire import (
+    MAX_LINE,
     BadValue,
     FieldReader,
     email_domain,
@@ -65,6 +66,10 @@ def feature_values(reader: FieldReader, mapping: CrmMapping, now: datetime) -> d
         except BadValue as exc:
             reader.problem(path, raw, f"feature {feature.name}: {exc}")
             value = None
+        if feature.type == "category" and isinstance(value, str) and len(value) > MAX_LINE:
+            # A picklist value this long is junk, and it would travel into explanations and policies.
+            reader.problem(path, raw, f"feature {feature.name}: longer than {MAX_LINE} characters; cut")
+            value = value[: MAX_LINE - 1] + "…"
         values[feature.name] = feature.missing_value if value is None else value
     return values
 

@@ -8,6 +8,8 @@ from typing import Generic, TypeVar
 from mappings.records import CanonicalRecord
 
 R = TypeVar("R", bound=CanonicalRecord)
+# Starts the message of a problem that cost the whole record (as opposed to one value read as missing).
+QUARANTINED = "record quarantined"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,11 @@ class FieldProblem:
     value: object
     message: str
     object: str = ""
+
+    @property
+    def quarantined(self) -> bool:
+        """Whether the whole record was set aside (no id, not a mapping, unreadable), not just this value."""
+        return self.message.startswith(QUARANTINED)
 
     def __str__(self) -> str:
         shown = repr(self.value)

@@ -9,7 +9,7 @@ from typing import Any
 from mappings import from_hubspot, from_salesforce
 from mappings.config.crm import ActivityKind, CrmMapping, HubSpotMapping, SalesforceMapping
 from mappings.mapped import utc_now
-from mappings.problems import BatchResult, FieldProblem, TranslationResult
+from mappings.problems import QUARANTINED, BatchResult, FieldProblem, TranslationResult
 from mappings.records import Activity, CanonicalRecord
 from mappings.wire import BadValue, FieldReader, read_id, read_number
 
@@ -53,28 +53,53 @@ def to_canonical(
 ) -> TranslationResult[CanonicalRecord]:
     """Translate one raw CRM record (as the REST API returns it) into its canonical record.
 
-    Bad values become `FieldProblem`s and read as missing; only a record without a usable id (or one that
-    is not a mapping at all) yields no record. `now` anchors age features (default: the current time);
+    Bad values become `FieldProblem`s and read as missing: the record is still returned (and scored without
+    them). A record that cannot be used at all is quarantined: no record, and a problem naming it and the
+    reason: no usable id, not a mapping, HubSpot `properties` that are not a mapping, or a value translation
+    could not survive. `now` anchors age features (default: the current time);
     `position` names a record without an id in problems (`<record 3>`).
     """
     _check(crm, object_name, mapping)
     label = f"<record {position}>" if position is not None else "<no id>"
     if not isinstance(raw_record, Mapping):
-        problem = FieldProblem(label, "<record>", raw_record, "record is not a mapping", object_name)
+        problem = FieldProblem(
+            label, "<record>", raw_record, f"{QUARANTINED}: not a mapping of fields", object_name
+        )
         return TranslationResult(None, [problem])
     id_field = _ID_FIELD[crm]
     raw_id = raw_record.get(id_field)
     try:
         record_id = read_id(raw_id)
     except BadValue as exc:
-        return TranslationResult(None, [FieldProblem(label, id_field, raw_id, str(exc), object_name)])
+        return TranslationResult(
+            None, [FieldProblem(label, id_field, raw_id, f"{QUARANTINED}: {exc}", object_name)]
+        )
     if record_id is None:
-        problem = FieldProblem(label, id_field, raw_id, "record has no id", object_name)
+        problem = FieldProblem(label, id_field, raw_id, f"{QUARANTINED}: record has no id", object_name)
+        return TranslationResult(None, [problem])
+    properties = raw_record.get("properties", {})
+    if crm == "hubspot" and not isinstance(properties, Mapping):
+        # Every field of a HubSpot record lives in `properties`: without them there is nothing to score.
+        problem = FieldProblem(
+            record_id,
+            "properties",
+            properties,
+            f"{QUARANTINED}: expected a mapping of properties",
+            object_name,
+        )
         return TranslationResult(None, [problem])
     reader = FieldReader(crm, raw_record, record_id, object_name)
-    if crm == "hubspot" and not isinstance(raw_record.get("properties", {}), Mapping):
-        reader.problem("properties", raw_record.get("properties"), "expected a mapping of properties")
-    record = _BUILDERS[crm][object_name](reader, mapping, record_id, now or utc_now())
+    try:
+        record = _BUILDERS[crm][object_name](reader, mapping, record_id, now or utc_now())
+    except Exception as exc:  # one unforeseen value must cost one record, never the batch
+        problem = FieldProblem(
+            record_id,
+            "<record>",
+            None,
+            f"{QUARANTINED}: could not be read ({type(exc).__name__})",
+            object_name,
+        )
+        return TranslationResult(None, [*reader.problems, problem])
     return TranslationResult(record, reader.problems)
 
 

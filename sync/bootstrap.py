@@ -24,6 +24,7 @@ from sync.cli_check import connection_error
 from sync.connectors import ConnectionSetupError, build_connector, redact
 from sync.context import CycleContext, state_dir_for
 from sync.state import StateStore
+from sync.validate import validate_startup
 
 STATE_DIR_ENV = "LEADQ_STATE_DIR"
 ConnectorFactory = Callable[..., CRMConnector]
@@ -95,6 +96,7 @@ def open_context(
     cannot be set up (whatever was opened before is closed again).
     """
     loaded = config if config is not None else load_config(config_path)
+    validate_startup(loaded, path=config_path)
     store = open_store(loaded, config_path)
     connectors: dict[Crm, CRMConnector] = {}
     try:

@@ -32,6 +32,7 @@ from sync.connectors import (
     secret_sources,
 )
 from sync.leakage import SAMPLE_SIZE, balanced, label_split, leakage_findings, pull_sample
+from sync.validate import validate_startup
 
 ConnectorFactory = Callable[..., Connector]
 # An interactive check should fail fast on a dead endpoint, and sample with REST paging: a Bulk API job
@@ -158,6 +159,7 @@ def check(
     """Prove leadq.yaml against each CRM: fields exist with the right types and access, and nothing leaks."""
     try:
         loaded = load_config(config)
+        validate_startup(loaded, path=config)
     except ConfigError as exc:
         if as_json:
             issues = [{"message": str(i)} for i in exc.issues]

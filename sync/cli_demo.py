@@ -19,10 +19,8 @@ from rich.table import Table
 
 from mappings import SANDBOX_TOKEN_ENV, LeadqConfig, load_config, write_default_config
 from sandbox.server import DEFAULT_STATE_DIR, SandboxOptions, SandboxServer
-from sync.bootstrap import close_context, open_context
 from sync.cli_setup import setup_crm
 from sync.context import CycleContext
-from sync.cycle import run_cycle
 from sync.demo_org import decide, rep_view
 from sync.progress import progress_bar
 from sync.report import RunReport
@@ -105,7 +103,10 @@ def demo(
     ] = None,
 ) -> None:
     """Run leadq end to end on the embedded sandbox: seed, setup, cycle, review, cycle, summary."""
+    # Imported here: the cycle pulls in the whole scoring stack, which other commands need not load.
     from sandbox.seed import seed_org
+    from sync.bootstrap import close_context, open_context
+    from sync.cycle import run_cycle
 
     started = time.perf_counter()
     server = SandboxServer(SandboxOptions(state_dir=DEFAULT_STATE_DIR))

@@ -38,6 +38,7 @@ from sync.logs import configure_logging, parse_level, redact
 from sync.metrics import Metrics, QuotaReading
 from sync.report import RunReport
 from sync.state import DEFAULT_DB_NAME, StateStore, default_url
+from sync.validate import validate_startup
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ def serve(
     """
     try:
         config = load_config(config_path)
+        validate_startup(config, path=config_path)
     except ConfigError as exc:
         raise StartupError(str(exc), 2) from None
     try:

@@ -200,8 +200,15 @@ def check(crm: str, object_name: str, raw: Any) -> None:
         assert problem.message
         assert str(problem)  # renders, whatever the value
     if result.record is None:
-        assert result.problems and result.problems[0].record_id == "<no id>"
+        # Quarantined as a whole: the last problem says so, naming the record as best it can.
+        assert result.problems and result.problems[-1].quarantined
+        quarantine = result.problems[-1]
+        if quarantine.field == "properties":
+            assert crm == "hubspot" and quarantine.record_id == str(record_id).strip()
+        else:
+            assert quarantine.record_id == "<no id>"
         return
+    assert not any(problem.quarantined for problem in result.problems)
     record = result.record
     assert isinstance(record, Record)
     assert record.id == str(record_id).strip()
@@ -281,3 +288,35 @@ def test_any_text_gives_a_config_or_a_config_error(text: str) -> None:
     except ConfigError as exc:
         assert exc.issues
         assert all(issue.message and issue.fix for issue in exc.issues)
+
+
+def test_unusable_records_are_quarantined_with_a_reason_and_the_batch_goes_on() -> None:
+    good = {"id": "501", "properties": {"email": "ann@acme.com", "hs_analytics_source": "TIKTOK"}}
+    raws: list[Any] = [
+        None,
+        ["not", "a", "record"],
+        {"properties": {"email": "x@y.com"}},
+        {"id": "1 OR 1=1'", "properties": {}},
+        {"id": "502", "properties": "email=x@y.com"},
+        {"id": "503", "properties": None},
+        good,
+    ]
+    batch = translate_batch("hubspot", "contacts", raws, default_mapping("hubspot"), now=NOW)
+    assert [r.id for r in batch.records] == ["501"]
+    quarantined = [(p.record_id, p.field) for p in batch.problems if p.quarantined]
+    assert quarantined == [
+        ("<record 0>", "<record>"),
+        ("<record 1>", "<record>"),
+        ("<record 2>", "id"),
+        ("<record 3>", "id"),
+        ("502", "properties"),
+        ("503", "properties"),
+    ]
+    assert all(
+        str(p).startswith("contacts ") and "record quarantined" in str(p)
+        for p in batch.problems
+        if p.quarantined
+    )
+    # A bad value is reported but costs only itself: the record is kept and named.
+    (value_problem,) = [p for p in batch.problems if not p.quarantined]
+    assert (value_problem.record_id, value_problem.field) == ("501", "hs_analytics_source")
