@@ -10,7 +10,7 @@ in describe" covers both "missing" and "not readable", and the message says how 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -27,6 +27,7 @@ from mappings import (
     SalesforceMapping,
     WritebackField,
 )
+from sync.permissions import Gap, hubspot_gaps, salesforce_gaps, salesforce_needs
 
 CrmBlock = SalesforceMapping | HubSpotMapping
 """A CRM block of the config (or a bare mapping, e.g. the shipped default)."""
@@ -374,10 +375,52 @@ def check_label(crm: str, block: CrmBlock, describe: Describer) -> list[Finding]
     return out
 
 
-def check_schema(crm: str, block: CrmBlock, describe: Describer) -> list[Finding]:
-    """Features, writeback fields and label fields of one CRM, against its describes."""
+_GAP_STATUS = {"missing": Status.ERROR, "excess": Status.WARN, "setup": Status.OK}
+PERMISSIONS_DOC = "docs/permissions.md"
+
+
+def check_permissions(
+    crm: str, block: CrmBlock, describe: Describer, *, scopes: Collection[str] | None = None
+) -> list[Finding]:
+    """Rights the integration user lacks (errors) or holds beyond what leadq needs (warnings).
+
+    Salesforce: describe's createable/updateable (and deletable, when the describe carries it) on every
+    object leadq touches, and edit access on fields it only reads. HubSpot: the token's granted `scopes`
+    when the caller could read them (HubSpot shows a private app's scopes only in its settings page);
+    without them one finding says where to compare.
+    """
+    if isinstance(block, SalesforceMapping):
+        needs = salesforce_needs(block)
+        described = {obj: describe(obj) for obj in sorted(needs.read | needs.edit | needs.create)}
+        # An invisible scored or writeback object is already an error of the feature and writeback checks.
+        reported = {t.object for t in writeback_targets(crm, block)} | set(scored_objects(crm, block))
+        gaps = [g for g in salesforce_gaps(needs, described)
+                if not (g.kind == "missing" and g.right == "read" and g.object in reported)]  # fmt: skip
+        where = f"the {PERMISSION_SET} (leadq_Integration in salesforce/force-app; {PERMISSIONS_DOC})"
+    elif scopes is None:
+        return [Finding(crm, "", "", "permissions", Status.OK,
+                        "scopes not checked: HubSpot does not show a private app its own scopes; compare "
+                        f"the app's scopes with {PERMISSIONS_DOC}")]  # fmt: skip
+    else:
+        gaps = hubspot_gaps(block, scopes)
+        where = f"the private app's scopes ({PERMISSIONS_DOC})"
+    out = [_gap_finding(crm, gap) for gap in gaps]
+    if not any(g.kind in ("missing", "excess") for g in gaps):
+        out.append(Finding(crm, "", "", "permissions", Status.OK, f"exactly what leadq needs, per {where}"))
+    return out
+
+
+def _gap_finding(crm: str, gap: Gap) -> Finding:
+    return Finding(crm, gap.object, gap.field, f"permission {gap.right}", _GAP_STATUS[gap.kind], gap.message)
+
+
+def check_schema(
+    crm: str, block: CrmBlock, describe: Describer, *, scopes: Collection[str] | None = None
+) -> list[Finding]:
+    """Features, writeback fields, label fields and permissions of one CRM, against its describes."""
     return [
         *check_features(crm, block, describe),
         *check_writeback(crm, block, describe),
         *check_label(crm, block, describe),
+        *check_permissions(crm, block, describe, scopes=scopes),
     ]

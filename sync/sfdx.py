@@ -3,7 +3,8 @@
 The files are rendered from the same `FieldSpec`s `leadq setup` sends, through the same Tooling API
 `Metadata` (`connector.salesforce.fields.metadata`), so a deploy and a setup make identical fields.
 Custom fields of Task (and Event) are defined on Activity in Salesforce metadata, so their source lives
-under `objects/Activity/fields/`.
+under `objects/Activity/fields/`. The `leadq_Integration` permission set (`sync.permissions`) grants the
+integration user exactly the object and field access the same config needs; assign it to that user.
 
     sf project deploy start --source-dir salesforce/force-app
 
@@ -19,8 +20,10 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from connector.salesforce.fields import api_name, metadata
+from mappings import SalesforceMapping
 from mappings.config.connections import DEFAULT_API_VERSION
 from sync.check import CrmBlock, writeback_targets
+from sync.permissions import PERMISSION_SET_PATH, permission_set_xml
 from sync.setup import field_spec
 
 NAMESPACE = "http://soap.sforce.com/2006/04/metadata"
@@ -75,8 +78,11 @@ def project_json(api_version: str = DEFAULT_API_VERSION) -> str:
 
 
 def sfdx_files(block: CrmBlock, api_version: str = DEFAULT_API_VERSION) -> dict[str, str]:
-    """Relative path -> file text, for every Salesforce writeback field of `block` and the project file."""
+    """Relative path -> file text: every Salesforce writeback field of `block`, the permission set of the
+    integration user, and the project file."""
     files = {"sfdx-project.json": project_json(api_version)}
+    if isinstance(block, SalesforceMapping):
+        files[PERMISSION_SET_PATH] = permission_set_xml(block)
     for target in writeback_targets("salesforce", block):
         spec = field_spec(target)
         name = api_name(spec)

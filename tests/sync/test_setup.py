@@ -54,7 +54,7 @@ def test_dry_run_changes_nothing(
     assert result.exit_code == 0, result.stdout
     assert result.stdout.count("would create") == LEADQ_FIELDS + LEADQ_PROPERTIES
     assert f"{LEADQ_FIELDS + LEADQ_PROPERTIES} to create, 0 present" in result.stdout
-    assert "would write 19 SFDX source files" in result.stdout
+    assert "would write 20 SFDX source files" in result.stdout
     assert _writes(sandbox) == []
     assert _custom_sf_fields(sandbox) == set() and _leadq_properties(sandbox) == set()
     assert not (tmp_path / "salesforce").exists()

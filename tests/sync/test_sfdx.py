@@ -51,7 +51,7 @@ def _as_dict(element: ElementTree.Element) -> Any:
 
 
 @pytest.mark.parametrize(
-    "path", sorted(p for p in sfdx_files(default_mapping("salesforce")) if p.endswith(".xml"))
+    "path", sorted(p for p in sfdx_files(default_mapping("salesforce")) if "/fields/" in p)
 )
 def test_each_field_file_is_valid_metadata_of_its_spec(path: str) -> None:
     text = sfdx_files(default_mapping("salesforce"))[path]
@@ -74,7 +74,7 @@ def test_each_field_file_is_valid_metadata_of_its_spec(path: str) -> None:
 
 def test_task_fields_live_on_activity_and_project_file_points_at_force_app() -> None:
     files = sfdx_files(default_mapping("salesforce"))
-    objects = {p.split("/")[-3] for p in files if p.endswith(".xml")}
+    objects = {p.split("/")[-3] for p in files if "/fields/" in p}
     assert objects == {"Lead", "Contact", "Activity"}
     project = json.loads(files["sfdx-project.json"])
     assert project["packageDirectories"] == [{"path": "force-app", "default": True}]
