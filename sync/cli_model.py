@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,10 +22,11 @@ from rich.text import Text
 from sqlalchemy.engine import make_url
 
 from mappings import ConfigError, Crm, LeadqConfig, load_config
-from scoring.registry import ModelInfo, ModelRegistry, RegistryError
-from scoring.report import NoHoldout, write_model_report
 from sync.context import state_dir_for
 from sync.state import StateStore
+
+if TYPE_CHECKING:  # the scoring stack loads in seconds: only the commands that need it import it
+    from scoring.registry import ModelInfo, ModelRegistry
 
 __all__ = ["model_app", "registry_for", "report"]
 
@@ -50,6 +51,8 @@ DEFAULT_CONFIG = Path("leadq.yaml")
 
 def registry_for(config_path: Path, crm: str) -> ModelRegistry:
     """The model registry of one CRM: `<state>/<crm>/models/`."""
+    from scoring.registry import ModelRegistry
+
     return ModelRegistry(state_dir_for(config_path) / crm)
 
 
@@ -217,6 +220,8 @@ def promote(
     crm: CrmOption = None,
 ) -> None:
     """Make VERSION the champion that scores leads; the current champion can be restored with rollback."""
+    from scoring.registry import RegistryError
+
     loaded = _config(config)
     crms = _crms(loaded, crm)
     holders = _registries_with(config, crms, version)
@@ -244,6 +249,8 @@ def promote(
 @model_app.command("rollback")
 def rollback(config: ConfigOption = DEFAULT_CONFIG, crm: CrmOption = None) -> None:
     """Make the previous champion the champion again."""
+    from scoring.registry import RegistryError
+
     loaded = _config(config)
     crms = _crms(loaded, crm)
     candidates = [c for c in crms if registry_for(config, c).champion() is not None]
@@ -278,6 +285,9 @@ def report(
 ) -> None:  # fmt: skip
     """Write the HTML model report of each CRM's champion: calibration, ROC, lift, score distribution by
     outcome, SHAP summary, drift, and the rules-only baseline next to the model."""
+    from scoring.registry import RegistryError
+    from scoring.report import NoHoldout, write_model_report
+
     loaded = _config(config)
     crms = _crms(loaded, crm)
     champions = [(c, v) for c in crms if (v := registry_for(config, c).champion()) is not None]
@@ -307,6 +317,9 @@ def report(
 
 def write_champion_report(state_dir: Path, config: LeadqConfig, crm: str) -> str:
     """Write the champion's report into `state_dir/reports` and return where, or say why there is none."""
+    from scoring.registry import ModelRegistry, RegistryError
+    from scoring.report import NoHoldout, write_model_report
+
     registry = ModelRegistry(state_dir / crm)
     version = registry.champion()
     if version is None:
