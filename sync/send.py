@@ -21,6 +21,9 @@ from sync.report import CrmReport
 from sync.state import OutboxItem, StateStore
 
 MAX_ATTEMPTS = 5
+# Outcomes that mean "not sent: the quota is spent" (this cycle's share, the org's day, HubSpot's day):
+# the item goes back untouched and the send phase stops.
+QUOTA_CODES = frozenset({"LEADQ_QUOTA_SHARE", "REQUEST_LIMIT_EXCEEDED", "DAILY"})
 CLAIM = 2000
 TaskCreated = Callable[[str, str | None], None]
 
@@ -73,13 +76,14 @@ class Sender:
         self.on_task_created = on_task_created
         self.should_stop = should_stop
         self._retry_later: list[int] = []
+        self._quota_hit = False
 
     def send_all(self) -> None:
         """Send until the outbox is empty, the quota stops us, or a stop was requested."""
         started = time.perf_counter()
         try:
             while not self.should_stop():
-                items = self.store.claim_pending(CLAIM, crm=self.crm)
+                items = self.store.claim_pending_many(CLAIM, self.crm)
                 if not items:
                     break
                 try:
@@ -88,6 +92,8 @@ class Sender:
                     self._release(items)
                     self.report.stopped = str(exc)
                     break
+                if self._quota_hit:
+                    break
         finally:
             for item_id in self._retry_later:
                 self.store.requeue(item_id)
@@ -95,10 +101,29 @@ class Sender:
             self.report.phase("write", time.perf_counter() - started)
 
     def _release(self, items: Sequence[OutboxItem]) -> None:
+        held = []
         for item in items:
             current = self.store.outbox_item(item.id)
             if current is not None and current.state == "sent":
-                self.store.requeue(item.id)
+                held.append(item.id)
+        self.store.release(held)
+
+    def _hold_back(
+        self, items: Sequence[OutboxItem], outcomes: Sequence[WriteOutcome]
+    ) -> tuple[list[OutboxItem], list[WriteOutcome]]:
+        """Set aside what the quota refused (back to pending, no attempt counted); the rest to settle."""
+        kept: list[tuple[OutboxItem, WriteOutcome]] = []
+        held: list[int] = []
+        for item, outcome in zip(items, outcomes, strict=True):
+            if not outcome.ok and outcome.code in QUOTA_CODES:
+                held.append(item.id)
+                self.report.stopped = self.report.stopped or f"{outcome.code}: {outcome.message}"
+            else:
+                kept.append((item, outcome))
+        if held:
+            self.store.release(held)
+            self._quota_hit = True
+        return [k[0] for k in kept], [k[1] for k in kept]
 
     def _send(self, items: Sequence[OutboxItem]) -> None:
         by_object: dict[str, list[OutboxItem]] = defaultdict(list)
@@ -106,28 +131,39 @@ class Sender:
         for item in items:
             (tasks if item.kind == "task" else by_object[item.object]).append(item)
         for obj, group in by_object.items():
+            if self._quota_hit:
+                self.store.release([i.id for i in group])
+                continue
             updates = [RecordUpdate(str(i.record_id), dict(i.payload["values"])) for i in group]
             try:
                 outcomes = self.connector.apply_updates(obj, updates)
             except RetryableError as exc:
                 outcomes = [WriteOutcome(u.id, WriteStatus.RETRYABLE, message=str(exc)) for u in updates]
             with self.store.transaction():
-                self._settle_updates(group, outcomes)
-        if tasks:
+                self._settle_updates(*self._hold_back(group, outcomes))
+        if tasks and self._quota_hit:
+            self.store.release([i.id for i in tasks])
+        elif tasks:
             specs = [task_spec(dict(i.payload)) for i in tasks]
             try:
                 outcomes = self.connector.create_tasks(specs)
             except RetryableError as exc:
-                outcomes = [WriteOutcome(s.idempotency_key, WriteStatus.RETRYABLE, message=str(exc)) for s in specs]
+                outcomes = [
+                    WriteOutcome(s.idempotency_key, WriteStatus.RETRYABLE, message=str(exc)) for s in specs
+                ]
             with self.store.transaction():
-                for item, outcome in zip(tasks, outcomes, strict=True):
+                for item, outcome in zip(*self._hold_back(tasks, outcomes), strict=True):
                     self._settle_task(item, outcome)
 
     def _failed(self, item: OutboxItem, outcome: WriteOutcome) -> str | None:
         """Book a failure; returns the parking reason when the item is given up on."""
         reason = f"{outcome.code or outcome.status.value}: {outcome.message or 'no message'}"
         if outcome.status is WriteStatus.REJECTED or item.attempts >= MAX_ATTEMPTS:
-            why = reason if outcome.status is WriteStatus.REJECTED else f"{reason} (after {item.attempts} attempts)"
+            why = (
+                reason
+                if outcome.status is WriteStatus.REJECTED
+                else f"{reason} (after {item.attempts} attempts)"
+            )
             self.store.mark_parked(item.id, why)
             self.report.parked += 1
             return why
@@ -144,7 +180,9 @@ class Sender:
             else:
                 self._settle_failed_update(item, outcome)
         self.store.mark_done_many([item.id for item in done])
-        landed = [(i.object, str(i.record_id), list(i.payload["values"]), dict(i.payload["values"])) for i in done]
+        landed = [
+            (i.object, str(i.record_id), list(i.payload["values"]), dict(i.payload["values"])) for i in done
+        ]
         self.store.settle_many(self.crm, landed, "written")
         self.report.written += len(done)
         self.report.fields_written += sum(len(i.payload["values"]) for i in done)
@@ -167,7 +205,12 @@ class Sender:
         self.store.settle_fields(self.crm, item.object, record_id, values, state, error)
         if parked:
             self.store.audit(
-                "leadq", "write_parked", crm=self.crm, obj=item.object, record_id=record_id, detail={"reason": parked}
+                "leadq",
+                "write_parked",
+                crm=self.crm,
+                obj=item.object,
+                record_id=record_id,
+                detail={"reason": parked},
             )
 
     def _settle_task(self, item: OutboxItem, outcome: WriteOutcome) -> None:

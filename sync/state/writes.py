@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Sequence
+
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from sync.state.base import StoreBase, to_record
@@ -224,6 +226,23 @@ class WritesMixin(StoreBase):
             row = s.get(OutboxRow, item_id)
             last_error = None if row is None else row.last_error
         return self._outbox_update(item_id, "pending", last_error)
+
+    def release(self, item_ids: Sequence[int]) -> None:
+        """Return claimed items to `pending` without counting the attempt (they were never sent: the quota
+        or a stop held them back)."""
+        now = self.now()
+        with self.session() as s:
+            for start in range(0, len(item_ids), 500):
+                s.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_(list(item_ids[start : start + 500])))
+                    .values(
+                        state="pending",
+                        attempts=case((OutboxRow.attempts > 0, OutboxRow.attempts - 1), else_=0),
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
 
     def outbox_item(self, item_id: int) -> OutboxItem | None:
         """One outbox item by id."""

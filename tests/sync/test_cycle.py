@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from connector.protocol import CRMConnector, RecordUpdate, TaskSpec, WriteOutcome
+from connector.protocol import CRMConnector, RecordUpdate, TaskSpec, WriteOutcome, WriteStatus
 from sandbox import SandboxServer
 from sync.context import CycleContext
 from sync.cycle import run_cycle
@@ -229,5 +229,41 @@ def test_everyone_is_rescored_once_a_day_and_only_changed_values_are_written(
         assert daily.scored == first.scored and daily.human_edits == 0
         assert daily.written <= daily.scored  # ages moved on; only what changed is written
         assert run_cycle(ctx).crms["salesforce"].scored == 0  # the mark moved: not again today
+    finally:
+        close(ctx)
+
+
+class QuotaSpent:
+    """The real connector, except that the cycle's quota share is spent before any write goes out."""
+
+    def __init__(self, inner: CRMConnector) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def apply_updates(self, obj: str, updates: Sequence[RecordUpdate]) -> list[WriteOutcome]:
+        return [
+            WriteOutcome(u.id, WriteStatus.RETRYABLE, code="LEADQ_QUOTA_SHARE", message="share spent")
+            for u in updates
+        ]
+
+
+def test_a_spent_quota_stops_the_send_phase_and_never_costs_an_attempt(
+    tmp_path: Path, server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_ctx(tmp_path, server, "salesforce", monkeypatch)
+    real = ctx.connectors["salesforce"]
+    try:
+        ctx.connectors = {"salesforce": QuotaSpent(real)}
+        for _ in range(7):  # more cycles than the retry bound
+            report = run_cycle(ctx).crms["salesforce"]
+            assert report.stopped is not None and "LEADQ_QUOTA_SHARE" in report.stopped
+            assert (report.written, report.write_failures, report.parked) == (0, 0, 0)
+        pending = ctx.store.outbox_items("pending", "salesforce")
+        assert pending and all(item.attempts == 0 for item in pending)
+        ctx.connectors = {"salesforce": real}
+        resumed = run_cycle(ctx).crms["salesforce"]
+        assert resumed.stopped is None and resumed.written == len(pending) and resumed.pending == 0
     finally:
         close(ctx)
