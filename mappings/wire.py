@@ -194,6 +194,7 @@ class FieldReader:
         self.problems: list[FieldProblem] = []
         props = raw.get("properties") if crm == "hubspot" else None
         self._properties: Mapping[str, Any] = props if isinstance(props, Mapping) else {}
+        self._raw_is_mapping = isinstance(raw, Mapping)
 
     def problem(self, path: str, value: object, message: str) -> None:
         """Record that `path` holds `value`, which is unusable for `message`."""
@@ -210,6 +211,11 @@ class FieldReader:
 
     def lookup(self, path: str) -> Any:
         """Like `get`, but a field the record does not carry reads as the `_ABSENT` sentinel."""
+        if "." not in path:  # the common case, read without walking (same answer as the walk below)
+            if path in self._properties:
+                return self._properties[path]
+            raw = self.raw
+            return raw[path] if self._raw_is_mapping and path in raw else _ABSENT
         node: Any = self.raw
         for depth, part in enumerate(path.split(".")):
             if not isinstance(node, Mapping):

@@ -10,9 +10,9 @@ Pure: no I/O beyond what the caller hands in.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-import time
 from datetime import datetime
 
 import numpy as np
@@ -70,7 +70,9 @@ def policy_frame(
     for spec in features:
         if spec.leaky:
             continue
-        columns[f"lead.{spec.name}"] = np.array([lead.fields.get(spec.name) for lead in ordered], dtype=object)
+        columns[f"lead.{spec.name}"] = np.array(
+            [lead.fields.get(spec.name) for lead in ordered], dtype=object
+        )
     for fact in GRAPH_COLUMNS:
         values = frame.data[fact]
         if fact in _BOOLEAN_FACTS:

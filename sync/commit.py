@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from mappings import Crm
 from scoring.decision import Decision
 from scoring.explain import Previous
@@ -41,7 +43,15 @@ class Commit:
     human_edits: Sequence[HumanEdit] = ()
 
 
+_JSON_SCALARS = (str, int, bool)
+
+
 def _plain(value: object) -> object:
+    kind = type(value)
+    if value is None or kind in _JSON_SCALARS:  # the common case, without a trial encoding
+        return value
+    if kind is float:
+        return None if math.isnan(value) else value  # type: ignore[arg-type]
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, datetime):
@@ -53,13 +63,55 @@ def _plain(value: object) -> object:
     return value
 
 
-def decision_json(decision: Decision, obj: str, scored: ScoredBatch | None) -> dict[str, Any]:
-    """What the score history keeps of a decision (`leadq explain` and the next "since" line read it)."""
-    previous = scored.previous(decision.lead_id) if scored is not None else None
+def previous_all(scored: ScoredBatch) -> dict[str, Previous]:
+    """`scored.previous(lead)` of every explained lead at once (a per-lead `.loc` costs ~0.3 ms each)."""
+    points, values = scored.points, scored.values
+    if points.index.has_duplicates or values.index.has_duplicates or len(points.index) == 0:
+        return {str(i): p for i in points.index if (p := scored.previous(str(i))) is not None}
+    by_id = {d.lead_id: d for d in scored.decisions}
+    point_names = [str(c) for c in points.columns]
+    value_names = [str(c) for c in values.columns]
+    point_rows = points.to_numpy(dtype=np.float64).tolist()
+    value_rows = values.loc[points.index].astype(object).to_numpy().tolist()
+    out: dict[str, Previous] = {}
+    for lead_id, point_row, value_row in zip(points.index, point_rows, value_rows, strict=True):
+        decision = by_id[lead_id]
+        out[str(lead_id)] = Previous(
+            decision.score,
+            decision.scored_at,
+            dict(zip(point_names, point_row, strict=True)),
+            {name: _plain_value(v) for name, v in zip(value_names, value_row, strict=True)},
+        )
+    return out
+
+
+def _plain_value(value: object) -> object:
+    # What `ScoredBatch.previous` makes of a frame cell: numpy scalars as Python, NaN as None.
+    if isinstance(value, np.generic):
+        value = value.item()
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def decision_json(
+    decision: Decision, obj: str, scored: ScoredBatch | None, explained: Mapping[str, Previous] | None = None
+) -> dict[str, Any]:
+    """What the score history keeps of a decision (`leadq explain` and the next "since" line read it).
+
+    `explained` is `previous_all(scored)` when the caller has it already (one pass for the whole batch)."""
+    if explained is not None:
+        previous = explained.get(decision.lead_id)
+    else:
+        previous = scored.previous(decision.lead_id) if scored is not None else None
 
     def reasons(items: Sequence[Any]) -> list[dict[str, Any]]:
         return [
-            {"source": r.source, "label": r.label, "value": r.value, "points": round(r.points, 2), "text": r.text}
+            {
+                "source": r.source,
+                "label": r.label,
+                "value": r.value,
+                "points": round(r.points, 2),
+                "text": r.text,
+            }
             for r in items
         ]
 
@@ -122,16 +174,19 @@ def commit(store: StateStore, c: Commit) -> None:
             for n, (obj, update) in enumerate(c.extra_updates)
         ]  # fmt: skip
         items += [
-            NewOutboxItem(crm, "task", t.spec.who_object, t.lead_id, task_payload(t.spec), t.spec.idempotency_key)
+            NewOutboxItem(
+                crm, "task", t.spec.who_object, t.lead_id, task_payload(t.spec), t.spec.idempotency_key
+            )
             for t in c.tasks
         ]
         store.enqueue_many(items)
+        explained = previous_all(c.scored) if c.scored is not None else {}
         store.add_scores_bulk(
             [
                 ScoreRecord(
                     crm=crm, lead_id=d.lead_id, scored_at=d.scored_at or store.now(), score=d.score, tier=d.tier,
                     probability=d.probability, reasons=d.reasons_text,
-                    contributions=decision_json(d, c.objects.get(d.lead_id, ""), c.scored),
+                    contributions=decision_json(d, c.objects.get(d.lead_id, ""), c.scored, explained),
                     model_version=d.model_version, policy_version=d.policy_version,
                 )
                 for d in c.decisions
@@ -160,4 +215,6 @@ def commit(store: StateStore, c: Commit) -> None:
         ]  # fmt: skip
         store.audit_many(audit)
         for e in c.human_edits:
-            store.settle_fields(crm, e.object, e.record_id, [e.field], "parked", f"changed by a person to {e.theirs!r}")
+            store.settle_fields(
+                crm, e.object, e.record_id, [e.field], "parked", f"changed by a person to {e.theirs!r}"
+            )

@@ -28,7 +28,14 @@ from mappings import (
     Opportunity,
     translate_batch,
 )
-from sync.fields import HUBSPOT_ASSOCIATIONS, SCORED_OBJECTS, VOLATILE, pull_fields, pull_objects, writeback_fields
+from sync.fields import (
+    HUBSPOT_ASSOCIATIONS,
+    SCORED_OBJECTS,
+    VOLATILE,
+    pull_fields,
+    pull_objects,
+    writeback_fields,
+)
 from sync.report import CrmReport
 from sync.state import StateStore
 from sync.state.bulk import SnapshotPut

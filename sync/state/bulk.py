@@ -3,7 +3,7 @@ per record. Each joins the caller's `transaction()` like every other store metho
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -23,6 +23,37 @@ _CHUNK = 500  # bound parameters per IN (...) stay well under SQLite's limit
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+_Plan = list[tuple[str | None, Callable[[Any], Any] | None, Any]]
+
+
+def _positional_plan(compiled: Any, statement: Any, names: Sequence[str]) -> _Plan | None:
+    """For each `?` of a compiled SQLite statement: the row key and the bind's type processor, or (for a
+    constant the statement carries) its processed value. None when a bind is neither (a column default or
+    onupdate SQLAlchemy would compute per row): the caller then lets SQLAlchemy execute it."""
+    order = compiled.positiontup
+    if order is None:
+        return None
+    table = statement.table
+    if any(c.onupdate is not None for c in table.c) and statement.is_update:
+        return None
+    wanted = set(names)
+    dialect = compiled.dialect
+    plan: _Plan = []
+    for name in order:
+        bind = compiled.binds[name]
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if name in wanted:
+            plan.append((name, convert, None))
+        elif statement.is_update and not bind.required and bind.callable is None:
+            value = bind.effective_value
+            plan.append((None, None, value if convert is None else convert(value)))
+        else:
+            return None
+    if statement.is_insert and set(order) != wanted:
+        return None
+    return plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +95,38 @@ class BulkMixin(StoreBase):
             return
         dialect = self.engine.dialect.name
         maker = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = maker(table)
+        updates = {c: statement.excluded[c] for c in rows[0] if c not in keys}
+        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+        # One statement compiled once and run as executemany: a multi-VALUES statement per chunk costs a
+        # fresh compile of thousands of bound parameters each time.
+        self._execute_many(statement, rows)
+
+    def _execute_many(self, statement: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run an INSERT, upsert or UPDATE once per row of `rows`, as one executemany per chunk."""
+        if not rows:
+            return
+        dialect = self.engine.dialect
+        names = list(rows[0])
+        compiled = statement.compile(dialect=dialect, column_keys=names)
+        plan = _positional_plan(compiled, statement, names) if dialect.name == "sqlite" else None
         with self.session() as s:
-            for chunk in _chunks(rows, 200):
-                statement = maker(table).values(list(chunk))
-                updates = {c: statement.excluded[c] for c in chunk[0] if c not in keys}
-                s.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
+            connection = s.connection()
+            if plan is None:
+                for chunk in _chunks(rows, 5000):
+                    connection.execute(statement, list(chunk))
+                return
+            # SQLite: the binds' own type processors, then the driver's executemany directly; the per-row
+            # parameter handling of a Core executemany costs more than the statement itself.
+            for chunk in _chunks(rows, 5000):
+                params = [
+                    tuple(
+                        constant if name is None else (row[name] if convert is None else convert(row[name]))
+                        for name, convert, constant in plan
+                    )
+                    for row in chunk
+                ]
+                connection.exec_driver_sql(compiled.string, params)
 
     # ---- snapshots ---------------------------------------------------------------------------------
 
@@ -137,13 +195,19 @@ class BulkMixin(StoreBase):
         """Ledger entries of many records: record id -> field -> entry."""
         ids = list(dict.fromkeys(record_ids))
         out: dict[str, dict[str, LedgerEntry]] = {}
+        table = cast(Table, LedgerRow.__table__)
+        names = list(LedgerEntry.__dataclass_fields__)
+        columns = [table.c[name] for name in names]
         with self.session() as s:
+            connection = s.connection()
             for chunk in _chunks(ids):
-                query = select(LedgerRow).where(
-                    LedgerRow.crm == crm, LedgerRow.object == obj, LedgerRow.record_id.in_(chunk)
+                query = select(*columns).where(
+                    table.c.crm == crm, table.c.object == obj, table.c.record_id.in_(chunk)
                 )
-                for row in s.scalars(query):
-                    out.setdefault(row.record_id, {})[row.field] = to_record(LedgerEntry, row)
+                # Plain rows, not ORM objects: a 100k-lead cycle reads half a million entries.
+                for row in connection.execute(query):
+                    entry = LedgerEntry(*row)
+                    out.setdefault(entry.record_id, {})[entry.field] = entry
         return out
 
     def plan_writes(self, crm: str, planned: Sequence[PlannedField]) -> None:
@@ -197,7 +261,13 @@ class BulkMixin(StoreBase):
             & (table.c.field == bindparam("b_field"))
         )
         keys = [
-            {"b_crm": crm, "b_object": obj, "b_record_id": record_id, "b_field": name, "value": values.get(name)}
+            {
+                "b_crm": crm,
+                "b_object": obj,
+                "b_record_id": record_id,
+                "b_field": name,
+                "value": values.get(name),
+            }
             for obj, record_id, names, values in records
             for name in names
         ]
@@ -224,8 +294,7 @@ class BulkMixin(StoreBase):
             )
             for key in keys:
                 key.pop("value")
-        with self.session() as s:
-            s.connection().execute(statement, keys)
+        self._execute_many(statement, keys)
 
     # ---- outbox ------------------------------------------------------------------------------------
 
@@ -257,9 +326,35 @@ class BulkMixin(StoreBase):
                     "updated_at": now,
                 }
             rows = list(fresh.values())
-            for chunk in _chunks(rows, 200):
-                s.execute(insert(OutboxRow), list(chunk))
+        self._execute_many(insert(cast(Table, OutboxRow.__table__)), rows)
         return len(rows)
+
+    def claim_pending_many(self, limit: int, crm: str) -> list[OutboxItem]:
+        """`claim_pending(limit, crm=crm)` in two set statements: take up to `limit` pending items of `crm`,
+        oldest first, and mark them `sent` (one attempt more)."""
+        table = cast(Table, OutboxRow.__table__)
+        names = list(OutboxItem.__dataclass_fields__)
+        query = (
+            select(*(table.c[name] for name in names))
+            .where(table.c.state == "pending", table.c.crm == crm)
+            .order_by(table.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        now = self.now()
+        with self.session() as s:
+            connection = s.connection()
+            rows = [dict(zip(names, row, strict=True)) for row in connection.execute(query)]
+            for chunk in _chunks([row["id"] for row in rows]):
+                connection.execute(
+                    update(table)
+                    .where(table.c.id.in_(chunk))
+                    .values(state="sent", attempts=table.c.attempts + 1, updated_at=now)
+                )
+        return [
+            OutboxItem(**{**row, "state": "sent", "attempts": row["attempts"] + 1, "updated_at": now})
+            for row in rows
+        ]
 
     def mark_done_many(self, item_ids: Sequence[int]) -> None:
         """Mark many sent items done (the connector confirmed them)."""
@@ -295,7 +390,9 @@ class BulkMixin(StoreBase):
 
     def in_flight(self, crm: str) -> list[OutboxItem]:
         """Items `sent` whose outcome a crash hid: to requeue before anything else."""
-        query = select(OutboxRow).where(OutboxRow.crm == crm, OutboxRow.state == "sent").order_by(OutboxRow.id)
+        query = (
+            select(OutboxRow).where(OutboxRow.crm == crm, OutboxRow.state == "sent").order_by(OutboxRow.id)
+        )
         with self.session() as s:
             return [to_record(OutboxItem, row) for row in s.scalars(query)]
 
@@ -308,23 +405,25 @@ class BulkMixin(StoreBase):
             | {"scored_at": self._at(score.scored_at)}
             for score in scores
         ]
-        with self.session() as s:
-            for chunk in _chunks(rows, 500):
-                s.execute(insert(ScoreRow), list(chunk))
+        self._execute_many(insert(cast(Table, ScoreRow.__table__)), rows)
 
     def latest_scores(self, crm: str, lead_ids: Iterable[str]) -> dict[str, ScoreRecord]:
         """The newest history entry of each lead among `lead_ids` (for the "what changed" line)."""
         ids = list(dict.fromkeys(lead_ids))
         out: dict[str, ScoreRecord] = {}
+        table = cast(Table, ScoreRow.__table__)
+        columns = [table.c[name] for name in ScoreRecord.__dataclass_fields__]
         with self.session() as s:
+            connection = s.connection()
             for chunk in _chunks(ids):
                 query = (
-                    select(ScoreRow)
-                    .where(ScoreRow.crm == crm, ScoreRow.lead_id.in_(chunk))
-                    .order_by(ScoreRow.lead_id, ScoreRow.scored_at, ScoreRow.id)
+                    select(*columns)
+                    .where(table.c.crm == crm, table.c.lead_id.in_(chunk))
+                    .order_by(table.c.lead_id, table.c.scored_at, table.c.id)
                 )
-                for row in s.scalars(query):
-                    out[row.lead_id] = to_record(ScoreRecord, row)
+                for row in connection.execute(query):
+                    record = ScoreRecord(*row)
+                    out[record.lead_id] = record
         return out
 
     # ---- audit -------------------------------------------------------------------------------------
@@ -349,6 +448,4 @@ class BulkMixin(StoreBase):
             }
             for e in entries
         ]
-        with self.session() as s:
-            for chunk in _chunks(rows, 500):
-                s.execute(insert(AuditRow), list(chunk))
+        self._execute_many(insert(cast(Table, AuditRow.__table__)), rows)
