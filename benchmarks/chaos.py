@@ -234,6 +234,10 @@ def main() -> None:
         clock = fixed_clock()
         console.print(f"cycle clock pinned to {clock.isoformat()}; faults: {FAULTS}", highlight=False)
         reference = reference_run(base, root, clock)
+        if reference.state.written == 0:
+            raise SystemExit(
+                "the fault-free reference run wrote nothing into the CRM: nothing to compare with"
+            )
         faulty = faults_run(base, root, clock)
         out.update(faults_section(console, reference, faulty))
         cycle_seconds = float(reference.reports[0]["seconds"]) if reference.reports else 10.0

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,6 +88,10 @@ class Run:
     ) -> None:  # fmt: skip
         self.result = RunResult(name, root / name)
         self.folder = self.result.folder
+        # A run starts from nothing: a state database left by an earlier run in the same --workdir would
+        # make its cycles find nothing to do, and the comparison meaningless.
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
         self.crms = crms
         self.started = time.perf_counter()
         db = copy_db(base_db, self.folder / "org.db")
