@@ -21,6 +21,7 @@ import pandas as pd
 from mappings import Crm, Lead
 from scoring.activity import epoch_seconds
 from scoring.graph import AccountGraph
+from scoring.graph_types import AccountInfo, OpportunityInfo
 from scoring.matching import MATCH_METHODS
 
 __all__ = [
@@ -101,8 +102,8 @@ def graph_features(
         if match.account_id is not None:
             ordinal.setdefault((lead.crm, match.account_id), len(ordinal))
     accounts = list(ordinal)
-    customers: dict[tuple[Crm, str], bool] = {}
-    facts = [_account(graph, key, now_s, customers) for key in accounts]
+    known = _Known(graph)
+    facts = [_account(known, key, now_s) for key in accounts]
     person_last, account_last = graph.activities.last_engaged(now)
     engaged_30, engaged_90, latest = _engagement(graph, accounts, now_s, person_last, account_last)
     at = np.array(
@@ -196,27 +197,52 @@ def _own_last(
     return own
 
 
-def _account(
-    graph: AccountGraph, key: tuple[Crm, str], now_s: float, customers: dict[tuple[Crm, str], bool]
-) -> _Account:
-    info = graph.account_info(*key)
-    open_, won, lost = _opportunity_counts(graph, key, now_s)
+class _Known:
+    """What one `graph_features` call has read about accounts: each account's record, opportunities and
+    customer standing are looked up once, however many leads, subsidiaries and sisters share them."""
+
+    def __init__(self, graph: AccountGraph) -> None:
+        self.graph = graph
+        self._info: dict[tuple[Crm, str], AccountInfo | None] = {}
+        self._opportunities: dict[tuple[Crm, str], list[OpportunityInfo]] = {}
+        self._children: dict[tuple[Crm, str], list[str]] = {}
+        self.customers: dict[tuple[Crm, str], bool] = {}
+
+    def info(self, key: tuple[Crm, str]) -> AccountInfo | None:
+        if key not in self._info:
+            self._info[key] = self.graph.account_info(*key)
+        return self._info[key]
+
+    def children(self, key: tuple[Crm, str]) -> list[str]:
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = self.graph.children(*key)
+        return found
+
+    def opportunities(self, key: tuple[Crm, str]) -> list[OpportunityInfo]:
+        found = self._opportunities.get(key)
+        if found is None:
+            found = self._opportunities[key] = self.graph.opportunities(*key)
+        return found
+
+
+def _account(known: _Known, key: tuple[Crm, str], now_s: float) -> _Account:
+    info = known.info(key)
+    open_, won, lost = _opportunity_counts(known, key, now_s)
     return _Account(
         name=info.name if info else key[1],
         owner_id=info.owner_id if info else None,
-        is_customer=float(_customer(graph, key, now_s, customers)),
+        is_customer=float(_customer(known, key, now_s)),
         open=open_,
         won=won,
         lost=lost,
-        related=_related_customer(graph, key, now_s, customers),
+        related=_related_customer(known, key, now_s),
     )
 
 
-def _opportunity_counts(
-    graph: AccountGraph, key: tuple[Crm, str], now_s: float
-) -> tuple[float, float, float]:
+def _opportunity_counts(known: _Known, key: tuple[Crm, str], now_s: float) -> tuple[float, float, float]:
     open_ = won = lost = 0
-    for opp in graph.opportunities(*key):
+    for opp in known.opportunities(key):
         if opp.created_at is not None and opp.created_at > now_s:
             continue
         if opp.is_closed and (opp.closed_at is None or opp.closed_at <= now_s):
@@ -227,30 +253,30 @@ def _opportunity_counts(
     return float(open_), float(won), float(lost)
 
 
-def _customer(
-    graph: AccountGraph, key: tuple[Crm, str], now_s: float, cache: dict[tuple[Crm, str], bool]
-) -> bool:
+def _customer(known: _Known, key: tuple[Crm, str], now_s: float) -> bool:
     """Customer as of `now`: the flag, unless every won deal closed after `now` (then not yet)."""
+    cache = known.customers
     if key not in cache:
-        info = graph.account_info(*key)
-        closes = [o.closed_at for o in graph.opportunities(*key) if o.is_won and o.closed_at is not None]
-        cache[key] = bool(info and info.is_customer) and (not closes or min(closes) <= now_s)
+        info = known.info(key)
+        if not (info and info.is_customer):
+            cache[key] = False  # no need to read its deals
+        else:
+            closes = [o.closed_at for o in known.opportunities(key) if o.is_won and o.closed_at is not None]
+            cache[key] = not closes or min(closes) <= now_s
     return cache[key]
 
 
-def _related_customer(
-    graph: AccountGraph, key: tuple[Crm, str], now_s: float, cache: dict[tuple[Crm, str], bool]
-) -> tuple[str, str] | None:
+def _related_customer(known: _Known, key: tuple[Crm, str], now_s: float) -> tuple[str, str] | None:
     crm, account_id = key
-    info = graph.account_info(crm, account_id)
+    info = known.info(key)
     if info is None or info.parent_id is None:
         return None
-    parent = graph.account_info(crm, info.parent_id)
-    if parent is not None and _customer(graph, (crm, parent.id), now_s, cache):
+    parent = known.info((crm, info.parent_id))
+    if parent is not None and _customer(known, (crm, parent.id), now_s):
         return ("parent company", parent.name)
-    sisters = [graph.account_info(crm, sister) for sister in graph.children(crm, info.parent_id)]
+    sisters = [known.info((crm, sister)) for sister in known.children((crm, info.parent_id))]
     names = sorted(
-        s.name for s in sisters if s and s.id != account_id and _customer(graph, (crm, s.id), now_s, cache)
+        s.name for s in sisters if s and s.id != account_id and _customer(known, (crm, s.id), now_s)
     )
     return ("sister company", names[0]) if names else None
 

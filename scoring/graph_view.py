@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 import networkx as nx
 
@@ -22,6 +23,7 @@ __all__ = ["MEMBER_RELATIONS", "PERSONS", "GraphView", "person_key"]
 MEMBER_RELATIONS = ("works_at", "matched_to")
 """The edges that make a person a member of an account."""
 PERSONS: tuple[NodeKind, NodeKind] = ("lead", "contact")
+_NO_EDGES: dict[NodeKey, dict[str, object]] = {}
 
 
 class GraphView:
@@ -56,13 +58,11 @@ class GraphView:
 
     def members(self, crm: Crm, account_id: str) -> list[NodeKey]:
         """People (leads and contacts) who work at or were matched to the account."""
-        key: NodeKey = ("account", crm, account_id)
-        if key not in self._g:
-            return []
+        pred = self._pred(("account", crm, account_id))
         return [
             u
-            for u, rels in self._g.pred[key].items()
-            if u[0] in PERSONS and any(r in rels for r in MEMBER_RELATIONS)
+            for u, rels in pred.items()
+            if u[0] in PERSONS and ("works_at" in rels or "matched_to" in rels)  # MEMBER_RELATIONS
         ]
 
     def match_of(self, lead: Lead) -> Match:
@@ -84,7 +84,9 @@ class GraphView:
                 found.append(recorded)
             else:
                 found.append(None)
-                fresh[lead.crm].append(replace(lead, account_id=recorded.account_id) if recorded else lead)
+                # `replace` copies the whole record: only when the recorded link differs.
+                link = recorded.account_id if recorded is not None else lead.account_id
+                fresh[lead.crm].append(replace(lead, account_id=link) if link != lead.account_id else lead)
         matched = {crm: self.matcher(crm).match_many(group) for crm, group in fresh.items()}
         return [match or matched[lead.crm][lead.id] for lead, match in zip(batch, found, strict=True)]
 
@@ -107,17 +109,17 @@ class GraphView:
 
     def opportunities(self, crm: Crm, account_id: str) -> list[OpportunityInfo]:
         """The account's opportunities."""
-        key: NodeKey = ("account", crm, account_id)
-        if key not in self._g:
-            return []
-        nodes = self._g.nodes
-        return [
-            OpportunityInfo(
-                u[2], *(nodes[u][name] for name in ("is_won", "is_closed", "created_at", "closed_at"))
-            )
-            for u, rels in self._g.pred[key].items()
-            if u[0] == "opportunity" and "opportunity_of" in rels
-        ]
+        nodes: dict[NodeKey, dict[str, Any]] = self._g._node  # type: ignore[attr-defined]
+        out = []
+        for u, rels in self._pred(("account", crm, account_id)).items():
+            if u[0] == "opportunity" and "opportunity_of" in rels:
+                node = nodes[u]
+                out.append(
+                    OpportunityInfo(
+                        u[2], node["is_won"], node["is_closed"], node["created_at"], node["closed_at"]
+                    )
+                )
+        return out
 
     # ---- looking around (shared with the bookkeeping in AccountGraph) -----------------------------
 
@@ -127,7 +129,14 @@ class GraphView:
         return account
 
     def _children(self, key: NodeKey) -> list[NodeKey]:
-        return [u for u, rels in self._g.pred[key].items() if "parent" in rels]
+        return [u for u, rels in self._pred(key).items() if "parent" in rels]
+
+    def _pred(self, key: NodeKey) -> dict[NodeKey, dict[str, object]]:
+        """The node's in-edges as networkx stores them (neighbour -> edge key -> attributes), empty for a
+        node not in the graph. Read-only: the public `pred` views cost microseconds per neighbour and
+        edge-key test, which adds up to seconds when every account of a big batch is visited."""
+        pred: dict[NodeKey, dict[str, object]] = self._g._pred.get(key, _NO_EDGES)  # type: ignore[attr-defined]
+        return pred
 
     def _family(self, key: NodeKey) -> set[NodeKey]:
         """An account, its subsidiaries and its sister companies: whose context its status is part of."""

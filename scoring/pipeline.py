@@ -84,17 +84,25 @@ def policy_frame(
     columns["completeness"] = frame.completeness.reindex(frame.data.index).fillna(1.0).to_numpy()
     columns["days_inactive"] = frame.data["days_since_last_activity"].to_numpy(dtype=np.float64)
     columns["owner_id"] = np.array([lead.owner_id for lead in ordered], dtype=object)
-    matches = graph.matches_of(ordered)
-    owners = []
-    for lead, match in zip(ordered, matches, strict=True):
-        info = graph.account_info(lead.crm, match.account_id) if match.account_id else None
-        owners.append(info.owner_id if info is not None else None)
-    columns["account_owner_id"] = np.array(owners, dtype=object)
+    columns["account_owner_id"] = _account_owners(ordered, frame, graph)
     if scores is not None:
         columns["score"] = scores.astype(np.float64)
     if probability is not None:
         columns["probability"] = probability
     return pd.DataFrame(columns, index=frame.data.index)
+
+
+def _account_owners(ordered: Sequence[Lead], frame: FeatureFrame, graph: AccountGraph) -> np.ndarray:
+    """The owner of each lead's matched account: read from the frame's context when it has it (the
+    graph features already matched every lead), else matched again."""
+    if "account_owner_id" in frame.context.columns:
+        context = frame.context["account_owner_id"].reindex(frame.data.index)
+        return context.astype(object).where(context.notna(), None).to_numpy(dtype=object)
+    owners = []
+    for lead, match in zip(ordered, graph.matches_of(ordered), strict=True):
+        info = graph.account_info(lead.crm, match.account_id) if match.account_id else None
+        owners.append(info.owner_id if info is not None else None)
+    return np.array(owners, dtype=object)
 
 
 class Pipeline:

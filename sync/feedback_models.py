@@ -31,7 +31,16 @@ from scoring.graph import AccountGraph
 from scoring.metrics import quality
 from scoring.pipeline import Pipeline, policy_frame
 from scoring.registry import ModelRegistry, Promotion, RegistryError
-from scoring.training import NotEnoughLabels, TrainedModel, holdout_evaluation, predict, subset, train
+from scoring.training import (
+    MAX_TRAINING_ROWS,
+    NotEnoughLabels,
+    TrainedModel,
+    cap_rows,
+    holdout_evaluation,
+    predict,
+    subset,
+    train,
+)
 from sync.context import CycleContext
 from sync.daemon import crontab_weekdays
 from sync.feedback_labels import WorldLike, label_high_water, labels_after, latest_labels, training_labels
@@ -203,10 +212,13 @@ def _fit(
     holdout's frame, outcomes and segments."""
     scoring = ctx.config.scoring
     features = ctx.mapping(crm).features
-    people = [world.people[str(i)] for i in labels.index]
+    train_ids, test_ids = holdout_ids([str(i) for i in labels.index], labels)
+    # Above MAX_TRAINING_ROWS a stratified sample is fitted on: features only for it and the holdout.
+    target = (pd.to_numeric(labels, errors="coerce") > 0).astype(int)
+    train_ids = [str(i) for i in cap_rows(train_ids, target, MAX_TRAINING_ROWS)]
+    people = [world.people[i] for i in (*train_ids, *test_ids)]
     frame = build_features(people, graph=world.graph, features=features, crm=crm, now=now)
     segments = _segments(ctx, crm, people, frame, world.graph, now)
-    train_ids, test_ids = holdout_ids([str(i) for i in labels.index], labels)
     fitted = labels.loc[train_ids]
     # The totals passed the minimum; the training part is smaller by the holdout, so the fit may go
     # below it (per-segment models keep the configured minimum wherever the data allows it).
