@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
@@ -12,6 +14,7 @@ from mappings.config.features import FeatureSpec, FeatureValue, normalise_catego
 from mappings.config.writeback import RECORD_SLOTS, TASK_SLOTS
 from mappings.records import ReviewDecision
 from mappings.wire import (
+    ABSENT,
     MAX_LINE,
     BadValue,
     FieldReader,
@@ -49,16 +52,74 @@ class UnknownCategory(BadValue):
         self.value = value
 
 
+@dataclass(frozen=True, slots=True)
+class _Feature:
+    """A feature resolved for one object: its field path and its reading, decided once per mapping."""
+
+    spec: FeatureSpec
+    name: str
+    path: str
+    read: Callable[[Any, datetime], FeatureValue]
+    missing: FeatureValue
+    is_category: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a mapping asks of one object's records, resolved once instead of per record and field."""
+
+    features: tuple[_Feature, ...]
+    record_slots: tuple[tuple[str, str, str], ...]  # (slot, field, kind)
+    task_slots: tuple[tuple[str, str, str], ...]
+    task_key_field: str
+
+
+_PLANS: dict[tuple[int, str], tuple[CrmMapping, _Plan]] = {}
+_MAX_PLANS = 64
+_LAST_PLAN: list[tuple[CrmMapping, str, _Plan]] = []
+
+
+def _plan(mapping: CrmMapping, object_name: str) -> _Plan:
+    # Keyed by identity: config models are frozen, and the entry holds the mapping so its id stays unique.
+    if _LAST_PLAN:
+        last_mapping, last_object, last_plan = _LAST_PLAN[0]
+        if last_mapping is mapping and last_object == object_name:
+            return last_plan  # a batch asks for the same plan once per record
+    key = (id(mapping), object_name)
+    hit = _PLANS.get(key)
+    if hit is not None and hit[0] is mapping:
+        _LAST_PLAN[:] = [(mapping, object_name, hit[1])]
+        return hit[1]
+    features = tuple(
+        _Feature(spec, spec.name, path, _reading(spec), spec.missing_value, spec.type == "category")
+        for spec in mapping.features
+        if (path := spec.field_for(object_name)) is not None
+    )
+
+    def slots(names: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+        return tuple((slot, (f := mapping.writeback.field_for(slot)).field, f.kind) for slot in names)
+
+    plan = _Plan(
+        features, slots(RECORD_SLOTS), slots(TASK_SLOTS), mapping.writeback.field_for("task_key").field
+    )
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[key] = (mapping, plan)
+    _LAST_PLAN[:] = [(mapping, object_name, plan)]
+    return plan
+
+
 def feature_values(reader: FieldReader, mapping: CrmMapping, now: datetime) -> dict[str, FeatureValue]:
     """Every feature that applies to the record's object, by name; unreadable values read as missing."""
     values: dict[str, FeatureValue] = {}
-    for feature in mapping.features:
-        path = feature.field_for(reader.object_name)
-        if path is None:
-            continue
+    for feature in _plan(mapping, reader.object_name).features:
+        path = feature.path
         raw = reader.get(path)
+        if raw is None:
+            values[feature.name] = feature.missing
+            continue
         try:
-            value = _feature_value(feature, raw, now)
+            value = feature.read(raw, now)
         except UnknownCategory as exc:
             # Kept: a new picklist value is still information; the problem tells the admin to map it.
             reader.problem(path, raw, f"feature {feature.name}: {exc}")
@@ -66,50 +127,73 @@ def feature_values(reader: FieldReader, mapping: CrmMapping, now: datetime) -> d
         except BadValue as exc:
             reader.problem(path, raw, f"feature {feature.name}: {exc}")
             value = None
-        if feature.type == "category" and isinstance(value, str) and len(value) > MAX_LINE:
+        if feature.is_category and isinstance(value, str) and len(value) > MAX_LINE:
             # A picklist value this long is junk, and it would travel into explanations and policies.
             reader.problem(path, raw, f"feature {feature.name}: longer than {MAX_LINE} characters; cut")
             value = value[: MAX_LINE - 1] + "…"
-        values[feature.name] = feature.missing_value if value is None else value
+        values[feature.name] = feature.missing if value is None else value
     return values
 
 
 def _feature_value(feature: FeatureSpec, raw: Any, now: datetime) -> FeatureValue:
+    """One feature's canonical value from a raw value (the general form of what `_reading` specialises)."""
     if raw is None:
         return None
+    return _reading(feature)(raw, now)
+
+
+def _reading(feature: FeatureSpec) -> Callable[[Any, datetime], FeatureValue]:
+    """How a non-null raw value of `feature` reads, chosen once per feature (BadValue when it does not)."""
     if feature.transform == "age_days":
-        moment = read_datetime(raw)
-        if moment is None:
-            return None
-        age = (now - moment).total_seconds() / 86_400
-        if age < -1:  # a day of clock skew is not worth a problem
-            raise BadValue("date is in the future")
-        return round(max(age, 0.0), 2)
-    if feature.transform in ("email_domain", "free_email"):
-        domain = email_domain(read_email(raw))
-        return is_free_mail(domain) if feature.transform == "free_email" and domain else domain
+        return _age_days
+    if feature.transform == "email_domain":
+        return lambda raw, now: email_domain(read_email(raw))
+    if feature.transform == "free_email":
+        return _free_email
     if feature.type == "number":
-        return read_number(raw)
+        return lambda raw, now: read_number(raw)
     if feature.type == "boolean":
-        return read_bool(raw)
+        return lambda raw, now: read_bool(raw)
     if feature.type == "date":
-        return read_datetime(raw)
-    text = read_text(raw, single_line=feature.type == "category")
-    if text is None or feature.type == "text":
+        return lambda raw, now: read_datetime(raw)
+    if feature.type == "text":
+        return lambda raw, now: read_text(raw)
+    # Categories: the admin's values, then the listed categories compared normalised (first listed wins).
+    known: dict[str, str] = {}
+    for listed in feature.categories:
+        known.setdefault(normalise_category(listed), listed)
+    values = dict(feature.values)
+    strict = bool(feature.categories)
+
+    def category(raw: Any, now: datetime) -> FeatureValue:
+        text = read_text(raw, single_line=True)
+        if text is None:
+            return None
+        key = normalise_category(text)
+        if key in values:
+            return values[key]
+        if key in known:
+            return known[key]
+        if strict:
+            raise UnknownCategory(text)
         return text
-    return _category(feature, text)
+
+    return category
 
 
-def _category(feature: FeatureSpec, text: str) -> str:
-    key = normalise_category(text)
-    if key in feature.values:
-        return feature.values[key]
-    for known in feature.categories:
-        if normalise_category(known) == key:
-            return known
-    if feature.categories:
-        raise UnknownCategory(text)
-    return text
+def _age_days(raw: Any, now: datetime) -> FeatureValue:
+    moment = read_datetime(raw)
+    if moment is None:
+        return None
+    age = (now - moment).total_seconds() / 86_400
+    if age < -1:  # a day of clock skew is not worth a problem
+        raise BadValue("date is in the future")
+    return round(max(age, 0.0), 2)
+
+
+def _free_email(raw: Any, now: datetime) -> FeatureValue:
+    domain = email_domain(read_email(raw))
+    return is_free_mail(domain) if domain else domain
 
 
 def writeback_values(
@@ -121,16 +205,19 @@ def writeback_values(
     """
     decoded: dict[str, object] = {}
     raw_values: dict[str, object] = {}
-    for slot in TASK_SLOTS if task else RECORD_SLOTS:
-        spec = mapping.writeback.field_for(slot)
-        if not reader.has(spec.field):
+    plan = _plan(mapping, reader.object_name)
+    for slot, field, kind in plan.task_slots if task else plan.record_slots:
+        raw = reader.lookup(field)
+        if raw is ABSENT:
             continue
-        raw = reader.get(spec.field)
         raw_values[slot] = raw
+        if raw is None:
+            decoded[slot] = None
+            continue
         try:
-            decoded[slot] = _decode(spec.kind, slot, raw)
+            decoded[slot] = _decode(kind, slot, raw)
         except BadValue as exc:
-            reader.problem(spec.field, raw, f"{slot}: {exc}")
+            reader.problem(field, raw, f"{slot}: {exc}")
             decoded[slot] = None
     return decoded, raw_values
 
@@ -168,7 +255,7 @@ def decision_of(value: object) -> ReviewDecision | None:
 
 def task_key(reader: FieldReader, mapping: CrmMapping, *text_paths: str) -> str | None:
     """The idempotency key of a review task: our key field, else a `[leadq:KEY]` marker in its text."""
-    key = reader.text(mapping.writeback.field_for("task_key").field)
+    key = reader.text(_plan(mapping, reader.object_name).task_key_field)
     if key:
         return key
     for path in text_paths:

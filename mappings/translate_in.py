@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,9 +11,13 @@ from mappings.config.crm import ActivityKind, CrmMapping, HubSpotMapping, Salesf
 from mappings.mapped import utc_now
 from mappings.problems import QUARANTINED, BatchResult, FieldProblem, TranslationResult
 from mappings.records import Activity, CanonicalRecord
-from mappings.wire import BadValue, FieldReader, read_id, read_number
+from mappings.wire import MAPPING_TYPES, BadValue, FieldReader, read_id, read_number
 
-_BUILDERS = {"salesforce": from_salesforce.BUILDERS, "hubspot": from_hubspot.BUILDERS}
+Builder = Callable[[FieldReader, CrmMapping, str, datetime], CanonicalRecord]
+_BUILDERS: dict[str, dict[str, Builder]] = {
+    "salesforce": from_salesforce.BUILDERS,
+    "hubspot": from_hubspot.BUILDERS,
+}
 _ID_FIELD = {"salesforce": "Id", "hubspot": "id"}
 # HubSpot engagement counters on a contact: (count property, last-time property, activity kind).
 _COUNTERS: tuple[tuple[str, str, ActivityKind], ...] = (
@@ -60,37 +64,53 @@ def to_canonical(
     `position` names a record without an id in problems (`<record 3>`).
     """
     _check(crm, object_name, mapping)
-    label = f"<record {position}>" if position is not None else "<no id>"
-    if not isinstance(raw_record, Mapping):
+    record, problems = _translate(
+        crm, _BUILDERS[crm][object_name], object_name, raw_record, mapping, now or utc_now(), position
+    )
+    return TranslationResult(record, problems)
+
+
+def _translate(
+    crm: str,
+    builder: Builder,
+    object_name: str,
+    raw_record: Mapping[str, Any],
+    mapping: CrmMapping,
+    now: datetime,
+    position: int | None,
+) -> tuple[CanonicalRecord | None, list[FieldProblem]]:
+    """`to_canonical` after its caller checks, which a batch makes once for all of its records."""
+    if not isinstance(raw_record, MAPPING_TYPES):
         problem = FieldProblem(
-            label, "<record>", raw_record, f"{QUARANTINED}: not a mapping of fields", object_name
+            _label(position), "<record>", raw_record, f"{QUARANTINED}: not a mapping of fields", object_name
         )
-        return TranslationResult(None, [problem])
+        return None, [problem]
     id_field = _ID_FIELD[crm]
     raw_id = raw_record.get(id_field)
     try:
         record_id = read_id(raw_id)
     except BadValue as exc:
-        return TranslationResult(
-            None, [FieldProblem(label, id_field, raw_id, f"{QUARANTINED}: {exc}", object_name)]
-        )
+        return None, [FieldProblem(_label(position), id_field, raw_id, f"{QUARANTINED}: {exc}", object_name)]
     if record_id is None:
-        problem = FieldProblem(label, id_field, raw_id, f"{QUARANTINED}: record has no id", object_name)
-        return TranslationResult(None, [problem])
-    properties = raw_record.get("properties", {})
-    if crm == "hubspot" and not isinstance(properties, Mapping):
-        # Every field of a HubSpot record lives in `properties`: without them there is nothing to score.
         problem = FieldProblem(
-            record_id,
-            "properties",
-            properties,
-            f"{QUARANTINED}: expected a mapping of properties",
-            object_name,
+            _label(position), id_field, raw_id, f"{QUARANTINED}: record has no id", object_name
         )
-        return TranslationResult(None, [problem])
+        return None, [problem]
+    if crm == "hubspot":
+        properties = raw_record.get("properties", {})
+        if not isinstance(properties, Mapping):
+            # Every field of a HubSpot record lives in `properties`: without them there is nothing to score.
+            problem = FieldProblem(
+                record_id,
+                "properties",
+                properties,
+                f"{QUARANTINED}: expected a mapping of properties",
+                object_name,
+            )
+            return None, [problem]
     reader = FieldReader(crm, raw_record, record_id, object_name)
     try:
-        record = _BUILDERS[crm][object_name](reader, mapping, record_id, now or utc_now())
+        record = builder(reader, mapping, record_id, now)
     except Exception as exc:  # one unforeseen value must cost one record, never the batch
         problem = FieldProblem(
             record_id,
@@ -99,8 +119,12 @@ def to_canonical(
             f"{QUARANTINED}: could not be read ({type(exc).__name__})",
             object_name,
         )
-        return TranslationResult(None, [*reader.problems, problem])
-    return TranslationResult(record, reader.problems)
+        return None, [*reader.problems, problem]
+    return record, reader.problems
+
+
+def _label(position: int | None) -> str:
+    return f"<record {position}>" if position is not None else "<no id>"
 
 
 def translate_batch(
@@ -112,13 +136,17 @@ def translate_batch(
     now: datetime | None = None,
 ) -> BatchResult[CanonicalRecord]:
     """Translate a page of raw records: every readable record, and the problems of all of them."""
+    _check(crm, object_name, mapping)
+    builder = _BUILDERS[crm][object_name]
     moment = now or utc_now()
     result: BatchResult[CanonicalRecord] = BatchResult()
+    records, problems = result.records, result.problems
     for position, raw in enumerate(raw_records):
-        one = to_canonical(crm, object_name, raw, mapping, now=moment, position=position)
-        if one.record is not None:
-            result.records.append(one.record)
-        result.problems.extend(one.problems)
+        record, found = _translate(crm, builder, object_name, raw, mapping, moment, position)
+        if record is not None:
+            records.append(record)
+        if found:
+            problems.extend(found)
     return result
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +22,8 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _EMAIL = re.compile(r"[^@\s]+@([^@\s]+\.[^@\s.]+)")
 _HOST = re.compile(r"[^\s/:@?#\[\]]+\.[^\s/:@?#\[\]]+")
 _ID = re.compile(r"[A-Za-z0-9_\-.:]{1,255}")
-_ABSENT = object()
+ABSENT = object()  # what `FieldReader.lookup` returns for a field the record does not carry
+_ABSENT = ABSENT
 FREE_MAIL = frozenset(
     {
         "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "ymail.com", "hotmail.com",
@@ -34,18 +35,27 @@ FREE_MAIL = frozenset(
 )  # fmt: skip
 
 
+# dict first: the common case answers without the Mapping ABC's slower check.
+MAPPING_TYPES = (dict, Mapping)
+
+
 class BadValue(ValueError):
     """A wire value that does not read as the type asked for."""
 
 
 def clean_text(value: str, *, single_line: bool = False) -> str:
     """Drop control characters and lone surrogates (they break JSON, SQL and CSV downstream)."""
+    if value.isprintable():
+        # No controls, surrogates, line breaks or whitespace but the plain space: nothing to drop.
+        return " ".join(value.split()) if single_line else value.strip(" ")
     text = _UNSAFE.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
     return " ".join(text.split()) if single_line else text.strip()
 
 
 def read_text(value: Any, *, single_line: bool = False) -> str | None:
     """Text, or None when empty; numbers read as their digits."""
+    if type(value) is str:  # the common case, answered before the type checks below
+        return clean_text(value, single_line=single_line) or None
     if isinstance(value, bool | dict | list | tuple | set):
         raise BadValue(f"expected text, got {type(value).__name__}")
     if isinstance(value, int | float):
@@ -97,6 +107,9 @@ def read_bool(value: Any) -> bool | None:
 def read_datetime(value: Any) -> datetime | None:
     """A UTC datetime from ISO text (`2024-01-01`, `...T10:00:00.000+0000`, `...Z`) or epoch milliseconds."""
     try:
+        if type(value) is str and _bare_iso(value):
+            parsed = datetime.fromisoformat(value)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
         if isinstance(value, datetime):
             parsed = value
         elif isinstance(value, date):
@@ -121,6 +134,11 @@ def read_datetime(value: Any) -> datetime | None:
         raise BadValue("not a valid date or date-time") from None
 
 
+def _bare_iso(text: str) -> bool:
+    # The common case: ISO text without surrounding space (the general path strips it, then parses).
+    return bool(text) and not text[0].isspace() and not text[-1].isspace() and not text.isdigit()
+
+
 def read_date(value: Any) -> date | None:
     """A calendar date; date-times read as their UTC date."""
     if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
@@ -134,6 +152,8 @@ def read_date(value: Any) -> date | None:
 
 def read_id(value: Any) -> str | None:
     """A record id (Salesforce 15/18 characters, HubSpot digits)."""
+    if type(value) is str and _ID.fullmatch(value):
+        return value  # the common case: nothing to strip, nothing to reject
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
@@ -193,8 +213,8 @@ class FieldReader:
         self.object_name = object_name
         self.problems: list[FieldProblem] = []
         props = raw.get("properties") if crm == "hubspot" else None
-        self._properties: Mapping[str, Any] = props if isinstance(props, Mapping) else {}
-        self._raw_is_mapping = isinstance(raw, Mapping)
+        self._properties: Mapping[str, Any] = props if isinstance(props, MAPPING_TYPES) else {}
+        self._raw_is_mapping = isinstance(raw, MAPPING_TYPES)
 
     def problem(self, path: str, value: object, message: str) -> None:
         """Record that `path` holds `value`, which is unusable for `message`."""
@@ -202,6 +222,11 @@ class FieldReader:
 
     def get(self, path: str) -> Any:
         """The raw value at a field path (`Industry`, `Account.Industry`); None when absent."""
+        if "." not in path:  # the common case, read without walking (same answer as `lookup`)
+            if path in self._properties:
+                return self._properties[path]
+            raw = self.raw
+            return raw[path] if self._raw_is_mapping and path in raw else None
         value = self.lookup(path)
         return None if value is _ABSENT else value
 
@@ -230,23 +255,34 @@ class FieldReader:
                 return _ABSENT
         return node
 
-    def _read(self, path: str, reader: Any, **kwargs: Any) -> Any:
+    def _read(self, path: str, reader: Callable[[Any], Any]) -> Any:
         value = self.get(path)
         if value is None:
             return None
         try:
-            return reader(value, **kwargs)
+            return reader(value)
         except BadValue as exc:
             self.problem(path, value, str(exc))
             return None
 
+    # The readers below answer the common wire shapes inline (plain text, well-formed ids and ISO stamps,
+    # JSON booleans) and hand everything else to the general readers, which own the problems.
     def text(self, path: str, *, single_line: bool = True) -> str | None:
         """Text; a single-line value longer than `MAX_LINE` is cut (and reported)."""
-        value = self._read(path, read_text, single_line=single_line)
+        raw = self.get(path)
+        if raw is None:
+            return None
+        if type(raw) is str and len(raw) <= MAX_LINE and raw.isprintable():
+            return (" ".join(raw.split()) if single_line else raw.strip(" ")) or None
+        try:
+            value = read_text(raw, single_line=single_line)
+        except BadValue as exc:
+            self.problem(path, raw, str(exc))
+            return None
         if single_line and value is not None and len(value) > MAX_LINE:
             self.problem(path, value, f"longer than {MAX_LINE} characters; cut")
             value = value[: MAX_LINE - 1] + "…"
-        return value  # type: ignore[no-any-return]
+        return value
 
     def number(self, path: str) -> float | None:
         """A finite number."""
@@ -254,11 +290,24 @@ class FieldReader:
 
     def boolean(self, path: str, default: bool = False) -> bool:
         """A boolean; absent or empty reads as `default`."""
-        value = self._read(path, read_bool)
+        raw = self.get(path)
+        if raw is True or raw is False:
+            return raw
+        value = None if raw is None else self._read(path, read_bool)
         return default if value is None else bool(value)
 
     def timestamp(self, path: str) -> datetime | None:
         """A UTC datetime."""
+        raw = self.get(path)
+        if raw is None:
+            return None
+        if type(raw) is str and _bare_iso(raw):
+            try:
+                parsed = datetime.fromisoformat(raw)
+            except ValueError:
+                pass  # reported by the general reader
+            else:
+                return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
         return self._read(path, read_datetime)  # type: ignore[no-any-return]
 
     def calendar_date(self, path: str) -> date | None:
@@ -267,7 +316,10 @@ class FieldReader:
 
     def id(self, path: str) -> str | None:
         """A record id."""
-        return self._read(path, read_id)  # type: ignore[no-any-return]
+        raw = self.get(path)
+        if type(raw) is str and _ID.fullmatch(raw):
+            return raw
+        return None if raw is None else self._read(path, read_id)
 
     def email(self, path: str) -> str | None:
         """An email address."""

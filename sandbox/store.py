@@ -101,6 +101,8 @@ class Store:
             c.execute(
                 "CREATE INDEX IF NOT EXISTS hs_object_mod ON hs_object (type, archived, updated_ms, id)"
             )
+            # which ids are live, without reading each row's properties
+            c.execute("CREATE INDEX IF NOT EXISTS hs_object_live ON hs_object (type, archived, id)")
             c.execute(
                 "CREATE TABLE IF NOT EXISTS hs_property (type TEXT, name TEXT, spec TEXT, PRIMARY KEY (type, name))"
             )
@@ -112,7 +114,13 @@ class Store:
                 "to_id INTEGER, category TEXT, type_id INTEGER, "
                 "PRIMARY KEY (from_type, from_id, to_type, to_id, category, type_id))"
             )
-            c.execute("CREATE INDEX IF NOT EXISTS hs_assoc_to ON hs_assoc (to_type, to_id)")
+            # Reading associations from the side they were not created on: without the from type in the
+            # index, SQLite preferred the primary key on `from_type` alone and scanned a whole type per id.
+            c.execute("DROP INDEX IF EXISTS hs_assoc_to")
+            c.execute(
+                "CREATE INDEX IF NOT EXISTS hs_assoc_rev ON hs_assoc "
+                "(to_type, to_id, from_type, category, type_id, from_id)"
+            )
             c.execute("CREATE TABLE IF NOT EXISTS hs_owner (id INTEGER PRIMARY KEY, spec TEXT)")
             c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             objects = standard_objects()
@@ -440,29 +448,62 @@ class Store:
                 out[rec.id] = rec
         return out
 
+    def hs_live_ids(self, type_: str, ids: Sequence[int]) -> set[int]:
+        """Which of `ids` are live records of the type (an index-only lookup: no properties are read)."""
+        out: set[int] = set()
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            out.update(
+                int(row[0])
+                for row in self.sql(
+                    f"SELECT id FROM hs_object WHERE type = ? AND archived = 0 AND id IN ({marks})",
+                    (type_, *chunk),
+                )
+            )
+        return out
+
     def hs_update(
         self, type_: str, record_id: int, props: Mapping[str, str | None], *, when: datetime | None = None
     ) -> HsRecord | None:
         """Set properties (an empty string or None clears one) and bump the modified stamps (to `when`)."""
-        with self.transaction() as c:
+        with self.transaction():
             rec = self.hs_get(type_, record_id)
             if rec is None:
                 return None
+            return self.hs_update_records(type_, [(rec, props)], when=when)[0]
+
+    def hs_update_records(
+        self,
+        type_: str,
+        changes: Sequence[tuple[HsRecord, Mapping[str, str | None]]],
+        *,
+        when: datetime | None = None,
+    ) -> list[HsRecord]:
+        """`hs_update` of live records the caller has just read (in its transaction), one statement for all.
+
+        Each record's new properties are its given ones changed; a record given twice would lose the first
+        change, so callers pass distinct records.
+        """
+        out: list[HsRecord] = []
+        with self.transaction() as c:
             t = when or self.clock.now()
             ms, iso = epoch_ms(t), hs_datetime(t)
-            new = dict(rec.props)
-            for k, v in props.items():
-                if v is None or v == "":
-                    new.pop(k, None)
-                else:
-                    new[k] = v
-            new[modified_property(type_)] = iso
-            new["hs_lastmodifieddate"] = iso
-            c.execute(
-                "UPDATE hs_object SET props = ?, updated_ms = ? WHERE type = ? AND id = ?",
-                (orjson.dumps(new), ms, type_, record_id),
-            )
-            return replace(rec, props=new, updated_ms=ms)
+            modified = modified_property(type_)
+            rows = []
+            for rec, props in changes:
+                new = dict(rec.props)
+                for k, v in props.items():
+                    if v is None or v == "":
+                        new.pop(k, None)
+                    else:
+                        new[k] = v
+                new[modified] = iso
+                new["hs_lastmodifieddate"] = iso
+                rows.append((orjson.dumps(new), ms, type_, rec.id))
+                out.append(replace(rec, props=new, updated_ms=ms))
+            c.executemany("UPDATE hs_object SET props = ?, updated_ms = ? WHERE type = ? AND id = ?", rows)
+        return out
 
     def hs_archive(self, type_: str, record_id: int) -> bool:
         with self.transaction() as c:

@@ -1,4 +1,4 @@
-"""Association reads: `POST /crm/v4/associations/{from}/{to}/batch/read`, 100 ids a call, paging per id."""
+"""Association reads: `POST /crm/v4/associations/{from}/{to}/batch/read`, up to 1,000 ids a call, paging per id."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from connector.errors import ConnectorConfigError
 from connector.hubspot.client import API_ERRORS, HubSpotApis, api_error, next_after, raw_json
 from connector.hubspot.wire import CRM
 
-BATCH = 100
 # Request models deep-copy the client's default configuration each unless given one: a copy per id was a
 # tenth of a 10k-contact cycle. They only read its validation flag, so one shared instance serves them all.
 _MODELS = Configuration()
@@ -26,8 +25,9 @@ def read_associations(
     """For each id, the ids of the `to_type` records associated with it ([] when none), in HubSpot's order."""
     out: dict[str, list[str]] = {str(i): [] for i in ids}
     pending: list[tuple[str, str | None]] = [(i, None) for i in out]
+    size = apis.settings.association_batch_size
     while pending:
-        chunk, pending = pending[:BATCH], pending[BATCH:]
+        chunk, pending = pending[:size], pending[size:]
         body = BatchInputPublicFetchAssociationsBatchRequest(
             inputs=[
                 PublicFetchAssociationsBatchRequest(id=i, after=after, local_vars_configuration=_MODELS)

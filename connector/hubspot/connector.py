@@ -106,7 +106,7 @@ class HubSpotConnector:
                 return
 
     def associations(self, from_type: str, ids: Sequence[str], to_type: str) -> dict[str, list[str]]:
-        """For each id, the associated `to_type` ids (v4 batch read, 100 ids a call); [] when none."""
+        """For each id, the associated `to_type` ids (v4 batch read, up to 1,000 ids a call); [] when none."""
         return associations.read_associations(self._apis, from_type, ids, to_type)
 
     def describe(self, obj: str) -> ObjectDescription:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
+from hubspot.crm.objects import Configuration, Filter, FilterGroup, PublicObjectSearchRequest
 
 from connector.errors import ConnectorConfigError
 from connector.hubspot.client import API_ERRORS, HubSpotApis, api_error, next_after, raw_json
@@ -23,6 +23,8 @@ from connector.hubspot.wire import CRM, parse_stamp, to_ms
 from connector.protocol import RawRecord
 
 SEARCHABLE = ("contacts", "companies", "deals", "tasks", "notes")
+# Request models deep-copy the client's default configuration each unless given one (see associations.py)
+_MODELS = Configuration()
 
 
 def stamp_property(obj: str) -> str:
@@ -37,6 +39,7 @@ def search_filter(prop: str, operator: str, value: Any = None, values: Sequence[
         operator=operator,
         value=None if value is None else str(value),
         values=list(values) if values is not None else None,
+        local_vars_configuration=_MODELS,
     )
 
 
@@ -180,11 +183,12 @@ class WindowSearch:
 
     def _search(self, query: _Query, after: str | None) -> dict[str, Any]:
         request = PublicObjectSearchRequest(
-            filter_groups=[FilterGroup(filters=query.filters)],
+            filter_groups=[FilterGroup(filters=query.filters, local_vars_configuration=_MODELS)],
             sorts=[{"propertyName": query.sort, "direction": "ASCENDING"}],
             properties=self.properties,
             limit=self.page_size,
             after=after,
+            local_vars_configuration=_MODELS,
         )
         try:
             answer: dict[str, Any] = raw_json(

@@ -49,6 +49,8 @@ class HubSpotSettings:
     # HubSpot refuses to page a search past 10,000 results; restart the window before that
     search_result_cap: int = 10_000
     batch_size: int = 100
+    # associations v4 batch read takes up to 1,000 ids a call (object batch endpoints only 100)
+    association_batch_size: int = 1000
 
     def __post_init__(self) -> None:
         self.token = _secret(self.token)
@@ -82,12 +84,20 @@ class HubSpotSettings:
             raise AuthConfigError(
                 f"unknown auth {self.auth!r}; use private_app or oauth_refresh", crm="hubspot"
             )
-        for name in ("requests_per_10s", "search_per_second", "search_page_size", "batch_size"):
+        for name in (
+            "requests_per_10s",
+            "search_per_second",
+            "search_page_size",
+            "batch_size",
+            "association_batch_size",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ConnectorConfigError(f"{name} must be at least 1", crm="hubspot")
         if not 1 <= self.search_page_size <= 200:
             raise ConnectorConfigError("search_page_size must be between 1 and 200", crm="hubspot")
         if not 1 <= self.batch_size <= 100:
             raise ConnectorConfigError("batch_size must be between 1 and 100", crm="hubspot")
+        if not 1 <= self.association_batch_size <= 1000:
+            raise ConnectorConfigError("association_batch_size must be between 1 and 1000", crm="hubspot")
         if self.search_result_cap < self.search_page_size:
             raise ConnectorConfigError("search_result_cap must be at least search_page_size", crm="hubspot")

@@ -30,7 +30,7 @@ from connector.protocol import ChangePage, Deletion, RawRecord
 from connector.salesforce.client import SalesforceClient
 from connector.salesforce.describe import DescribeCache, Described, check_object_name
 from connector.salesforce.settings import SalesforceSettings
-from connector.salesforce.values import flatten, from_csv, parse_stamp
+from connector.salesforce.values import csv_converter, flattener, parse_stamp
 
 STAMP = "SystemModstamp"
 BULK_RESULTS_PAGE = 50_000
@@ -87,7 +87,8 @@ class Puller:
             rows = self._bulk_rows(described, select, format_soql(template, **values))
             pages: Iterable[list[RawRecord]] = _chunks(rows, self.settings.query_page_size)
         else:
-            pages = ([flatten(r, select) for r in page] for page in self._rest_pages(described.name, first))
+            flat = flattener(select)
+            pages = ([flat(r) for r in page] for page in self._rest_pages(described.name, first))
         seen: set[str] = set()
         for page in pages:
             if not page:
@@ -154,7 +155,7 @@ class Puller:
 
     # ------------------------------------------------------------------ Bulk API 2.0
     def _bulk_rows(self, described: Described, select: list[str], soql: str) -> list[RawRecord]:
-        types = {path.lower(): self._type_of(described, path) for path in select}
+        converters = {path: csv_converter(self._type_of(described, path)) for path in select}
         canonical = {path.lower(): path for path in select}
         poll = self.settings.bulk_poll_seconds
 
@@ -162,13 +163,7 @@ class Puller:
             rows: list[RawRecord] = []
             job = getattr(sf.bulk2, described.name)
             for chunk in job.query(soql, max_records=BULK_RESULTS_PAGE, wait=poll):
-                for row in csv.DictReader(io.StringIO(str(chunk), newline="")):
-                    record = {path: None for path in select}
-                    for column, cell in row.items():
-                        key = canonical.get(str(column).lower())
-                        if key is not None:
-                            record[key] = from_csv(cell or "", types.get(key.lower()))
-                    rows.append(record)
+                rows.extend(_parse_chunk(str(chunk), select, canonical, converters))
             return rows
 
         rows = self.client.call(f"Bulk API 2.0 query of {described.name}", run)
@@ -189,6 +184,39 @@ class Puller:
             return None  # typed as text; the query itself already succeeded
         info = current.field(leaf)
         return info.type if info else None
+
+
+def _parse_chunk(
+    chunk: str,
+    select: list[str],
+    canonical: Mapping[str, str],
+    converters: Mapping[str, Callable[[str], Any] | None],
+) -> Iterator[RawRecord]:
+    """The rows of one Bulk API 2.0 results page, typed as the REST API types them.
+
+    The header is resolved once per page to (column, field, converter); text columns need no converter
+    and empty cells are null whatever the type. Short rows, blank lines and repeated columns read as with
+    `csv.DictReader`.
+    """
+    reader = csv.reader(io.StringIO(chunk, newline=""))
+    header = next(reader, None)
+    if header is None:
+        return
+    # As csv.DictReader: one entry per distinct header name, in first-seen order, read from its last column.
+    last = {name: i for i, name in enumerate(header)}
+    columns = [(i, key, converters[key]) for name, i in last.items() if (key := canonical.get(name.lower()))]
+    width = len(header)
+    blank = dict.fromkeys(select)
+    for cells in reader:
+        if not cells:
+            continue  # csv.DictReader skips blank lines
+        if len(cells) < width:
+            cells += [""] * (width - len(cells))
+        record = blank.copy()
+        for index, key, convert in columns:
+            cell = cells[index]
+            record[key] = None if not cell else cell if convert is None else convert(cell)
+        yield record
 
 
 def _chunks(rows: list[RawRecord], size: int) -> Iterator[list[RawRecord]]:

@@ -7,7 +7,7 @@ paths flattened to `"Account.Name"`), no `attributes`, values typed as the REST 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -16,6 +16,9 @@ from typing import Any
 NUMBER_INT = frozenset({"int", "long"})
 NUMBER_FLOAT = frozenset({"double", "currency", "percent"})
 BULK_NULL = "#N/A"  # Bulk API 2.0: an empty cell leaves the field unchanged; this clears it
+
+
+_ABSENT = object()
 
 
 def _get_ci(record: Mapping[str, Any], key: str) -> Any:
@@ -29,23 +32,43 @@ def _get_ci(record: Mapping[str, Any], key: str) -> Any:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
+_MAPPINGS = (dict, Mapping)  # dict first: the common case answers without the ABC machinery
 
 
 def flatten(record: Mapping[str, Any], select: Sequence[str]) -> dict[str, Any]:
     """The selected paths of a REST record: nested relationship objects walked, `attributes` dropped."""
-    out: dict[str, Any] = {}
-    for path in select:
-        value: Any
-        if "." in path:
-            value = record
-            for part in path.split("."):
-                value = _get_ci(value, part) if isinstance(value, Mapping) else None
-        else:
-            value = record[path] if path in record else _get_ci(record, path)
-        # Scalars first: this runs per field per record, and an isinstance check against the Mapping ABC
-        # costs more than the rest of the loop.
-        out[path] = value if isinstance(value, _SCALARS) or not isinstance(value, Mapping) else None
-    return out
+    return flattener(select)(record)
+
+
+def flattener(select: Sequence[str]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """`flatten` for one select list: the paths are split once, then every record of a pull reuses them."""
+    plain = [path for path in select if "." not in path]
+    dotted = [(path, path.split(".")) for path in select if "." in path]
+    order = list(dict.fromkeys(select))
+
+    def flat(record: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        get = record.get
+        for path in plain:
+            value = get(path, _ABSENT)
+            if value is _ABSENT:
+                value = _get_ci(record, path)
+            # Exact scalar types first: an isinstance check against the Mapping ABC costs more than the rest.
+            if type(value) not in _SCALAR_TYPES and (
+                isinstance(value, Mapping) and not isinstance(value, _SCALARS)
+            ):
+                value = None
+            out[path] = value
+        for path, parts in dotted:
+            node: Any = record
+            for part in parts:
+                node = _get_ci(node, part) if isinstance(node, _MAPPINGS) else None
+            out[path] = node if isinstance(node, _SCALARS) or not isinstance(node, Mapping) else None
+        # Keys in select order, as callers (and the records' digests) have always seen them.
+        return out if not dotted else {path: out[path] for path in order}
+
+    return flat
 
 
 def parse_stamp(value: Any) -> datetime | None:
@@ -73,6 +96,61 @@ def from_csv(text: str, field_type: str | None) -> Any:
         stamp = parse_stamp(text)
         return rest_datetime(stamp) if stamp else None
     return text
+
+
+def csv_converter(field_type: str | None) -> Callable[[str], Any] | None:
+    """`from_csv` for one column type, chosen once per column: None where the cell is kept as text.
+
+    The returned function takes a non-empty cell (empty cells are null whatever the type) and returns
+    exactly what `from_csv(cell, field_type)` returns.
+    """
+    if field_type == "boolean":
+        return _csv_boolean
+    if field_type in NUMBER_INT:
+        return _csv_int
+    if field_type in NUMBER_FLOAT:
+        return float
+    if field_type == "datetime":
+        return _csv_datetime
+    return None
+
+
+def _csv_boolean(text: str) -> bool:
+    return text.lower() == "true"
+
+
+def _csv_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return int(float(text))
+
+
+def _csv_datetime(text: str) -> str | None:
+    # Bulk CSV writes `2024-03-01T10:15:00.000Z`; the REST form differs only in the zone suffix. Such a
+    # cell is validated by parsing it and then re-suffixed, which skips the costly `strftime`. Anything
+    # else (other zones, no fraction, years before 1000) takes the general path.
+    if (
+        len(text) == 24
+        and text[23] == "Z"
+        and text[19] == "."
+        and text[10] == "T"
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[13] == ":"
+        and text[16] == ":"
+        and "1000" <= text[:4] <= "9999"
+        and text[20:23].isdecimal()
+        and text.isascii()
+    ):
+        try:
+            datetime.fromisoformat(text)  # validates: an impossible date or time fails below, as before
+        except ValueError:
+            pass
+        else:
+            return text[:23] + "+0000"
+    stamp = parse_stamp(text)
+    return rest_datetime(stamp) if stamp else None
 
 
 def rest_datetime(value: datetime) -> str:

@@ -39,6 +39,7 @@ from sandbox.hubspot.assoc_links import (
     object_id,
     plan_create_associations,
     read_links,
+    read_links_many,
     ref_id,
     render_types,
     v3_association_results,
@@ -176,25 +177,31 @@ def _read_batch(
     store: Store, from_type: str, to_type: str, body: Any, v3: bool
 ) -> tuple[dict[str, Any], int]:
     started = _now(store)
+    inputs = _inputs(body, READ_LIMIT)
+    wanted: list[int | None] = []
+    for item in inputs:
+        try:
+            wanted.append(object_id(item.get("id")))
+        except HsApiError:
+            wanted.append(None)
+    found = read_links_many(store, from_type, [a for a in wanted if a is not None], to_type)
+    fallback = f"{SINGULAR[from_type]}_to_{SINGULAR[to_type]}"
+    rendered: dict[int, list[dict[str, Any]]] = {}
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
-    for item in _inputs(body, READ_LIMIT):
-        raw = item.get("id")
-        try:
-            a = object_id(raw)
-        except HsApiError:
-            errors.append(no_associations(from_type, str(raw), to_type))
+    for item, a in zip(inputs, wanted, strict=True):
+        links = found.get(a) if a is not None else None
+        if a is None or not links:
+            errors.append(no_associations(from_type, str(item.get("id") if a is None else a), to_type))
             continue
-        links = read_links(store, from_type, a, to_type)
-        if not links:
-            errors.append(no_associations(from_type, str(a), to_type))
-            continue
-        to: list[dict[str, Any]]
-        if v3:
-            to = [{"id": str(i), "type": V3_NAMES.get(tid, f"{SINGULAR[from_type]}_to_{SINGULAR[to_type]}")}
-                  for i, specs in sorted(links.items()) for _, tid in specs]  # fmt: skip
-        else:
-            to = [{"toObjectId": i, "associationTypes": render_types(s)} for i, s in sorted(links.items())]
+        to = rendered.get(a)
+        if to is None:  # an id asked for twice is answered twice, from one rendering
+            if v3:
+                to = [{"id": str(i), "type": V3_NAMES.get(tid, fallback)}
+                      for i, specs in links.items() for _, tid in specs]  # fmt: skip
+            else:
+                to = [{"toObjectId": i, "associationTypes": render_types(s)} for i, s in links.items()]
+            rendered[a] = to
         results.append({"from": {"id": str(a)}, "to": to})
     return _batch_response(store, started, results, errors), 207 if errors else 200
 

@@ -25,7 +25,7 @@ from sandbox.hubspot.common import (
     resolve_type,
     state_of,
 )
-from sandbox.hubspot.render import render_full, render_object
+from sandbox.hubspot.render import render_full, render_objects
 from sandbox.hubspot.writes import ObjectWriter
 from sandbox.state import SandboxState
 from sandbox.store import HsRecord
@@ -139,14 +139,14 @@ def _read(
     else:
         found = writer.resolve_ids(ids, id_property)
         records = store.hs_get_many(writer.type, list(set(found.values())))
-    results, seen = [], set()
+    chosen: list[HsRecord] = []
+    seen: set[int] = set()
     for raw in ids:
         rid = found.get(raw)
         if rid is not None and rid in records and rid not in seen:
             seen.add(rid)
-            results.append(
-                render_object(records[rid], properties, known=writer.checker.defs, with_history=history)
-            )
+            chosen.append(records[rid])
+    results = render_objects(chosen, properties, known=writer.checker.defs, with_history=history)
     missing = list(dict.fromkeys(raw for raw in ids if raw not in found))
     return _response(started, request, results, [_not_found(writer.type, missing)] if missing else [], 200)
 
@@ -175,8 +175,11 @@ def _update(
             found |= {k: resolved[ids[k]] for k in group if ids[k] in resolved}
         writer.check_unique([(found[k], planned[k]) for k in sorted(found)])
         records = store.hs_get_many(writer.type, list(found.values()))
-        for k in sorted(found):
-            results.append(writer.update(records[found[k]], planned[k]))
+        order = sorted(found)
+        if len({found[k] for k in order}) == len(order):
+            results = writer.update_many([(records[found[k]], planned[k]) for k in order])
+        else:  # one record named twice (by id and by a unique property): each update sees the last
+            results = [writer.update(records[found[k]], planned[k]) for k in order]
     missing = [ids[k] for k in range(len(ids)) if k not in found]
     errors = [_not_found(writer.type, missing)] if missing else []
     return _response(started, request, [render_full(r) for r in results], errors, 200)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -14,7 +14,14 @@ from sandbox.hs_schema import OBJECT_TYPE_IDS
 from sandbox.hubspot.common import PORTAL_ID, association_name
 from sandbox.store import HsRecord, Store
 
-__all__ = ["PORTAL_ID", "associations_block", "record_url", "render_full", "render_object"]
+__all__ = [
+    "PORTAL_ID",
+    "associations_block",
+    "record_url",
+    "render_full",
+    "render_object",
+    "render_objects",
+]
 
 # properties returned when a request names none, per object type (as the real API does)
 DEFAULT_RETURNED: dict[str, tuple[str, ...]] = {
@@ -36,8 +43,19 @@ ALWAYS_RETURNED: dict[str, tuple[str, ...]] = {
 }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_YEAR_10000_MS = 253_402_300_800_000
+
+
 def _iso_ms(ms: int) -> str:
-    return hs_datetime(datetime.fromtimestamp(ms / 1000, UTC))
+    """`hs_datetime` of epoch milliseconds; formatted by hand (strftime was most of a page's rendering)."""
+    if not 0 <= ms < _YEAR_10000_MS:
+        return hs_datetime(datetime.fromtimestamp(ms / 1000, UTC))
+    t = _EPOCH + timedelta(milliseconds=ms)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f".{t.microsecond // 1000:03d}Z"
+    )
 
 
 def record_url(type_: str, record_id: int) -> str:
@@ -67,14 +85,34 @@ def render_object(
     With no (or an empty) list, the type's default set, showing only what is set. With a list, each requested
     property that exists (`known`, when given) appears, unset ones as null, plus the always-returned ones.
     """
+    return render_objects([rec], properties, known=known, with_history=with_history)[0]
+
+
+def render_objects(
+    records: Sequence[HsRecord],
+    properties: Iterable[str] | None = None,
+    *,
+    known: Collection[str] | None = None,
+    with_history: Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
+    """`render_object` of each record, the property selection worked out once per object type."""
     wanted = tuple(properties) if properties is not None else ()
-    if not wanted:
-        props = {n: rec.props.get(n) for n in DEFAULT_RETURNED[rec.type]}
-        props = {k: v for k, v in props.items() if v is not None or k == "hs_object_id"}
-    else:
-        names = {n for n in wanted if known is None or n in known} | set(ALWAYS_RETURNED[rec.type])
-        props = {n: rec.props.get(n) for n in sorted(names)}
-    return _envelope(rec, props, with_history, known)
+    history = tuple(with_history) if with_history is not None else None
+    selected: dict[str, tuple[str, ...]] = {}
+    out: list[dict[str, Any]] = []
+    for rec in records:
+        values = rec.props
+        if not wanted:
+            props = {n: v for n in DEFAULT_RETURNED[rec.type] if (v := values.get(n)) is not None
+                     or n == "hs_object_id"}  # fmt: skip
+        else:
+            names = selected.get(rec.type)
+            if names is None:
+                chosen = {n for n in wanted if known is None or n in known} | set(ALWAYS_RETURNED[rec.type])
+                names = selected[rec.type] = tuple(sorted(chosen))
+            props = {n: values.get(n) for n in names}
+        out.append(_envelope(rec, props, history, known))
+    return out
 
 
 def render_full(rec: HsRecord) -> dict[str, Any]:

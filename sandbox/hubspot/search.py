@@ -8,6 +8,8 @@ Without `sorts`, results come in creation order (HubSpot's default, seen in reco
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -25,12 +27,17 @@ from sandbox.hubspot.filters import (
     parse_sorts,
     resolve_object_type,
 )
-from sandbox.hubspot.render import render_object
-from sandbox.store import HsRecord, Store
+from sandbox.hubspot.render import render_objects
+from sandbox.store import Store
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 10
 MAX_RESULTS = 10_000
+_COUNTS_KEPT = 64
+# per store: (where, params) -> ((change counter, data_version), count)
+_COUNTS: weakref.WeakKeyDictionary[
+    Store, OrderedDict[tuple[str, tuple[object, ...]], tuple[tuple[int, int], int]]
+] = weakref.WeakKeyDictionary()
 
 
 async def read_json_body(request: Request) -> Any:
@@ -90,34 +97,47 @@ def search_records(store: Store, type_: str, body: Any) -> dict[str, Any]:
         raise hs_validation("There was a problem with the request.")
     with store.lock:
         ensure_functions(store)
-        total = int(
-            store.sql(f"SELECT COUNT(*) FROM hs_object WHERE {compiled.where}", compiled.where_params)[0][0]
-        )
-        rows = store.sql(
-            f"SELECT * FROM hs_object WHERE {compiled.where} ORDER BY {compiled.order} LIMIT ? OFFSET ?",
-            [*compiled.where_params, *compiled.order_params, limit, offset],
-        )
+        total = _count(store, compiled.where, compiled.where_params)
+        # the page's ids first, from the index where the filters allow it; then only those rows are read
+        ids = [
+            int(row[0])
+            for row in store.sql(
+                f"SELECT id FROM hs_object WHERE {compiled.where} ORDER BY {compiled.order} LIMIT ? OFFSET ?",
+                [*compiled.where_params, *compiled.order_params, limit, offset],
+            )
+        ]
+        found = store.hs_get_many(type_, ids)
     wanted: list[str] | None = None
     if requested:
         # unknown names are left out, as HubSpot does; the stamps and the id always come back
         wanted = [p for p in dict.fromkeys([*requested, *always_returned(type_)]) if p in specs]
-    results = [render_object(_record(row), wanted) for row in rows]
+    results = render_objects([found[i] for i in ids if i in found], wanted)
     out: dict[str, Any] = {"total": total, "results": results}
     if limit > 0 and offset + len(results) < total:
         out["paging"] = {"next": {"after": str(offset + len(results))}}
     return out
 
 
-def _record(row: Any) -> HsRecord:
-    return HsRecord(
-        type=row["type"],
-        id=int(row["id"]),
-        props=orjson.loads(row["props"]),
-        created_ms=int(row["created_ms"]),
-        updated_ms=int(row["updated_ms"]),
-        archived=bool(row["archived"]),
-        archived_ms=row["archived_ms"],
-    )
+def _count(store: Store, where: str, params: list[object]) -> int:
+    """How many records match, remembered until the database changes.
+
+    Paging a window re-runs one query dozens of times; counting 100,000 matches each time cost more than the
+    page itself. The connection's change counter and SQLite's `data_version` (changes by other connections)
+    tell when a remembered count may be stale. Call with the store's lock held.
+    """
+    version = (store.conn.total_changes, int(store.conn.execute("PRAGMA data_version").fetchone()[0]))
+    key = (where, tuple(params))
+    counts = _COUNTS.setdefault(store, OrderedDict())
+    hit = counts.get(key)
+    if hit is not None and hit[0] == version:
+        counts.move_to_end(key)
+        return hit[1]
+    total = int(store.sql(f"SELECT COUNT(*) FROM hs_object WHERE {where}", params)[0][0])
+    counts[key] = (version, total)
+    counts.move_to_end(key)
+    while len(counts) > _COUNTS_KEPT:
+        counts.popitem(last=False)
+    return total
 
 
 async def search(request: Request) -> Response:

@@ -6,7 +6,7 @@ anything is written: a request either fails whole (400 or 409) or is applied in 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +93,7 @@ class ObjectWriter:
         ids = list(raw_ids)
         if id_property is None:
             numbers = {raw: n for raw in ids if (n := parse_id(raw)) is not None}
-            live = self.store.hs_get_many(self.type, list(set(numbers.values())))
+            live = self.store.hs_live_ids(self.type, list(set(numbers.values())))
             return {raw: n for raw, n in numbers.items() if n in live}
         found = self.find_by(id_property, ids)
         fold = id_property == "email"
@@ -217,6 +217,13 @@ class ObjectWriter:
         changes = derive(self.type, record.props, props, hs_datetime(when), creating=False)
         updated = self.store.hs_update(self.type, record.id, changes, when=when)
         return updated if updated is not None else record
+
+    def update_many(self, planned: Sequence[tuple[HsRecord, Mapping[str, str]]]) -> list[HsRecord]:
+        """`update` of distinct records read in the caller's transaction, written in one statement."""
+        when = self.store.clock.now()
+        now = hs_datetime(when)
+        changes = [(rec, derive(self.type, rec.props, props, now, creating=False)) for rec, props in planned]
+        return self.store.hs_update_records(self.type, changes, when=when)
 
 
 def _conflict(type_: str, name: str, value: str, holder: int) -> HsApiError:
