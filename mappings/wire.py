@@ -241,6 +241,9 @@ class FieldReader:
                 return self._properties[path]
             raw = self.raw
             return raw[path] if self._raw_is_mapping and path in raw else _ABSENT
+        if self._raw_is_mapping and path in self.raw:
+            # The Salesforce connector flattens relationship fields into one key (`Account.Name`).
+            return self.raw[path]
         node: Any = self.raw
         for depth, part in enumerate(path.split(".")):
             if not isinstance(node, Mapping):
@@ -304,10 +307,9 @@ class FieldReader:
         if type(raw) is str and _bare_iso(raw):
             try:
                 parsed = datetime.fromisoformat(raw)
-            except ValueError:
-                pass  # reported by the general reader
-            else:
                 return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+            except (ValueError, OverflowError):
+                pass  # out of range or malformed: the general reader reports it
         return self._read(path, read_datetime)  # type: ignore[no-any-return]
 
     def calendar_date(self, path: str) -> date | None:

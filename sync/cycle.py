@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +18,7 @@ from mappings import Crm, Lead
 from scoring.decision import Decision
 from scoring.pipeline import DecidedBatch, Pipeline
 from scoring.registry import ModelRegistry
-from sync import feedback, review
+from sync import feedback, gc_policy, review
 from sync.commit import Commit, commit, previous_of
 from sync.context import CycleContext
 from sync.fields import SCORED_OBJECTS
@@ -64,19 +65,58 @@ def sync_crm(ctx: CycleContext, crm: Crm, out: CrmReport, *, run_key: str, dry_r
     started = ctx.clock()
     if not dry_run:
         resend_unfinished(ctx, crm, out)
-    pulled = pull_changes(
-        ctx.connectors[crm], ctx.store, crm, ctx.mapping(crm), run_started=started, report=out
-    )
+    with pull_into_world(ctx, crm, started, out, keep=not dry_run) as (world, pulled):
+        context_changed = update_graph(world, pulled, out)
+        if dry_run:
+            _, plan, tasks, escalation = decide_and_plan(
+                ctx, crm, world, pulled, context_changed, review.Pickup(), out
+            )
+            out.planned = preview(crm, plan, escalation.updates, [*tasks, *escalation.tasks])
+            return
+        decide_and_commit(ctx, crm, world, pulled, context_changed, out, run_key=run_key, started=started)
+    send(ctx, crm, out)
+    checkpoint(ctx, crm, pulled)
+    learn(ctx, crm, world, out)
+
+
+@contextmanager
+def pull_into_world(
+    ctx: CycleContext, crm: Crm, started: datetime, out: CrmReport, *, keep: bool
+) -> Iterator[tuple[World, Pulled]]:
+    """Pull the changes into the CRM's world (and its graph) a page at a time, the raw records spooled
+    for the commit; the spool is dropped when the block ends.
+
+    Until the commit the world holds records the store has not got: if the block fails (or a dry run
+    ends), the world is forgotten and the next cycle rebuilds it from the store, so the records it pulls
+    again still change the graph and re-score who they touch.
+    """
     world = world_of(ctx, crm)
-    context_changed = update_graph(world, pulled, out)
-    if dry_run:
-        _, plan, tasks, escalation = decide_and_plan(
-            ctx, crm, world, pulled, context_changed, review.Pickup(), out
-        )
-        out.planned = preview(crm, plan, escalation.updates, [*tasks, *escalation.tasks])
-        return
-    # One unit of work from reading review decisions to the durable plan: a crash anywhere in it leaves
-    # no trace, and the next cycle reads the same decisions and records again.
+    try:
+        with pull_changes(
+            ctx.connectors[crm], ctx.store, crm, ctx.mapping(crm),
+            run_started=started, report=out, into=world, spool_dir=ctx.state_dir,
+        ) as pulled:  # fmt: skip
+            yield world, pulled
+    except BaseException:
+        ctx.worlds.pop(crm, None)
+        raise
+    if not keep:
+        ctx.worlds.pop(crm, None)
+
+
+def decide_and_commit(
+    ctx: CycleContext,
+    crm: Crm,
+    world: World,
+    pulled: Pulled,
+    context_changed: set[str],
+    out: CrmReport,
+    *,
+    run_key: str,
+    started: datetime,
+) -> None:
+    """One unit of work from reading review decisions to the durable plan: a crash anywhere in it leaves
+    no trace, and the next cycle reads the same decisions and records again."""
     with ctx.store.transaction():
         pickup = review.pick_up_decisions(ctx, crm, run_started=started)
         decided, plan, tasks, escalation = decide_and_plan(
@@ -102,9 +142,6 @@ def sync_crm(ctx: CycleContext, crm: Crm, out: CrmReport, *, run_key: str, dry_r
         out.labels += feedback.record_outcome_labels(
             ctx, crm, world, [p.id for p in pulled.changed_people], started
         )
-    send(ctx, crm, out)
-    checkpoint(ctx, crm, pulled)
-    learn(ctx, crm, world, out)
 
 
 def resend_unfinished(ctx: CycleContext, crm: Crm, out: CrmReport) -> None:
@@ -132,12 +169,13 @@ def world_of(ctx: CycleContext, crm: Crm) -> World:
 
 
 def update_graph(world: World, pulled: Pulled, out: CrmReport) -> set[str]:
-    """Apply what changed to the world and its graph; return the people whose context changed."""
+    """The people whose context the pulled pages changed (the pull applied each page to the world and its
+    graph as it arrived, timed as "graph"), less those deleted or gone since."""
     started = time.perf_counter()
-    applied = world.apply(pulled.records)
-    world.refresh(pulled.echoes)
+    changed = {i for i in pulled.rescore if i in world.people}
+    gc_policy.settle()  # the world is long-lived: keep the collector from walking it all cycle long
     out.phase("graph", time.perf_counter() - started)
-    return applied.rescore
+    return changed
 
 
 def to_score(world: World, pulled: Pulled, also: Iterable[str]) -> list[Lead]:

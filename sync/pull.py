@@ -7,11 +7,15 @@ Nothing here writes to the state store: what was pulled is committed together wi
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import orjson
 
@@ -39,24 +43,114 @@ from sync.fields import (
 from sync.report import CrmReport
 from sync.state import StateStore
 from sync.state.bulk import SnapshotPut
+from sync.world import Applied
 
 MAX_PROBLEMS_SHOWN = 20
+SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bytes of raw records a pull keeps in memory before spooling to disk
+SNAPSHOT_CHUNK = 5000  # raw records read back from the spool (and written to the store) at a time
+_JSON_LINE = b"~"  # marks a spooled line orjson could not encode (an integer beyond 64 bits)
+
+
+class Sink(Protocol):
+    """Where each page of translated records goes as it arrives: the CRM's `World` (and its graph)."""
+
+    def apply(self, records: Iterable[CanonicalRecord]) -> Applied: ...
+
+    def refresh(self, echoes: Iterable[Lead]) -> None: ...
+
+
+class SnapshotSpool:
+    """The raw records of one pull, one JSON line each, kept out of memory until the commit stores them.
+
+    Held as dicts until the commit, they cost the process gigabytes at 100k leads (784k records); spooled,
+    a pull's memory is one page. Small pulls stay in memory; larger ones roll over to an unnamed file in
+    `folder` (next to the state store: the store keeps the same records, so the disk has room).
+    """
+
+    def __init__(self, folder: Path | None = None, *, in_memory: int = SPOOL_IN_MEMORY) -> None:
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by `close`, with the `Pulled`
+            max_size=in_memory,
+            mode="w+b",
+            dir=None if folder is None else str(folder),
+            prefix="leadq-pull-",
+        )
+        self.count = 0
+
+    def add(self, obj: str, puts: Iterable[SnapshotPut]) -> None:
+        """Append records of `obj`, after those added before."""
+        lines = [_encode(obj, put) for put in puts]
+        self._file.seek(0, io.SEEK_END)
+        self._file.write(b"".join(lines))
+        self.count += len(lines)
+
+    def chunks(self, size: int = SNAPSHOT_CHUNK) -> Iterator[tuple[str, list[SnapshotPut]]]:
+        """The records in the order they were added, as runs of one object of at most `size` records."""
+        self._file.seek(0)
+        obj: str | None = None
+        puts: list[SnapshotPut] = []
+        for line in self._file:
+            name, put = _decode(line)
+            if obj is not None and (name != obj or len(puts) >= size):
+                yield obj, puts
+                puts = []
+            obj = name
+            puts.append(put)
+        if obj is not None and puts:
+            yield obj, puts
+
+    def close(self) -> None:
+        """Drop the spooled records (the file, if any, has no name: closing it frees the disk)."""
+        self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._file.closed)
+
+
+def _encode(obj: str, put: SnapshotPut) -> bytes:
+    stamp = None if put.modified_at is None else put.modified_at.isoformat()
+    row = [obj, put.record_id, put.content_hash, stamp, put.values]
+    try:
+        return orjson.dumps(row) + b"\n"
+    except TypeError:  # orjson stops at 64-bit integers; the store's JSON column takes any
+        return _JSON_LINE + json.dumps(row, separators=(",", ":")).encode() + b"\n"
+
+
+def _decode(line: bytes) -> tuple[str, SnapshotPut]:
+    row = json.loads(line[1:]) if line.startswith(_JSON_LINE) else orjson.loads(line)
+    obj, record_id, digest, stamp, values = row
+    return obj, SnapshotPut(
+        record_id, values, digest, None if stamp is None else datetime.fromisoformat(stamp)
+    )
 
 
 @dataclass
 class Pulled:
-    """What the pull phase brought: records to apply, snapshots and cursors to commit with the plan."""
+    """What the pull phase kept once each page went into the world: what the later steps need.
 
-    records: list[CanonicalRecord] = field(default_factory=list)
+    The raw records wait in `snapshots` (on disk) for the commit; the translated ones are in the world
+    already. Close it (or use it as a context manager) when the cycle ends, whichever way it ends.
+    """
+
+    changed_people: list[Lead] = field(default_factory=list)  # leads and contacts whose content changed
     echoes: list[Lead] = field(default_factory=list)  # people whose only change was a writeback field
-    snapshots: dict[str, list[SnapshotPut]] = field(default_factory=dict)
+    snapshots: SnapshotSpool = field(default_factory=SnapshotSpool)
     deleted: dict[str, list[str]] = field(default_factory=dict)
     problems: list[FieldProblem] = field(default_factory=list)
     cursors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rescore: set[str] = field(default_factory=set)  # whose context a page changed (some may be gone since)
 
-    @property
-    def changed_people(self) -> list[Lead]:
-        return [r for r in self.records if isinstance(r, Lead) and not r.deleted]
+    def close(self) -> None:
+        """Drop the spooled raw records."""
+        self.snapshots.close()
+
+    def __enter__(self) -> Pulled:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def content_digest(raw: Mapping[str, Any], ignored: frozenset[str]) -> str:
@@ -120,44 +214,97 @@ def pull_changes(
     *,
     run_started: datetime,
     report: CrmReport,
+    into: Sink,
     objects: Sequence[str] | None = None,
+    spool_dir: Path | None = None,
 ) -> Pulled:
-    """Pull every configured object of `crm` since its cursor; translate what really changed."""
-    pulled = Pulled()
+    """Pull every configured object of `crm` since its cursor; translate what really changed, page by page,
+    into `into` (the world and its graph, timed as phase "graph").
+
+    Objects come in `pull_objects` order (accounts and deals before the people matched to them, activity
+    last), so feeding the world a page at a time builds the graph that feeding it everything at once would.
+    The store is only read: the raw records wait in the returned `Pulled` for the commit.
+    """
+    pulled = Pulled(snapshots=SnapshotSpool(spool_dir))
     # Only the fields leadq writes are left out: a reviewer's override or decision is news.
     ours = writeback_fields(mapping)
-    for obj in objects or pull_objects(crm, mapping):
-        started = time.perf_counter()
-        cursor = store.get_cursor(crm, obj)
-        fields = _fields(connector, crm, obj, mapping)
-        high: datetime | None = None
-        for page in connector.pull_changes(obj, fields, cursor, run_started=run_started):
-            records = _with_associations(connector, obj, page.records)
-            report.pulled[obj] += len(records)
-            if page.high_water is not None:
-                high = page.high_water if high is None else max(high, page.high_water)
-            ids = [str(r.get("Id") or r.get("id")) for r in records]
-            known = store.snapshot_hashes(crm, obj, ids)
-            digests = [content_digest(r, ours) for r in records]
-            changed = [r for r, i, d in zip(records, ids, digests, strict=True) if known.get(i) != d]
-            echoed = [r for r, i, d in zip(records, ids, digests, strict=True) if known.get(i) == d]
-            pulled.snapshots.setdefault(obj, []).extend(
-                SnapshotPut(i, r, d, _stamp(r)) for r, i, d in zip(records, ids, digests, strict=True)
-            )
-            batch = translate_batch(crm, obj, changed, mapping, now=run_started)
-            pulled.records.extend(batch.records)
-            pulled.problems.extend(batch.problems)
-            if obj in SCORED_OBJECTS[crm] and echoed:
-                echoes = translate_batch(crm, obj, echoed, mapping, now=run_started)
-                pulled.echoes.extend(r for r in echoes.records if isinstance(r, Lead))
-                report.echoes += len(echoed)
-        for deletions in connector.pull_deletions(obj, cursor, run_started=run_started):
-            ids = [d.id for d in deletions]
-            pulled.deleted.setdefault(obj, []).extend(ids)
-            pulled.records.extend(_deleted_record(crm, obj, i) for i in ids)
-            report.deleted += len(ids)
-        pulled.cursors[obj] = advance(cursor, confirmed_up_to=high, run_started=run_started)
-        report.phase("pull", time.perf_counter() - started)
+    try:
+        for obj in objects or pull_objects(crm, mapping):
+            started = time.perf_counter()
+            graph = _Feed(into, pulled)
+            _pull_object(connector, store, crm, mapping, obj, ours, run_started, report, graph, pulled)
+            report.phase("pull", time.perf_counter() - started - graph.seconds)
+            report.phase("graph", graph.seconds)
+    except BaseException:
+        pulled.close()
+        raise
     report.rejected += len({(p.object, p.record_id) for p in pulled.problems})
     report.problems.extend(str(p) for p in pulled.problems[:MAX_PROBLEMS_SHOWN])
     return pulled
+
+
+@dataclass
+class _Feed:
+    """Hands pages to the sink, keeps what it says needs re-scoring, and times it."""
+
+    sink: Sink
+    pulled: Pulled
+    seconds: float = 0.0
+
+    def apply(self, records: list[CanonicalRecord]) -> None:
+        if records:
+            started = time.perf_counter()
+            self.pulled.rescore |= self.sink.apply(records).rescore
+            self.seconds += time.perf_counter() - started
+
+    def refresh(self, echoes: list[Lead]) -> None:
+        if echoes:
+            started = time.perf_counter()
+            self.sink.refresh(echoes)
+            self.seconds += time.perf_counter() - started
+
+
+def _pull_object(
+    connector: CRMConnector,
+    store: StateStore,
+    crm: Crm,
+    mapping: CrmMapping,
+    obj: str,
+    ours: frozenset[str],
+    run_started: datetime,
+    report: CrmReport,
+    graph: _Feed,
+    pulled: Pulled,
+) -> None:
+    cursor = store.get_cursor(crm, obj)
+    fields = _fields(connector, crm, obj, mapping)
+    high: datetime | None = None
+    for page in connector.pull_changes(obj, fields, cursor, run_started=run_started):
+        records = _with_associations(connector, obj, page.records)
+        report.pulled[obj] += len(records)
+        if page.high_water is not None:
+            high = page.high_water if high is None else max(high, page.high_water)
+        ids = [str(r.get("Id") or r.get("id")) for r in records]
+        known = store.snapshot_hashes(crm, obj, ids)
+        digests = [content_digest(r, ours) for r in records]
+        changed = [r for r, i, d in zip(records, ids, digests, strict=True) if known.get(i) != d]
+        echoed = [r for r, i, d in zip(records, ids, digests, strict=True) if known.get(i) == d]
+        pulled.snapshots.add(
+            obj, (SnapshotPut(i, r, d, _stamp(r)) for r, i, d in zip(records, ids, digests, strict=True))
+        )
+        batch = translate_batch(crm, obj, changed, mapping, now=run_started)
+        pulled.changed_people.extend(r for r in batch.records if isinstance(r, Lead) and not r.deleted)
+        pulled.problems.extend(batch.problems)
+        graph.apply(batch.records)
+        if obj in SCORED_OBJECTS[crm] and echoed:
+            echoes = translate_batch(crm, obj, echoed, mapping, now=run_started)
+            people = [r for r in echoes.records if isinstance(r, Lead)]
+            pulled.echoes.extend(people)
+            graph.refresh(people)
+            report.echoes += len(echoed)
+    for deletions in connector.pull_deletions(obj, cursor, run_started=run_started):
+        ids = [d.id for d in deletions]
+        pulled.deleted.setdefault(obj, []).extend(ids)
+        graph.apply([_deleted_record(crm, obj, i) for i in ids])
+        report.deleted += len(ids)
+    pulled.cursors[obj] = advance(cursor, confirmed_up_to=high, run_started=run_started)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -174,11 +174,17 @@ class Sender:
 
     def _settle_updates(self, group: Sequence[OutboxItem], outcomes: Sequence[WriteOutcome]) -> None:
         done: list[OutboxItem] = []
+        # Failed fields are settled together per (state, error): one statement, not one per record.
+        failed: dict[tuple[str, str], list[tuple[str, str, Sequence[str], Mapping[str, Any]]]] = {}
+        parked: list[dict[str, Any]] = []
         for item, outcome in zip(group, outcomes, strict=True):
             if outcome.ok:
                 done.append(item)
             else:
-                self._settle_failed_update(item, outcome)
+                self._settle_failed_update(item, outcome, failed, parked)
+        for (state, error), records in failed.items():
+            self.store.settle_many(self.crm, records, state, error)
+        self.store.audit_many(parked)
         self.store.mark_done_many([item.id for item in done])
         landed = [
             (i.object, str(i.record_id), list(i.payload["values"]), dict(i.payload["values"])) for i in done
@@ -196,22 +202,26 @@ class Sender:
             ]
         )  # fmt: skip
 
-    def _settle_failed_update(self, item: OutboxItem, outcome: WriteOutcome) -> None:
-        values = dict(item.payload["values"])
+    def _settle_failed_update(
+        self,
+        item: OutboxItem,
+        outcome: WriteOutcome,
+        failed: dict[tuple[str, str], list[tuple[str, str, Sequence[str], Mapping[str, Any]]]],
+        audits: list[dict[str, Any]],
+    ) -> None:
+        """Book one failed update; its ledger fields join `failed` and its parking audit `audits`."""
         record_id = str(item.record_id)
         parked = self._failed(item, outcome)
         state = "parked" if parked else "retryable"
         error = parked or f"{outcome.code}: {outcome.message}"
-        self.store.settle_fields(self.crm, item.object, record_id, values, state, error)
+        failed.setdefault((state, error), []).append(
+            (item.object, record_id, list(item.payload["values"]), {})
+        )
         if parked:
-            self.store.audit(
-                "leadq",
-                "write_parked",
-                crm=self.crm,
-                obj=item.object,
-                record_id=record_id,
-                detail={"reason": parked},
-            )
+            audits.append(
+                {"actor": "leadq", "action": "write_parked", "crm": self.crm, "obj": item.object,
+                 "record_id": record_id, "detail": {"reason": parked}}
+            )  # fmt: skip
 
     def _settle_task(self, item: OutboxItem, outcome: WriteOutcome) -> None:
         if outcome.ok:

@@ -13,6 +13,9 @@ from mappings import Account, CanonicalRecord, Crm, CrmMapping, Lead, Opportunit
 from scoring.graph import AccountGraph
 from sync.fields import pull_objects
 from sync.state import StateStore
+from sync.state.columns import JSONValue
+
+REBUILD_PAGE = 5000
 
 
 @dataclass
@@ -94,8 +97,13 @@ class World:
         """The world as the stored raw records describe it (a fresh process's first step)."""
         world = cls(crm)
         for obj in pull_objects(crm, mapping):
-            raws = [values for _, values in store.iter_snapshot_values(crm, obj)]
+            # A page at a time, in pull order, as a cycle's pull feeds it: memory stays one page.
+            raws: list[JSONValue] = []
+            for _, values in store.iter_snapshot_values(crm, obj):
+                raws.append(values)
+                if len(raws) >= REBUILD_PAGE:
+                    world.apply(translate_batch(crm, obj, raws, mapping).records)
+                    raws = []
             if raws:
-                batch = translate_batch(crm, obj, raws, mapping)
-                world.apply(batch.records)
+                world.apply(translate_batch(crm, obj, raws, mapping).records)
         return world

@@ -1,11 +1,15 @@
 """Set-at-a-time store methods for the cycle's hot path: a 100k-lead cycle cannot afford a round trip
-per record. Each joins the caller's `transaction()` like every other store method."""
+per record. Each joins the caller's `transaction()` like every other store method.
+
+Rows travel column by column (`Columns`, see `sync.state.columns`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
@@ -13,47 +17,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from sync.state.base import StoreBase, to_record
-from sync.state.columns import JSONValue
+from sync.state.columns import Columns, JSONValue, Same, dict_rows, positional_params, positional_plan
+from sync.state.decisions import check_probabilities
 from sync.state.models import AuditRow, LedgerRow, OutboxRow, ScoreRow, SnapshotRow
 from sync.state.records import LedgerEntry, OutboxItem, OutboxKind, ScoreRecord
 
 _CHUNK = 500  # bound parameters per IN (...) stay well under SQLite's limit
+_ROWS_PER_EXECUTE = 5000
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-_Plan = list[tuple[str | None, Callable[[Any], Any] | None, Any]]
-
-
-def _positional_plan(compiled: Any, statement: Any, names: Sequence[str]) -> _Plan | None:
-    """For each `?` of a compiled SQLite statement: the row key and the bind's type processor, or (for a
-    constant the statement carries) its processed value. None when a bind is neither (a column default or
-    onupdate SQLAlchemy would compute per row): the caller then lets SQLAlchemy execute it."""
-    order = compiled.positiontup
-    if order is None:
-        return None
-    table = statement.table
-    if any(c.onupdate is not None for c in table.c) and statement.is_update:
-        return None
-    wanted = set(names)
-    dialect = compiled.dialect
-    plan: _Plan = []
-    for name in order:
-        bind = compiled.binds[name]
-        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if name in wanted:
-            plan.append((name, convert, None))
-        elif statement.is_update and not bind.required and bind.callable is None:
-            value = bind.effective_value
-            plan.append((None, None, value if convert is None else convert(value)))
-        else:
-            return None
-    if statement.is_insert and set(order) != wanted:
-        return None
-    return plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,46 +62,58 @@ class NewOutboxItem:
     idempotency_key: str
 
 
+def _column(items: Sequence[Any], get: Callable[[Any], Any]) -> list[Any]:
+    return list(map(get, items))
+
+
 class BulkMixin(StoreBase):
     """Bulk snapshot, ledger, outbox and score-history methods of `StateStore`."""
 
     def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
-        if not rows:
-            return
-        dialect = self.engine.dialect.name
-        maker = pg_insert if dialect == "postgresql" else sqlite_insert
+        """Insert `rows` (dicts with the same keys), updating the row already stored under `keys`."""
+        if rows:
+            self._upsert_columns(table, {name: _column(rows, itemgetter(name)) for name in rows[0]}, keys)
+
+    def _upsert_columns(self, table: Any, columns: Columns, keys: Sequence[str]) -> None:
+        """`_upsert` of rows given column by column (every list column as long as the others)."""
+        maker = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         statement = maker(table)
-        updates = {c: statement.excluded[c] for c in rows[0] if c not in keys}
+        updates = {c: statement.excluded[c] for c in columns if c not in keys}
         statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
         # One statement compiled once and run as executemany: a multi-VALUES statement per chunk costs a
         # fresh compile of thousands of bound parameters each time.
-        self._execute_many(statement, rows)
+        self._execute_columns(statement, columns)
 
     def _execute_many(self, statement: Any, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run an INSERT, upsert or UPDATE once per row of `rows`, as one executemany per chunk."""
-        if not rows:
+        if rows:
+            self._execute_columns(statement, {name: _column(rows, itemgetter(name)) for name in rows[0]})
+
+    def _execute_columns(self, statement: Any, columns: Columns) -> None:
+        """`_execute_many` of rows given column by column; does nothing when no column is a list or the
+        lists are empty (a batch of `Same` columns alone has no row count)."""
+        count = next((len(c) for c in columns.values() if not isinstance(c, Same)), 0)
+        if count == 0:
             return
         dialect = self.engine.dialect
-        names = list(rows[0])
+        names = list(columns)
         compiled = statement.compile(dialect=dialect, column_keys=names)
-        plan = _positional_plan(compiled, statement, names) if dialect.name == "sqlite" else None
+        plan = positional_plan(compiled, statement, names) if dialect.name == "sqlite" else None
         with self.session() as s:
             connection = s.connection()
             if plan is None:
-                for chunk in _chunks(rows, 5000):
+                rows = dict_rows(columns, count)
+                for chunk in _chunks(rows, _ROWS_PER_EXECUTE):
                     connection.execute(statement, list(chunk))
                 return
             # SQLite: the binds' own type processors, then the driver's executemany directly; the per-row
             # parameter handling of a Core executemany costs more than the statement itself.
-            for chunk in _chunks(rows, 5000):
-                params = [
-                    tuple(
-                        constant if name is None else (row[name] if convert is None else convert(row[name]))
-                        for name, convert, constant in plan
-                    )
-                    for row in chunk
-                ]
-                connection.exec_driver_sql(compiled.string, params)
+            table = str(statement.table.name)
+            for start in range(0, count, _ROWS_PER_EXECUTE):
+                stop = min(count, start + _ROWS_PER_EXECUTE)
+                connection.exec_driver_sql(
+                    compiled.string, positional_params(plan, columns, table, start, stop)
+                )
 
     # ---- snapshots ---------------------------------------------------------------------------------
 
@@ -139,25 +126,22 @@ class BulkMixin(StoreBase):
                 query = select(SnapshotRow.record_id, SnapshotRow.content_hash).where(
                     SnapshotRow.crm == crm, SnapshotRow.object == obj, SnapshotRow.record_id.in_(chunk)
                 )
-                out.update({row[0]: row[1] for row in s.execute(query)})
+                out.update({row[0]: row[1] for row in s.execute(query).all()})
         return out
 
     def put_snapshots(self, crm: str, obj: str, puts: Sequence[SnapshotPut]) -> None:
         """Save many records' raw values at once (insert or replace)."""
-        now = self.now()
-        rows = [
-            {
-                "crm": crm,
-                "object": obj,
-                "record_id": p.record_id,
-                "content_hash": p.content_hash,
-                "values": p.values,
-                "modified_at": None if p.modified_at is None else self._at(p.modified_at),
-                "pulled_at": now,
-            }
-            for p in puts
-        ]
-        self._upsert(SnapshotRow.__table__, rows, ("crm", "object", "record_id"))
+        columns: Columns = {
+            "crm": Same(crm),
+            "object": Same(obj),
+            "record_id": _column(puts, attrgetter("record_id")),
+            "content_hash": _column(puts, attrgetter("content_hash")),
+            "values": _column(puts, attrgetter("values")),
+            # UTCDateTime converts (and refuses naive values) as it binds, as `_at` would.
+            "modified_at": _column(puts, attrgetter("modified_at")),
+            "pulled_at": Same(self.now()),
+        }
+        self._upsert_columns(SnapshotRow.__table__, columns, ("crm", "object", "record_id"))
 
     def drop_snapshots(self, crm: str, obj: str, record_ids: Iterable[str]) -> None:
         """Forget deleted records."""
@@ -181,7 +165,7 @@ class BulkMixin(StoreBase):
                 .limit(batch)
             )
             with self.session() as s:
-                page = [(row[0], row[1]) for row in s.execute(query)]
+                page = [(row[0], row[1]) for row in s.execute(query).all()]
             yield from page
             if len(page) < batch:
                 return
@@ -205,30 +189,29 @@ class BulkMixin(StoreBase):
                     table.c.crm == crm, table.c.object == obj, table.c.record_id.in_(chunk)
                 )
                 # Plain rows, not ORM objects: a 100k-lead cycle reads half a million entries.
-                for row in connection.execute(query):
+                for row in connection.execute(query).all():
                     entry = LedgerEntry(*row)
-                    out.setdefault(entry.record_id, {})[entry.field] = entry
+                    fields = out.get(entry.record_id)
+                    if fields is None:
+                        fields = out[entry.record_id] = {}
+                    fields[entry.field] = entry
         return out
 
     def plan_writes(self, crm: str, planned: Sequence[PlannedField]) -> None:
         """`plan_write` for many fields: state planned, attempts reset, the last landed value kept."""
-        now = self.now()
-        rows = [
-            {
-                "crm": crm,
-                "object": p.object,
-                "record_id": p.record_id,
-                "field": p.field,
-                "old_value": p.old_value,
-                "new_value": p.new_value,
-                "state": "planned",
-                "attempts": 0,
-                "last_error": None,
-                "updated_at": now,
-            }
-            for p in planned
-        ]
-        self._upsert(LedgerRow.__table__, rows, ("crm", "object", "record_id", "field"))
+        columns: Columns = {
+            "crm": Same(crm),
+            "object": _column(planned, attrgetter("object")),
+            "record_id": _column(planned, attrgetter("record_id")),
+            "field": _column(planned, attrgetter("field")),
+            "old_value": _column(planned, attrgetter("old_value")),
+            "new_value": _column(planned, attrgetter("new_value")),
+            "state": Same("planned"),
+            "attempts": Same(0),
+            "last_error": Same(None),
+            "updated_at": Same(self.now()),
+        }
+        self._upsert_columns(LedgerRow.__table__, columns, ("crm", "object", "record_id", "field"))
 
     def settle_fields(
         self,
@@ -252,6 +235,18 @@ class BulkMixin(StoreBase):
         error: str | None = None,
     ) -> None:
         """`settle_fields` for many records at once: (object, record id, fields, landed values)."""
+        objects: list[str] = []
+        record_ids: list[str] = []
+        fields: list[str] = []
+        landed: list[JSONValue] = []
+        for obj, record_id, names, values in records:
+            objects += [obj] * len(names)
+            record_ids += [record_id] * len(names)
+            fields += names
+            if state == "written":
+                landed += map(values.get, names)
+        if not fields:
+            return
         now = self.now()
         table = cast(Table, LedgerRow.__table__)
         where = (
@@ -260,19 +255,12 @@ class BulkMixin(StoreBase):
             & (table.c.record_id == bindparam("b_record_id"))
             & (table.c.field == bindparam("b_field"))
         )
-        keys = [
-            {
-                "b_crm": crm,
-                "b_object": obj,
-                "b_record_id": record_id,
-                "b_field": name,
-                "value": values.get(name),
-            }
-            for obj, record_id, names, values in records
-            for name in names
-        ]
-        if not keys:
-            return
+        columns: Columns = {
+            "b_crm": Same(crm),
+            "b_object": objects,
+            "b_record_id": record_ids,
+            "b_field": fields,
+        }
         if state == "written":
             statement = (
                 update(table)
@@ -286,15 +274,14 @@ class BulkMixin(StoreBase):
                     updated_at=now,
                 )
             )
+            columns["value"] = landed
         else:
             statement = (
                 update(table)
                 .where(where)
                 .values(state=state, last_error=error, attempts=table.c.attempts + 1, updated_at=now)
             )
-            for key in keys:
-                key.pop("value")
-        self._execute_many(statement, keys)
+        self._execute_columns(statement, columns)
 
     # ---- outbox ------------------------------------------------------------------------------------
 
@@ -302,32 +289,30 @@ class BulkMixin(StoreBase):
         """Add planned writes whose keys are new (a key already present keeps its first payload)."""
         if not items:
             return 0
-        now = self.now()
         keys = [item.idempotency_key for item in items]
+        existing: set[str] = set()
         with self.session() as s:
-            existing: set[str] = set()
             for chunk in _chunks(keys):
                 query = select(OutboxRow.idempotency_key).where(OutboxRow.idempotency_key.in_(chunk))
                 existing.update(s.scalars(query))
-            fresh: dict[str, dict[str, Any]] = {}
-            for item in items:
-                if item.idempotency_key in existing or item.idempotency_key in fresh:
-                    continue
-                fresh[item.idempotency_key] = {
-                    "crm": item.crm,
-                    "kind": item.kind,
-                    "object": item.object,
-                    "record_id": item.record_id,
-                    "payload": item.payload,
-                    "idempotency_key": item.idempotency_key,
-                    "state": "pending",
-                    "attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            rows = list(fresh.values())
-        self._execute_many(insert(cast(Table, OutboxRow.__table__)), rows)
-        return len(rows)
+        fresh: dict[str, NewOutboxItem] = {}
+        for item in items:
+            if item.idempotency_key not in existing:
+                fresh.setdefault(item.idempotency_key, item)
+        new = list(fresh.values())
+        now = self.now()
+        columns: Columns = {
+            name: _column(new, attrgetter(name))
+            for name in ("crm", "kind", "object", "record_id", "payload", "idempotency_key")
+        }
+        columns |= {
+            "state": Same("pending"),
+            "attempts": Same(0),
+            "created_at": Same(now),
+            "updated_at": Same(now),
+        }
+        self._execute_columns(insert(cast(Table, OutboxRow.__table__)), columns)
+        return len(new)
 
     def claim_pending_many(self, limit: int, crm: str) -> list[OutboxItem]:
         """`claim_pending(limit, crm=crm)` in two set statements: take up to `limit` pending items of `crm`,
@@ -344,7 +329,7 @@ class BulkMixin(StoreBase):
         now = self.now()
         with self.session() as s:
             connection = s.connection()
-            rows = [dict(zip(names, row, strict=True)) for row in connection.execute(query)]
+            rows = [dict(zip(names, row, strict=True)) for row in connection.execute(query).all()]
             for chunk in _chunks([row["id"] for row in rows]):
                 connection.execute(
                     update(table)
@@ -399,13 +384,17 @@ class BulkMixin(StoreBase):
     # ---- score history -----------------------------------------------------------------------------
 
     def add_scores_bulk(self, scores: Sequence[ScoreRecord]) -> None:
-        """Append many scores to the history in a few statements."""
-        rows = [
-            {name: getattr(score, name) for name in ScoreRecord.__dataclass_fields__}
-            | {"scored_at": self._at(score.scored_at)}
-            for score in scores
-        ]
-        self._execute_many(insert(cast(Table, ScoreRow.__table__)), rows)
+        """Append many scores to the history in a few statements (a NaN or infinite probability is
+        refused: SQLite would store it as NULL, which reads back as "no probability")."""
+        columns: Columns = {
+            name: _column(scores, attrgetter(name)) for name in ScoreRecord.__dataclass_fields__
+        }
+        check_probabilities(cast(list[Any], columns["probability"]), scores)
+        at = cast(list[Any], columns["scored_at"])
+        if None in at:  # `_at` semantics: a missing time is now
+            now = self.now()
+            columns["scored_at"] = [now if value is None else value for value in at]
+        self._execute_columns(insert(cast(Table, ScoreRow.__table__)), columns)
 
     def latest_scores(self, crm: str, lead_ids: Iterable[str]) -> dict[str, ScoreRecord]:
         """The newest history entry of each lead among `lead_ids` (for the "what changed" line)."""
@@ -421,7 +410,7 @@ class BulkMixin(StoreBase):
                     .where(table.c.crm == crm, table.c.lead_id.in_(chunk))
                     .order_by(table.c.lead_id, table.c.scored_at, table.c.id)
                 )
-                for row in connection.execute(query):
+                for row in connection.execute(query).all():
                     record = ScoreRecord(*row)
                     out[record.lead_id] = record
         return out
@@ -430,22 +419,29 @@ class BulkMixin(StoreBase):
 
     def audit_many(self, entries: Sequence[Mapping[str, Any]]) -> None:
         """Append many audit entries (keys as `audit()` takes them; `obj` is the object name)."""
+        if not entries:
+            return
+        ats = _column(entries, methodcaller("get", "at"))
         now = self.now()
-        rows = [
-            {
-                "at": self._at(e.get("at")) if e.get("at") else now,
-                "actor": e["actor"],
-                "action": e["action"],
-                "crm": e.get("crm"),
-                "object": e.get("obj"),
-                "record_id": e.get("record_id"),
-                "field": e.get("field"),
-                "old": e.get("old"),
-                "new": e.get("new"),
-                "model_version": e.get("model_version"),
-                "policy_version": e.get("policy_version"),
-                "detail": e.get("detail"),
-            }
-            for e in entries
-        ]
-        self._execute_many(insert(cast(Table, AuditRow.__table__)), rows)
+        columns: Columns = {
+            # UTCDateTime converts (and refuses naive values) as it binds, as `_at` would.
+            "at": [at if at else now for at in ats] if any(ats) else Same(now),
+            "actor": _column(entries, itemgetter("actor")),
+            "action": _column(entries, itemgetter("action")),
+        }
+        for column, key in _AUDIT_OPTIONAL:
+            columns[column] = _column(entries, methodcaller("get", key))
+        self._execute_columns(insert(cast(Table, AuditRow.__table__)), columns)
+
+
+_AUDIT_OPTIONAL = (
+    ("crm", "crm"),
+    ("object", "obj"),
+    ("record_id", "record_id"),
+    ("field", "field"),
+    ("old", "old"),
+    ("new", "new"),
+    ("model_version", "model_version"),
+    ("policy_version", "policy_version"),
+    ("detail", "detail"),
+)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -348,7 +349,8 @@ class DecisionsMixin(StoreBase):
     # ---- score history -----------------------------------------------------------------------------
 
     def add_scores(self, scores: list[ScoreRecord]) -> None:
-        """Append scores to the history."""
+        """Append scores to the history (a NaN or infinite probability is refused: `check_probabilities`)."""
+        check_probabilities([score.probability for score in scores], scores)
         rows = [
             ScoreRow(**{**_score_fields(score), "scored_at": self._at(score.scored_at)}) for score in scores
         ]
@@ -370,3 +372,13 @@ class DecisionsMixin(StoreBase):
 
 def _score_fields(score: ScoreRecord) -> dict[str, Any]:
     return {name: getattr(score, name) for name in ScoreRecord.__dataclass_fields__}
+
+
+def check_probabilities(probabilities: Sequence[float | None], scores: Sequence[ScoreRecord]) -> None:
+    """Refuse a NaN or infinite score probability, naming the lead (None means "no probability")."""
+    for probability, score in zip(probabilities, scores, strict=True):
+        if probability is not None and not math.isfinite(probability):
+            raise ValueError(
+                f"score of lead {score.lead_id} ({score.crm}) has probability {probability!r}; a probability "
+                "must be a finite number or None: fix the scorer's output before storing it"
+            )

@@ -99,6 +99,8 @@ class ReferenceReader:
         self.problems.append(FieldProblem(self.record_id, path, value, message, self.object_name))
 
     def lookup(self, path: str) -> Any:
+        if isinstance(self.raw, Mapping) and "." in path and path in self.raw:
+            return self.raw[path]  # a flattened relationship field (`Account.Name`)
         node: Any = self.raw
         for depth, part in enumerate(path.split(".")):
             if not isinstance(node, Mapping):

@@ -85,13 +85,16 @@ def test_every_field_reader_agrees_with_the_general_readers(value: Any, crm: str
 
 
 @given(value=values)
-def test_dotted_paths_read_nested_objects_only(value: Any) -> None:
-    # The connector flattens `Account.Name` into one key; the reader walks nested objects (as it always has).
+def test_dotted_paths_read_flattened_keys_and_nested_objects(value: Any) -> None:
+    # The Salesforce connector flattens `Account.Name` into one key; nested objects are walked.
     for raw in ({"Account": {"Name": value}}, {"Account.Name": value}, {"Account": value}):
         fast, slow = _readers("salesforce", raw)
         assert fast.get("Account.Name") is slow.get("Account.Name")
         assert fast.text("Account.Name") == slow.text("Account.Name")
         assert fast.problems == slow.problems
+    fast, _ = _readers("salesforce", {"Account.Name": value})
+    assert fast.get("Account.Name") is value
+    assert fast.has("Account.Name")
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

@@ -358,3 +358,24 @@ def test_real_recorded_responses_translate_cleanly(
     batch = translate_batch(crm, object_name, raws, mapping, now=NOW)
     assert len(batch.records) == len(raws) > 0
     assert [str(p) for p in batch.problems if "future" not in p.message] == []
+
+
+def test_salesforce_contact_reads_the_connectors_flattened_account_paths(
+    sf_mapping: SalesforceMapping,
+) -> None:
+    # What `SalesforceConnector.pull_changes` hands over (REST and Bulk alike): one key per dotted path.
+    raw = {
+        "Id": "003000000000002AAA",
+        "AccountId": "001000000000002AAA",
+        "Email": "ann@acme.io",
+        "Account.Name": "Acme",
+        "Account.Industry": "Retail",
+        "Account.Website": "acme.io",
+        "Account.NumberOfEmployees": 250,
+        "CreatedDate": "2024-01-01",
+    }
+    contact = to_canonical("salesforce", "Contact", raw, sf_mapping, now=NOW).record
+    assert isinstance(contact, Contact)
+    assert (contact.company, contact.domain) == ("Acme", "acme.io")
+    assert contact.fields["industry"] == "Retail"
+    assert contact.fields["employees"] == 250
