@@ -243,22 +243,39 @@ def pull_changes(
     return pulled
 
 
+FEED_BATCH = 50_000  # translated records handed to the world at once
+
+
 @dataclass
 class _Feed:
-    """Hands pages to the sink, keeps what it says needs re-scoring, and times it."""
+    """Hands pages to the sink in batches of up to `FEED_BATCH` records, keeps what it says needs
+    re-scoring, and times it.
+
+    A page is a few thousand records; some graph work is per call (matching, engagement summaries,
+    inserting into the activity index's sorted columns), so feeding it page by page costs more than
+    feeding the same records in a few large batches, while memory stays bounded by the batch.
+    """
 
     sink: Sink
     pulled: Pulled
     seconds: float = 0.0
+    pending: list[CanonicalRecord] = field(default_factory=list)
 
     def apply(self, records: list[CanonicalRecord]) -> None:
-        if records:
+        self.pending.extend(records)
+        if len(self.pending) >= FEED_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
             started = time.perf_counter()
-            self.pulled.rescore |= self.sink.apply(records).rescore
+            self.pulled.rescore |= self.sink.apply(self.pending).rescore
+            self.pending = []
             self.seconds += time.perf_counter() - started
 
     def refresh(self, echoes: list[Lead]) -> None:
         if echoes:
+            self.flush()  # in pull order: what came before the echoes is in the world first
             started = time.perf_counter()
             self.sink.refresh(echoes)
             self.seconds += time.perf_counter() - started
@@ -307,4 +324,5 @@ def _pull_object(
         pulled.deleted.setdefault(obj, []).extend(ids)
         graph.apply([_deleted_record(crm, obj, i) for i in ids])
         report.deleted += len(ids)
+    graph.flush()  # an object is in the world before the next one is pulled (accounts before people)
     pulled.cursors[obj] = advance(cursor, confirmed_up_to=high, run_started=run_started)
