@@ -1,6 +1,7 @@
 """Chaos: leadq under injected faults, SIGKILLs, a small API quota and a steady stream of edits.
 
-    .venv/bin/python -m benchmarks.chaos [--leads 10000] [--kills 50] [--load-minutes 15] [--skip-load] [--quick]
+    .venv/bin/python -m benchmarks.chaos [--leads 10000] [--kills 50] [--load-minutes 15] [--skip-load]
+                                         [--only-load] [--quick]
 
 One org (both CRMs) is seeded once into an SQLite file with `leadq setup` applied; every run serves its own
 copy, so every run starts from the same org.
@@ -215,6 +216,9 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--load-minutes", type=int, default=15)
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument(
+        "--only-load", action="store_true", help="only the load run (e.g. beside a --skip-load run)"
+    )
     parser.add_argument("--quick", action="store_true", help="1,000 leads, 10 kills, 2 minutes of load")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, help="keep every run's files here (default: a temp folder)")
@@ -231,6 +235,12 @@ def main() -> None:
         console.print(
             f"org: {args.leads:,} leads seeded and set up in {seconds:.0f} s: {counts}", highlight=False
         )
+        if args.only_load:
+            out.update(load_section(console, load_run(base, root, minutes=args.load_minutes, seed=args.seed)))
+            out["leads"] = args.leads
+            out["seconds"] = round(time.perf_counter() - started)
+            print(json.dumps(out))
+            return
         clock = fixed_clock()
         console.print(f"cycle clock pinned to {clock.isoformat()}; faults: {FAULTS}", highlight=False)
         reference = reference_run(base, root, clock)
