@@ -22,6 +22,8 @@ log = logging.getLogger("sandbox")
 
 _SF_UNAUTHENTICATED = re.compile(r"^/services/(data/?|oauth2/.*)$")
 _HS_UNAUTHENTICATED = re.compile(r"^/oauth/v1/token$")
+# HubSpot asks no other credential of its token metadata endpoints: the token is the subject.
+_HS_TOKEN_INFO = re.compile(r"^/oauth/(v1/access-tokens/[^/]+|v2/private-apps/get/access-token-info)$")
 _ENDPOINT_RULES = (
     (re.compile(r"/v\d+\.\d+"), "/vXX.X"),
     (re.compile(r"/(query|queryAll)/[^/]+-\d+$"), r"/\1/{locator}"),
@@ -130,6 +132,8 @@ class ApiGate:
         if api == "hubspot":
             if _HS_UNAUTHENTICATED.match(path):
                 return None, None
+            if _HS_TOKEN_INFO.match(path):
+                return await self._faults(path, "hubspot", "") or (None, None)
             token = _bearer(scope)
             if token is None or not st.is_valid_token(token):
                 return hs_unauthorized().response(), None

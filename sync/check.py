@@ -386,8 +386,9 @@ def check_permissions(
 
     Salesforce: describe's createable/updateable (and deletable, when the describe carries it) on every
     object leadq touches, and edit access on fields it only reads. HubSpot: the token's granted `scopes`
-    when the caller could read them (HubSpot shows a private app's scopes only in its settings page);
-    without them one finding says where to compare.
+    (`HubSpotConnector.granted_scopes()`): a missing scope is an error naming where to add it, one leadq
+    never uses a warning, the setup-only scope a note. Without them (HubSpot did not say) one finding
+    says where to compare by hand.
     """
     if isinstance(block, SalesforceMapping):
         needs = salesforce_needs(block)
@@ -399,11 +400,11 @@ def check_permissions(
         where = f"the {PERMISSION_SET} (leadq_Integration in salesforce/force-app; {PERMISSIONS_DOC})"
     elif scopes is None:
         return [Finding(crm, "", "", "permissions", Status.OK,
-                        "scopes not checked: HubSpot does not show a private app its own scopes; compare "
-                        f"the app's scopes with {PERMISSIONS_DOC}")]  # fmt: skip
+                        "scopes not checked: HubSpot did not say which scopes the token has; compare the "
+                        f"app's scopes (its Scopes tab) with {PERMISSIONS_DOC}")]  # fmt: skip
     else:
         gaps = hubspot_gaps(block, scopes)
-        where = f"the private app's scopes ({PERMISSIONS_DOC})"
+        where = f"the token's scopes ({PERMISSIONS_DOC})"
     out = [_gap_finding(crm, gap) for gap in gaps]
     if not any(g.kind in ("missing", "excess") for g in gaps):
         out.append(Finding(crm, "", "", "permissions", Status.OK, f"exactly what leadq needs, per {where}"))

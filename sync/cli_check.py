@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from connector.errors import AuthError, ConnectorConfigError, ConnectorError, QuotaExhaustedError
+from connector.hubspot import HubSpotConnector
 from mappings import ConfigError, LeadqConfig, load_config
 from sync.check import Finding, Report, Status, check_schema, feature_paths, resolve_path
 from sync.connectors import (
@@ -84,7 +85,9 @@ def check_crm(
         return [connection_error(config, crm, exc)]
     try:
         describe = CachedDescriber(connector)
-        findings = check_schema(crm, block, describe)
+        # HubSpot says which scopes the token was granted; Salesforce's permissions are checked per field.
+        scopes = connector.granted_scopes() if isinstance(connector, HubSpotConnector) else None
+        findings = check_schema(crm, block, describe, scopes=scopes)
         findings.insert(
             0, Finding(crm, "", "", "connect", Status.OK, f"connected to {endpoint(config, crm)}")
         )

@@ -13,7 +13,8 @@ source, shipped by `sync.sfdx`). How Salesforce expresses each need:
   Custom Task/Event fields are `Activity.` fields in metadata.
 - `ApiEnabled`: the integration user works only through the API.
 
-HubSpot: `hubspot_scopes(block)` are the private app scopes (docs/permissions.md explains each).
+HubSpot: `hubspot_scopes(block)` are the private app scopes (docs/permissions.md explains each); the
+connector reads the scopes a token was granted (`HubSpotConnector.granted_scopes()`).
 
 `salesforce_gaps` and `hubspot_gaps` compare the needs with what the CRM shows the integration user
 (describe's createable/updateable flags, or a token's granted scopes): missing rights stop leadq, excess
@@ -286,20 +287,36 @@ def _field(description: ObjectDescription, name: str) -> FieldInfo | None:
     return found
 
 
+SCOPE_USES = {
+    "crm.objects.contacts.read": "search and read contacts and the activity on them",
+    "crm.objects.contacts.write": "write scores back on contacts and create review tasks and notes",
+    "crm.schemas.contacts.read": "read contact property definitions",
+    "crm.objects.companies.read": "read companies for the account graph",
+    "crm.objects.deals.read": "read deals for outcomes and graph context",
+    "crm.schemas.deals.read": "read the deal stage property of the won_deal label",
+}
+SCOPE_FIX = (
+    "in HubSpot open the private app (Settings > Integrations > Private Apps, or Development > Legacy apps), "
+    "tab Scopes"
+)
+OAUTH_SCOPE = "oauth"  # every OAuth access token carries it
+
+
 def hubspot_gaps(block: HubSpotMapping, granted: Collection[str]) -> list[Gap]:
     """Scopes leadq needs that the token lacks, and scopes it holds that leadq never uses."""
     needed = set(hubspot_scopes(block, setup=False))
     have = set(granted)
     out = [
-        Gap("missing", "", "", s, f"the private app lacks the scope {s}: add it")
+        Gap("missing", "", "", s, f"the token lacks the scope {s}, which leadq needs to {SCOPE_USES.get(s, 'run')}: "
+            f"{SCOPE_FIX}, add {s} and use the token it then shows (an OAuth app: add the scope and reinstall)")
         for s in sorted(needed - have)
-    ]
+    ]  # fmt: skip
     for scope in sorted(have - needed):
         if scope in SETUP_SCOPES:
             out.append(
                 Gap("setup", "", "", scope, f"{scope} is needed only by `leadq setup`; remove it after setup")
             )
-        elif scope != "oauth":  # every OAuth token carries it
-            out.append(Gap("excess", "", "", scope, f"the private app has the scope {scope}, which leadq never "
-                           "uses: remove it"))  # fmt: skip
+        elif scope != OAUTH_SCOPE:
+            out.append(Gap("excess", "", "", scope, f"the token has the scope {scope}, which leadq never uses "
+                           f"(least privilege): {SCOPE_FIX}, and remove {scope}"))  # fmt: skip
     return out

@@ -10,7 +10,7 @@ from typing import Any
 from connector.accounting import CallLog
 from connector.cursor import Window, window
 from connector.errors import ConnectorConfigError
-from connector.hubspot import associations, describe, write
+from connector.hubspot import associations, describe, scopes, write
 from connector.hubspot import tasks as engagements
 from connector.hubspot.client import API_ERRORS, HubSpotApis, api_error, next_after, raw_json
 from connector.hubspot.pull import WindowSearch, stamp_property
@@ -120,6 +120,13 @@ class HubSpotConnector:
         w = self.window(cursor, run_started=run_started)
         for records, high in engagements.completed_tasks(self._apis, fields, to_ms(w.start), to_ms(w.end)):
             yield ChangePage(object="tasks", records=records, high_water=high)
+
+    def granted_scopes(self) -> frozenset[str] | None:
+        """The scopes HubSpot granted the configured token (private app or OAuth); None if it did not say.
+
+        A credential HubSpot refuses raises `AuthError`, as any other call would.
+        """
+        return scopes.granted_scopes(self._apis)
 
     # ------------------------------------------------------------------------------------------ writing
     def apply_updates(self, obj: str, updates: Sequence[RecordUpdate]) -> list[WriteOutcome]:

@@ -140,7 +140,10 @@ def _extra(values: Mapping[str, Any]) -> dict[str, str]:
 
 
 def create_tasks(apis: HubSpotApis, tasks: Sequence[TaskSpec]) -> list[WriteOutcome]:
-    """Review tasks (NOT_STARTED, due at `hs_timestamp`), each associated to its record, idempotent by key."""
+    """Review tasks (NOT_STARTED, due at `hs_timestamp`), each associated to its record, idempotent by key.
+
+    A task with an empty `who_id` is about no record (a drift alert for the admin) and is associated to none.
+    """
     inputs = []
     for t in tasks:
         props = {
@@ -157,7 +160,8 @@ def create_tasks(apis: HubSpotApis, tasks: Sequence[TaskSpec]) -> list[WriteOutc
             props["hubspot_owner_id"] = str(t.owner_id)
         inputs.append(
             SimplePublicObjectInputForCreate(
-                properties=props, associations=_associated("tasks", t.who_object, t.who_id)
+                properties=props,
+                associations=_associated("tasks", t.who_object, t.who_id) if t.who_id else [],
             )
         )
     return _create_idempotent(apis, "tasks", [t.idempotency_key for t in tasks], inputs)

@@ -3,6 +3,7 @@
 `grant_type=refresh_token` needs the sandbox's client id and secret and a refresh token the sandbox issued;
 like HubSpot it returns a new access token and the same refresh token. `grant_type=authorization_code`
 accepts any non-empty code (the sandbox has no consent screen), so a demo can run the install flow.
+Each access token gets the app's scopes of the moment (`sandbox.hubspot.token_info`).
 Errors are HubSpot's OAuth shape: `{status: "BAD_REFRESH_TOKEN", message, correlationId}` with a 400.
 """
 
@@ -17,8 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.errors import JSONResponse
 from sandbox.hubspot.common import state_of
-
-ACCESS_TOKEN_SECONDS = 1800
+from sandbox.hubspot.token_info import ACCESS_TOKEN_SECONDS, token_scopes
 
 
 def _error(status: str, message: str) -> Response:
@@ -52,6 +52,8 @@ async def token(request: Request) -> Response:
         access, new_refresh = state.issue_token()
         assert new_refresh is not None
         refresh = new_refresh
+    # the app's scopes at this moment are the token's (`GET /oauth/v1/access-tokens/{token}` reports them)
+    token_scopes(state).issued(access)
     return JSONResponse(
         {
             "token_type": "bearer",

@@ -8,12 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from connector.hubspot import HubSpotConnector
 from connector.protocol import FieldInfo, ObjectDescription
-from mappings import HubSpotMapping, SalesforceMapping, default_mapping
+from mappings import HubSpotMapping, SalesforceMapping, default_mapping, load_config
 from sandbox import SandboxServer
+from sandbox.hubspot.token_info import token_scopes
 from sandbox.seed import seed_org
 from sync.check import Finding, Status, check_permissions, check_schema
+from sync.connectors import CachedDescriber, build_connector
 from sync.permissions import SETUP_SCOPES, SalesforceNeeds, hubspot_scopes, salesforce_needs
 from tests.sync.conftest import Invoke, only
 
@@ -166,4 +171,70 @@ def test_check_on_the_sandbox_reports_the_sandbox_users_excess_rights(
     fields = {(obj, "permission field edit") for obj in ("Account", "Contact", "Lead", "Opportunity", "Task")}
     assert excess == objects | fields | {("Lead", "permission create"), ("Contact", "permission create")}
     assert not only(perms, status="error")
-    assert next(f["message"] for f in only(perms, crm="hubspot")).startswith("scopes not checked")
+
+
+def test_hubspot_scope_findings_name_the_fix() -> None:
+    block = hubspot()
+    granted = [s for s in hubspot_scopes(block, setup=False) if s != "crm.objects.companies.read"]
+    found = check_permissions("hubspot", block, describer({}), scopes=[*granted, "tickets"])
+    [missing] = [f for f in found if f.status is Status.ERROR]
+    assert missing.check == "permission crm.objects.companies.read"
+    assert "read companies" in missing.message and "Scopes" in missing.message
+    assert "add crm.objects.companies.read" in missing.message
+    [excess] = [f for f in found if f.status is Status.WARN]
+    assert excess.check == "permission tickets" and "least privilege" in excess.message
+    assert "remove tickets" in excess.message
+
+
+def _hubspot_permissions(config: Path) -> tuple[frozenset[str] | None, list[Finding]]:
+    """What `leadq check` concludes about the HubSpot token, through the real connector."""
+    loaded = load_config(config)
+    block = loaded.crm("hubspot")
+    assert isinstance(block, HubSpotMapping)
+    connector = build_connector(loaded, "hubspot")
+    assert isinstance(connector, HubSpotConnector)
+    with connector:
+        scopes = connector.granted_scopes()
+        found = check_schema("hubspot", block, CachedDescriber(connector), scopes=scopes)
+    return scopes, permission(found) + [f for f in found if f.check == "permissions"]
+
+
+def test_the_sandbox_token_has_exactly_what_leadq_needs(
+    sandbox: SandboxServer, init_config: Callable[..., Path]
+) -> None:
+    scopes, found = _hubspot_permissions(init_config("hubspot"))
+    assert scopes == frozenset(hubspot_scopes(hubspot()))
+    assert {(f.check, f.status) for f in found} == {
+        ("permission crm.schemas.contacts.write", Status.OK),  # setup only: a note
+        ("permissions", Status.OK),
+    }
+
+
+@given(
+    drop=st.sets(st.sampled_from(hubspot_scopes(hubspot(), setup=False)), max_size=3),
+    extra=st.sets(
+        st.sampled_from(["crm.objects.deals.write", "tickets", "crm.objects.owners.read"]), max_size=2
+    ),
+)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_missing_and_excess_scopes_of_the_live_token_are_reported(
+    sandbox: SandboxServer, init_config: Callable[..., Path], drop: set[str], extra: set[str]
+) -> None:
+    granted = (set(hubspot_scopes(hubspot(), setup=False)) - drop) | extra
+    token_scopes(sandbox.state).grant(granted)
+    _, found = _hubspot_permissions(init_config("hubspot"))
+    errors = {f.check.removeprefix("permission ") for f in found if f.status is Status.ERROR}
+    warnings = {f.check.removeprefix("permission ") for f in found if f.status is Status.WARN}
+    assert (errors, warnings) == (drop, extra)
+    assert any(f.check == "permissions" for f in found) is not bool(drop or extra)
+
+
+def test_leadq_check_reports_the_hubspot_tokens_scopes(
+    sandbox: SandboxServer, init_config: Callable[..., Path], invoke: Invoke
+) -> None:
+    token_scopes(sandbox.state).grant([*hubspot_scopes(hubspot(), setup=False), "tickets"])
+    config = init_config("hubspot")
+    assert invoke("setup", "--config", str(config), "--no-sfdx").exit_code == 0
+    doc = json.loads(invoke("check", "--config", str(config), "--json").stdout)
+    perms = [f for f in doc["findings"] if f["crm"] == "hubspot" and f["check"].startswith("permission")]
+    assert [(f["check"], f["status"]) for f in perms] == [("permission tickets", "warn")]
