@@ -18,7 +18,7 @@ from mappings import Crm, Lead
 from scoring.decision import Decision
 from scoring.pipeline import DecidedBatch, Pipeline
 from scoring.registry import ModelRegistry
-from sync import feedback, gc_policy, review
+from sync import drift_task, feedback, gc_policy, review
 from sync.commit import Commit, commit, previous_of
 from sync.context import CycleContext
 from sync.fields import SCORED_OBJECTS
@@ -71,7 +71,8 @@ def sync_crm(ctx: CycleContext, crm: Crm, out: CrmReport, *, run_key: str, dry_r
             _, plan, tasks, escalation = decide_and_plan(
                 ctx, crm, world, pulled, context_changed, review.Pickup(), out
             )
-            out.planned = preview(crm, plan, escalation.updates, [*tasks, *escalation.tasks])
+            drifting = drift_task.plan_drift_tasks(ctx, crm, out.drift, ctx.clock())
+            out.planned = preview(crm, plan, escalation.updates, [*tasks, *escalation.tasks, *drifting])
             return
         decide_and_commit(ctx, crm, world, pulled, context_changed, out, run_key=run_key, started=started)
     send(ctx, crm, out)
@@ -124,10 +125,12 @@ def decide_and_commit(
         )
         review.record_planned_tasks(ctx, crm, tasks)
         review.record_escalation(ctx, crm, escalation)
+        drifting = drift_task.plan_drift_tasks(ctx, crm, out.drift, ctx.clock())
+        drift_task.record_drift_tasks(ctx, crm, drifting)
         commit(ctx.store, Commit(
             crm, run_key, pulled, decided.decisions, {d.lead_id: object_of(crm, world.people[d.lead_id])
             for d in decided.decisions}, decided.batch.scored, plan.writes,
-            [*pickup.updates, *escalation.updates], [*tasks, *escalation.tasks], plan.human_edits,
+            [*pickup.updates, *escalation.updates], [*tasks, *escalation.tasks, *drifting], plan.human_edits,
         ))  # fmt: skip
         if pickup.cursor:
             ctx.store.set_cursor(crm, REVIEW_CURSOR, pickup.cursor)

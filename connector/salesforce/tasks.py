@@ -57,7 +57,6 @@ class Tasks:
         records: dict[str, dict[str, Any]] = {}
         for spec in tasks:
             record = {
-                "WhoId": spec.who_id,
                 "Subject": spec.subject[:SUBJECT_MAX],
                 "Description": spec.body,
                 "ActivityDate": spec.due.date().isoformat(),
@@ -65,6 +64,8 @@ class Tasks:
                 "Status": "Not Started",
                 key_field: spec.idempotency_key,
             }
+            if spec.who_id:  # a task about no person (a drift alert for the admin) has no WhoId
+                record["WhoId"] = spec.who_id
             if spec.owner_id:
                 record["OwnerId"] = spec.owner_id
             record.update({described.writable(k, create=True): to_json(v) for k, v in spec.extra.items()})

@@ -274,12 +274,42 @@ class Retrain(StrictModel):
         return _cron(value) if value is not None else None
 
 
+def _owner_id(value: str | None, id_pattern: re.Pattern[str], what: str) -> str | None:
+    if value is not None and not id_pattern.fullmatch(value):
+        hint = " (an email cannot own a CRM task)" if _EMAIL.fullmatch(value) else ""
+        raise invalid(f"{value!r} is not a {what}{hint}", f"write the admin's {what}, or leave it out")
+    return value
+
+
+class DriftAdmin(StrictModel):
+    """Who gets a CRM task when scores drift beyond `psi_alert`, per CRM (left out: no task, only the log,
+    the audit entry and the metric). Owner ids, not emails: the id becomes the task's owner."""
+
+    salesforce: NonEmptyStr | None = None
+    hubspot: NonEmptyStr | None = None
+
+    @field_validator("salesforce")
+    @classmethod
+    def _salesforce(cls, value: str | None) -> str | None:
+        return _owner_id(value, _SF_USER_ID, "Salesforce user id (005...)")
+
+    @field_validator("hubspot")
+    @classmethod
+    def _hubspot(cls, value: str | None) -> str | None:
+        return _owner_id(value, re.compile(r"\d{1,20}"), "HubSpot owner id")
+
+    def for_crm(self, crm: str) -> str | None:
+        """The admin of `crm`, or None."""
+        return self.salesforce if crm == "salesforce" else self.hubspot if crm == "hubspot" else None
+
+
 class Drift(StrictModel):
-    """Population stability thresholds on features and scores."""
+    """Population stability thresholds on features and scores, and the admin told when they are passed."""
 
     psi_warn: float = Field(default=0.1, gt=0)
     psi_alert: float = Field(default=0.25, gt=0)
     min_auc: float = Field(default=0.6, gt=0.5, le=1)
+    admin: DriftAdmin = DriftAdmin()
 
     @model_validator(mode="after")
     def _ordered(self) -> Drift:

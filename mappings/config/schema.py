@@ -49,6 +49,12 @@ class LeadqConfig(StrictModel):
                     f"remove review.reviewers.{crm} or add a {crm}: block",
                     at=("review", "reviewers", crm),
                 )
+            if getattr(self.scoring.drift.admin, crm) and self.crm(crm) is None:
+                raise invalid(
+                    f"a drift admin is named for {crm}, which is not configured",
+                    f"remove scoring.drift.admin.{crm} or add a {crm}: block",
+                    at=("scoring", "drift", "admin", crm),
+                )
         return self
 
     @property

@@ -46,7 +46,7 @@ scoring:
   retrain:
     every_n_labels: 100
     schedule: "0 3 * * 0"       # cron: Sundays 03:00
-  drift: {{psi_warn: 0.1, psi_alert: 0.25, min_auc: 0.6}}
+  drift: {{psi_warn: 0.1, psi_alert: 0.25, min_auc: 0.6, admin: {{}}}}  # per-CRM admin ids get drift tasks
 
 schedule:
   interval_minutes: 15          # or cron: "*/15 * * * *"

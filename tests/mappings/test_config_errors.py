@@ -341,3 +341,31 @@ def test_number_features_score_ranges_not_values() -> None:
     )
     assert issue.path == "salesforce.features[0].points"
     assert "ranges" in issue.message
+
+
+def test_the_drift_admin_is_an_owner_id_per_crm() -> None:
+    text = MINIMAL_SALESFORCE + "scoring:\n  drift:\n    admin:\n      salesforce: ann@example.com\n"
+    issue = only(text)
+    assert (issue.path, issue.line) == ("scoring.drift.admin.salesforce", 10)
+    assert "not a Salesforce user id (005...)" in issue.message and "an email cannot own" in issue.message
+    assert "write the admin's Salesforce user id" in issue.fix
+
+    issue = only(MINIMAL_SALESFORCE + "scoring:\n  drift: {admin: {hubspot: owner-7}}\n")
+    assert (issue.path, issue.line) == ("scoring.drift.admin.hubspot", 8)
+    assert "'owner-7' is not a HubSpot owner id" in issue.message
+
+    issue = only(MINIMAL_SALESFORCE + "scoring:\n  drift:\n    admin: {salesforce: ''}\n")
+    assert (issue.path, issue.line) == ("scoring.drift.admin.salesforce", 9)
+
+    config = parse_config(
+        MINIMAL_SALESFORCE + "scoring:\n  drift:\n    admin: {salesforce: 005000000000001AAA}\n",
+        resolve=False,
+    )
+    admin = config.scoring.drift.admin
+    assert (admin.for_crm("salesforce"), admin.for_crm("hubspot")) == ("005000000000001AAA", None)
+
+    issue = only(MINIMAL_SALESFORCE + "scoring:\n  drift:\n    admin: {hubspot: 4711}\n")
+    assert issue.path == "scoring.drift.admin.hubspot"
+    assert "hubspot, which is not configured" in issue.message
+    assert "remove scoring.drift.admin.hubspot" in issue.fix
+    assert parse_config(MINIMAL_SALESFORCE, resolve=False).scoring.drift.admin.for_crm("salesforce") is None
