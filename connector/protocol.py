@@ -21,7 +21,14 @@ RawRecord = dict[str, Any]
 
 @dataclass(frozen=True)
 class ChangePage:
-    """One page of changed records, in modified-stamp order, with the highest stamp it holds."""
+    """One page of changed records and a cursor mark.
+
+    `high_water`, when set, is a stamp the cursor may move to once every page before it has been applied.
+    Pages read in modified-stamp order (REST queries, searches) each carry the highest stamp they hold.
+    Pages read unordered (Salesforce Bulk API 2.0 results, streamed chunk by chunk) carry None, except the
+    last, which carries the highest stamp of the whole pull: a caller moves its cursor to the highest mark
+    it saw only after the pull is exhausted, never part-way.
+    """
 
     object: str
     records: list[RawRecord]
@@ -99,7 +106,8 @@ class WriteOutcome:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A review task for a person, idempotent by `idempotency_key` (checked in the CRM before creating)."""
+    """A task, idempotent by `idempotency_key` (checked in the CRM before creating): a review task about a
+    person, or (empty `who_id`) a task about no record, such as the admin's drift task."""
 
     idempotency_key: str
     who_object: str  # Salesforce Lead/Contact, HubSpot contacts
@@ -149,7 +157,8 @@ class CRMConnector(Protocol):
     def pull_changes(
         self, obj: str, fields: Sequence[str], cursor: dict[str, Any] | None, *, run_started: datetime
     ) -> Iterator[ChangePage]:
-        """Records of `obj` modified in the cursor's window, de-duplicated by id, oldest first."""
+        """Records of `obj` modified in the cursor's window, de-duplicated by id (see `ChangePage` for
+        ordering and the cursor marks)."""
         ...
 
     def pull_deletions(

@@ -8,10 +8,17 @@ second is left for the next run, which the lookback covers.
 REST or Bulk: the first REST page is always asked for, and its `totalSize` decides. At or below
 `bulk_threshold` that page is simply the first of the pull, so choosing costs no call at all. Above it the
 page is dropped (one call, the same price as a `SELECT COUNT()`), and a Bulk API 2.0 query job reads the
-window: create, poll, one results call per 50,000 rows. Bulk results come unordered (an `ORDER BY` would
-disable PK chunking), so they are sorted by `(SystemModstamp, Id)` here and handed out in pages, oldest
-first, so that every page's `high_water` is a safe cursor position.
-"""
+window: create and poll (one retried operation), then one results call per `BULK_RESULTS_PAGE` rows, each
+retried on its own.
+
+Ordering and `high_water`: REST pages come oldest first (`ORDER BY SystemModstamp, Id`), so every REST
+page's `high_water` is a safe cursor position. Bulk results come unordered (an `ORDER BY` would disable PK
+chunking), and holding a whole object's results to sort them costs memory in proportion to the object
+(Tasks: millions of rows), so each results chunk is parsed and handed on as it arrives, in pages of at
+most `query_page_size` records: every Bulk page but the last carries `high_water=None`, and the last one
+carries the highest stamp seen over all rows. A caller may therefore only move its cursor to the highest
+`high_water` once the pull is exhausted (which `sync.pull` does); a pull that fails part-way yields no
+mark at all, and the next run reads the window again. Records repeated across pages are yielded once."""
 
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simple_salesforce.api import Salesforce
+from simple_salesforce.bulk2 import Operation
 from simple_salesforce.format import format_soql
 
 from connector.cursor import window
@@ -42,11 +50,17 @@ class Puller:
     """Reads changed, deleted and completed records for one connector."""
 
     def __init__(
-        self, client: SalesforceClient, describes: DescribeCache, settings: SalesforceSettings
+        self,
+        client: SalesforceClient,
+        describes: DescribeCache,
+        settings: SalesforceSettings,
+        *,
+        results_page: int = BULK_RESULTS_PAGE,
     ) -> None:
         self.client = client
         self.describes = describes
         self.settings = settings
+        self.results_page = results_page  # rows per Bulk API 2.0 results call (`maxRecords`)
 
     def _query_headers(self) -> dict[str, str]:
         return {"Sforce-Query-Options": f"batchSize={self.settings.query_page_size}"}
@@ -62,8 +76,10 @@ class Puller:
         params: Mapping[str, Any] | None = None,
         keep: Callable[[RawRecord], bool] | None = None,
     ) -> Iterator[ChangePage]:
-        """Pages of `obj` records stamped in the window, oldest first, de-duplicated by Id.
+        """Pages of `obj` records stamped in the window, de-duplicated by Id.
 
+        REST pages come oldest first, each with its own `high_water`; Bulk pages come unordered and only
+        the last carries a `high_water` (the highest stamp of the whole pull): see the module docstring.
         `conditions` are extra SOQL conditions written with `format_soql` placeholders (code constants,
         never config), their values in `params`. `keep` filters records out after paging.
         """
@@ -83,21 +99,20 @@ class Puller:
         }
         soql = format_soql(template + _ORDER, **values)
         first = self._first_page(described.name, soql, include_deleted=False)
+        marked: Iterable[tuple[list[RawRecord], datetime | None]]
         if int(first.get("totalSize") or 0) > self.settings.bulk_threshold:
-            rows = self._bulk_rows(described, select, format_soql(template, **values))
-            pages: Iterable[list[RawRecord]] = _chunks(rows, self.settings.query_page_size)
+            del first  # the Bulk job reads the window again; this page is not kept alive beside it
+            rows = self._bulk_pages(described, select, format_soql(template, **values))
+            marked = _last_marked(rows)
         else:
             flat = flattener(select)
-            pages = ([flat(r) for r in page] for page in self._rest_pages(described.name, first))
+            rest = ([flat(r) for r in page] for page in self._rest_pages(described.name, first))
+            marked = ((page, _high_water(page)) for page in rest if page)
         seen: set[str] = set()
-        for page in pages:
-            if not page:
-                continue
-            fresh = [r for r in page if str(r["Id"]) not in seen]
-            seen.update(str(r["Id"]) for r in fresh)
-            kept = [r for r in fresh if keep is None or keep(r)]
-            stamps = [s for s in (parse_stamp(r.get(STAMP)) for r in page) if s is not None]
-            yield ChangePage(described.name, kept, max(stamps, default=None))
+        for page, high_water in marked:
+            fresh = _unseen(page, seen)
+            kept = fresh if keep is None else [r for r in fresh if keep(r)]
+            yield ChangePage(described.name, kept, high_water)
 
     def deletions(
         self, obj: str, cursor: dict[str, Any] | None, *, run_started: datetime
@@ -154,21 +169,42 @@ class Puller:
             page = self.client.call(f"query {obj} page {number}", more)
 
     # ------------------------------------------------------------------ Bulk API 2.0
-    def _bulk_rows(self, described: Described, select: list[str], soql: str) -> list[RawRecord]:
+    def _bulk_pages(self, described: Described, select: list[str], soql: str) -> Iterator[list[RawRecord]]:
+        """The job's rows, unordered, in pages of at most `query_page_size`, fetched and parsed lazily.
+
+        Only one results chunk (its CSV text) and one page of parsed records are alive at a time. Job
+        creation and polling are one retried operation (a retry starts a fresh job); each results call is
+        retried on its own, by its locator, so a transient failure late in a big pull repeats one call.
+        """
         converters = {path: csv_converter(self._type_of(described, path)) for path in select}
         canonical = {path.lower(): path for path in select}
+        name = described.name
+        what = f"Bulk API 2.0 query of {name}"
         poll = self.settings.bulk_poll_seconds
+        size = self.settings.query_page_size
+        results_page = self.results_page
 
-        def run(sf: Salesforce) -> list[RawRecord]:
-            rows: list[RawRecord] = []
-            job = getattr(sf.bulk2, described.name)
-            for chunk in job.query(soql, max_records=BULK_RESULTS_PAGE, wait=poll):
-                rows.extend(_parse_chunk(str(chunk), select, canonical, converters))
-            return rows
+        def start(sf: Salesforce) -> str:
+            jobs = _jobs(sf, name)
+            job_id = str(jobs.create_job(Operation.query, soql)["id"])
+            jobs.wait_for_job(job_id, True, poll)
+            return job_id
 
-        rows = self.client.call(f"Bulk API 2.0 query of {described.name}", run)
-        rows.sort(key=lambda r: (str(r.get(STAMP) or ""), str(r.get("Id") or "")))
-        return rows
+        job_id = self.client.call(what, start)
+        locator, number = "", 0
+        while True:
+            number += 1
+
+            def fetch(sf: Salesforce, locator: str = locator) -> tuple[str, str]:
+                result = _jobs(sf, name).get_query_results(job_id, locator, results_page)
+                return str(result["records"]), str(result["locator"] or "")
+
+            chunk, locator = self.client.call(f"{what}, results page {number}", fetch)
+            rows = _parse_chunk(chunk, select, canonical, converters)
+            del chunk  # the reader holds the text until the last page of this chunk is parsed
+            yield from _batched(rows, size)
+            if not locator or locator == "null":
+                return
 
     def _type_of(self, described: Described, path: str) -> str | None:
         """The describe type at the end of a path (`Account.Name` describes Account, once per cycle)."""
@@ -219,6 +255,57 @@ def _parse_chunk(
         yield record
 
 
-def _chunks(rows: list[RawRecord], size: int) -> Iterator[list[RawRecord]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+def _jobs(sf: Salesforce, obj: str) -> Any:
+    """simple-salesforce's Bulk API 2.0 client of `obj`, on `sf`'s current session.
+
+    `SFBulk2Type.query` runs create, poll and every results call as one generator, which cannot be retried
+    or re-authenticated part-way; its client's three calls are made one by one instead.
+    """
+    return getattr(sf.bulk2, obj)._client
+
+
+def _unseen(page: list[RawRecord], seen: set[str]) -> list[RawRecord]:
+    """The records of `page` whose Id is not in `seen` (nor earlier in the page); `seen` takes them."""
+    out: list[RawRecord] = []
+    size = len(seen)
+    for record in page:
+        seen.add(str(record["Id"]))
+        if len(seen) > size:
+            size += 1
+            out.append(record)
+    return out
+
+
+def _high_water(page: list[RawRecord]) -> datetime | None:
+    return max((s for s in (parse_stamp(r.get(STAMP)) for r in page) if s is not None), default=None)
+
+
+def _last_marked(pages: Iterable[list[RawRecord]]) -> Iterator[tuple[list[RawRecord], datetime | None]]:
+    """Unordered pages with no mark, except the last, marked with the highest stamp of them all.
+
+    One page is held back until the next arrives, so that the last is known when it is handed out.
+    """
+    high: datetime | None = None
+    held: list[RawRecord] | None = None
+    for page in pages:
+        if not page:
+            continue
+        mark = _high_water(page)
+        if mark is not None and (high is None or mark > high):
+            high = mark
+        if held is not None:
+            yield held, None
+        held = page
+    if held is not None:
+        yield held, high
+
+
+def _batched(rows: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    page: list[RawRecord] = []
+    for row in rows:
+        page.append(row)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page

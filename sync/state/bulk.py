@@ -1,34 +1,28 @@
 """Set-at-a-time store methods for the cycle's hot path: a 100k-lead cycle cannot afford a round trip
 per record. Each joins the caller's `transaction()` like every other store method.
 
-Rows travel column by column (`Columns`, see `sync.state.columns`).
+Rows travel column by column (`Columns`, see `sync.state.columns`); how they are executed and read is
+`sync.state.bulk_exec`'s part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from sync.state.base import StoreBase, to_record
-from sync.state.columns import Columns, JSONValue, Same, dict_rows, positional_params, positional_plan
+from sync.state.base import to_record
+from sync.state.bulk_exec import ExecMixin
+from sync.state.bulk_exec import chunks as _chunks
+from sync.state.bulk_exec import column as _column
+from sync.state.columns import Columns, JSONValue, Same
 from sync.state.decisions import check_probabilities
 from sync.state.models import AuditRow, LedgerRow, OutboxRow, ScoreRow, SnapshotRow
 from sync.state.records import LedgerEntry, OutboxItem, OutboxKind, ScoreRecord
-
-_CHUNK = 500  # bound parameters per IN (...) stay well under SQLite's limit
-_ROWS_PER_EXECUTE = 5000
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,58 +56,8 @@ class NewOutboxItem:
     idempotency_key: str
 
 
-def _column(items: Sequence[Any], get: Callable[[Any], Any]) -> list[Any]:
-    return list(map(get, items))
-
-
-class BulkMixin(StoreBase):
+class BulkMixin(ExecMixin):
     """Bulk snapshot, ledger, outbox and score-history methods of `StateStore`."""
-
-    def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
-        """Insert `rows` (dicts with the same keys), updating the row already stored under `keys`."""
-        if rows:
-            self._upsert_columns(table, {name: _column(rows, itemgetter(name)) for name in rows[0]}, keys)
-
-    def _upsert_columns(self, table: Any, columns: Columns, keys: Sequence[str]) -> None:
-        """`_upsert` of rows given column by column (every list column as long as the others)."""
-        maker = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        statement = maker(table)
-        updates = {c: statement.excluded[c] for c in columns if c not in keys}
-        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
-        # One statement compiled once and run as executemany: a multi-VALUES statement per chunk costs a
-        # fresh compile of thousands of bound parameters each time.
-        self._execute_columns(statement, columns)
-
-    def _execute_many(self, statement: Any, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run an INSERT, upsert or UPDATE once per row of `rows`, as one executemany per chunk."""
-        if rows:
-            self._execute_columns(statement, {name: _column(rows, itemgetter(name)) for name in rows[0]})
-
-    def _execute_columns(self, statement: Any, columns: Columns) -> None:
-        """`_execute_many` of rows given column by column; does nothing when no column is a list or the
-        lists are empty (a batch of `Same` columns alone has no row count)."""
-        count = next((len(c) for c in columns.values() if not isinstance(c, Same)), 0)
-        if count == 0:
-            return
-        dialect = self.engine.dialect
-        names = list(columns)
-        compiled = statement.compile(dialect=dialect, column_keys=names)
-        plan = positional_plan(compiled, statement, names) if dialect.name == "sqlite" else None
-        with self.session() as s:
-            connection = s.connection()
-            if plan is None:
-                rows = dict_rows(columns, count)
-                for chunk in _chunks(rows, _ROWS_PER_EXECUTE):
-                    connection.execute(statement, list(chunk))
-                return
-            # SQLite: the binds' own type processors, then the driver's executemany directly; the per-row
-            # parameter handling of a Core executemany costs more than the statement itself.
-            table = str(statement.table.name)
-            for start in range(0, count, _ROWS_PER_EXECUTE):
-                stop = min(count, start + _ROWS_PER_EXECUTE)
-                connection.exec_driver_sql(
-                    compiled.string, positional_params(plan, columns, table, start, stop)
-                )
 
     # ---- snapshots ---------------------------------------------------------------------------------
 
@@ -180,21 +124,14 @@ class BulkMixin(StoreBase):
         ids = list(dict.fromkeys(record_ids))
         out: dict[str, dict[str, LedgerEntry]] = {}
         table = cast(Table, LedgerRow.__table__)
-        names = list(LedgerEntry.__dataclass_fields__)
-        columns = [table.c[name] for name in names]
-        with self.session() as s:
-            connection = s.connection()
-            for chunk in _chunks(ids):
-                query = select(*columns).where(
-                    table.c.crm == crm, table.c.object == obj, table.c.record_id.in_(chunk)
-                )
-                # Plain rows, not ORM objects: a 100k-lead cycle reads half a million entries.
-                for row in connection.execute(query).all():
-                    entry = LedgerEntry(*row)
-                    fields = out.get(entry.record_id)
-                    if fields is None:
-                        fields = out[entry.record_id] = {}
-                    fields[entry.field] = entry
+        columns = [table.c[name] for name in LedgerEntry._fields]
+        # Plain tuples made into entries in one step: a 100k-lead cycle reads half a million entries.
+        rows = self._select_in(columns, {"crm": crm, "object": obj}, table.c.record_id, ids)
+        for entry in map(LedgerEntry._make, rows):
+            fields = out.get(entry.record_id)
+            if fields is None:
+                fields = out[entry.record_id] = {}
+            fields[entry.field] = entry
         return out
 
     def plan_writes(self, crm: str, planned: Sequence[PlannedField]) -> None:

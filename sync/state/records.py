@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 from sync.state.columns import JSONValue
 
@@ -41,9 +41,13 @@ class Snapshot:
     pulled_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """The ledger of one record field: the last planned write (`new_value`, `state`) and the last landed one."""
+class LedgerEntry(NamedTuple):
+    """The ledger of one record field: the last planned write (`new_value`, `state`) and the last landed one.
+
+    A named tuple rather than a frozen dataclass like the others: a big cycle reads hundreds of thousands of
+    entries, and a tuple is made from a row in one step (`LedgerEntry._make(row)`), where a frozen
+    dataclass sets each field through `object.__setattr__`. Read it by attribute; it is as immutable.
+    """
 
     crm: str
     object: str

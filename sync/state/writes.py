@@ -26,6 +26,10 @@ def json_equal(a: JSONValue, b: JSONValue) -> bool:
     return bool(a == b)
 
 
+def _entry(row: LedgerRow) -> LedgerEntry:
+    return LedgerEntry._make(getattr(row, name) for name in LedgerEntry._fields)
+
+
 class WritesMixin(StoreBase):
     """Ledger and outbox methods of `StateStore`."""
 
@@ -55,7 +59,7 @@ class WritesMixin(StoreBase):
             row.last_error = None
             row.updated_at = now
             s.flush()
-            return to_record(LedgerEntry, row)
+            return _entry(row)
 
     def set_ledger_state(
         self, crm: str, obj: str, record_id: str, field: str, state: LedgerState, error: str | None = None
@@ -81,13 +85,13 @@ class WritesMixin(StoreBase):
             if state in _LEDGER_STATES_WITH_ERROR:
                 row.last_error = error
             s.flush()
-            return to_record(LedgerEntry, row)
+            return _entry(row)
 
     def ledger_entry(self, crm: str, obj: str, record_id: str, field: str) -> LedgerEntry | None:
         """The ledger entry of one field, or None if leadq never planned a write to it."""
         with self.session() as s:
             row = self._ledger_row(s, crm, obj, record_id, field)
-            return None if row is None else to_record(LedgerEntry, row)
+            return None if row is None else _entry(row)
 
     def ledger_for_record(self, crm: str, obj: str, record_id: str) -> dict[str, LedgerEntry]:
         """Every ledger entry of one record, by field name."""
@@ -95,7 +99,7 @@ class WritesMixin(StoreBase):
             LedgerRow.crm == crm, LedgerRow.object == obj, LedgerRow.record_id == record_id
         )
         with self.session() as s:
-            return {row.field: to_record(LedgerEntry, row) for row in s.scalars(query)}
+            return {row.field: _entry(row) for row in s.scalars(query)}
 
     def ledger_in_state(self, crm: str, state: LedgerState) -> list[LedgerEntry]:
         """The ledger entries of a CRM in one state (for example everything `parked`)."""
@@ -105,7 +109,7 @@ class WritesMixin(StoreBase):
             .order_by(LedgerRow.object, LedgerRow.record_id, LedgerRow.field)
         )
         with self.session() as s:
-            return [to_record(LedgerEntry, row) for row in s.scalars(query)]
+            return [_entry(row) for row in s.scalars(query)]
 
     def was_changed_by_a_person(
         self, crm: str, obj: str, record_id: str, field: str, crm_value: JSONValue
