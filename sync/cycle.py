@@ -167,7 +167,7 @@ def send(ctx: CycleContext, crm: Crm, out: CrmReport) -> None:
 def world_of(ctx: CycleContext, crm: Crm) -> World:
     """The CRM's in-memory world, rebuilt from the store on a process's first cycle."""
     if crm not in ctx.worlds:
-        ctx.worlds[crm] = World.rebuild(crm, ctx.store, ctx.mapping(crm))
+        ctx.worlds[crm] = World.rebuild(crm, ctx.store, ctx.mapping(crm), now=ctx.clock())
     return ctx.worlds[crm]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from mappings import Account, CanonicalRecord, Crm, CrmMapping, Lead, Opportunity, Task, translate_batch
 from scoring.graph import AccountGraph
@@ -93,8 +94,13 @@ class World:
         return self.apply(records)
 
     @classmethod
-    def rebuild(cls, crm: Crm, store: StateStore, mapping: CrmMapping) -> World:
-        """The world as the stored raw records describe it (a fresh process's first step)."""
+    def rebuild(
+        cls, crm: Crm, store: StateStore, mapping: CrmMapping, *, now: datetime | None = None
+    ) -> World:
+        """The world as the stored raw records describe it (a fresh process's first step).
+
+        `now` anchors age features as a pull's `run_started` does (default: the current time): a restarted
+        process must see the people a continuous one would."""
         world = cls(crm)
         for obj in pull_objects(crm, mapping):
             # A page at a time, in pull order, as a cycle's pull feeds it: memory stays one page.
@@ -102,8 +108,8 @@ class World:
             for _, values in store.iter_snapshot_values(crm, obj):
                 raws.append(values)
                 if len(raws) >= REBUILD_PAGE:
-                    world.apply(translate_batch(crm, obj, raws, mapping).records)
+                    world.apply(translate_batch(crm, obj, raws, mapping, now=now).records)
                     raws = []
             if raws:
-                world.apply(translate_batch(crm, obj, raws, mapping).records)
+                world.apply(translate_batch(crm, obj, raws, mapping, now=now).records)
         return world

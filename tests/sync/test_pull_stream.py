@@ -4,7 +4,7 @@ arrive (the same graph and re-score set as applying everything at once), nothing
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -247,4 +247,27 @@ def test_a_pull_stopped_half_way_stores_nothing_and_the_next_cycle_scores_everyo
             assert again.written == again.scored
         finally:
             ctx.connectors = {crm: inner}
+            close(ctx)
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_a_restarted_process_rebuilds_the_world_a_continuous_one_has(
+    tmp_path: Path, sandbox_state_dir: Path, crm: Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with seeded_sandbox(sandbox_state_dir, leads=40, seed=5) as server:
+        ctx = make_ctx(tmp_path, server, crm, monkeypatch)
+        try:
+            run_started = ctx.clock()
+            live = World(crm)
+            pulled = pull_changes(ctx.connectors[crm], ctx.store, crm, ctx.mapping(crm),
+                                  run_started=run_started, report=CrmReport(crm), into=live,
+                                  spool_dir=ctx.state_dir)  # fmt: skip
+            commit_pull(ctx, crm, pulled)
+            rebuilt = World.rebuild(crm, ctx.store, ctx.mapping(crm), now=run_started)
+            assert len(rebuilt.people) > 30
+            assert graph_state(rebuilt) == graph_state(live)
+            # Age features are anchored at `now`: a rebuild on another day sees other people.
+            later = World.rebuild(crm, ctx.store, ctx.mapping(crm), now=run_started + timedelta(days=3))
+            assert later.people != live.people
+        finally:
             close(ctx)
