@@ -1,7 +1,7 @@
 """Chaos: leadq under injected faults, SIGKILLs, a small API quota and a steady stream of edits.
 
     .venv/bin/python -m benchmarks.chaos [--leads 10000] [--kills 50] [--load-minutes 15] [--skip-load]
-                                         [--only-load] [--quick]
+                                         [--only-load] [--skip-faults] [--skip-quota] [--quick]
 
 One org (both CRMs) is seeded once into an SQLite file with `leadq setup` applied; every run serves its own
 copy, so every run starts from the same org.
@@ -219,6 +219,8 @@ def main() -> None:
     parser.add_argument(
         "--only-load", action="store_true", help="only the load run (e.g. beside a --skip-load run)"
     )
+    parser.add_argument("--skip-faults", action="store_true", help="no faults run (the reference still runs)")
+    parser.add_argument("--skip-quota", action="store_true")
     parser.add_argument("--quick", action="store_true", help="1,000 leads, 10 kills, 2 minutes of load")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, help="keep every run's files here (default: a temp folder)")
@@ -248,13 +250,15 @@ def main() -> None:
             raise SystemExit(
                 "the fault-free reference run wrote nothing into the CRM: nothing to compare with"
             )
-        faulty = faults_run(base, root, clock)
-        out.update(faults_section(console, reference, faulty))
+        if not args.skip_faults:
+            faulty = faults_run(base, root, clock)
+            out.update(faults_section(console, reference, faulty))
         cycle_seconds = float(reference.reports[0]["seconds"]) if reference.reports else 10.0
         killed = kills_run(base, root, clock, kills=args.kills, cycle_seconds=cycle_seconds, seed=args.seed)
         out.update(kills_section(console, reference, killed, args.kills))
-        quota = quota_run(base, root, clock, per_cycle=_sf_budget(reference))
-        out.update(quota_section(console, reference, quota))
+        if not args.skip_quota:
+            quota = quota_run(base, root, clock, per_cycle=_sf_budget(reference))
+            out.update(quota_section(console, reference, quota))
         if not args.skip_load:
             out.update(load_section(console, load_run(base, root, minutes=args.load_minutes, seed=args.seed)))
         out["leads"] = args.leads
