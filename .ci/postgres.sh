@@ -6,7 +6,8 @@
 set -euo pipefail
 action=${1:?start or stop}
 dir=${2:?a folder for the cluster}
-port=${LEADQ_PG_PORT:-55432}
+# A free port unless one is given (another server, or an earlier run's, may hold the usual one).
+port=${LEADQ_PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 
 find_bin() {
   local found
