@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ from typer.testing import CliRunner, Result
 from mappings import SANDBOX_TOKEN_ENV, write_default_config
 from sandbox import SandboxServer
 from sync.cli import app
+from sync.state import StateStore
+from tests.sync.test_state_support import BACKENDS, FakeClock, open_store
 
 Invoke = Callable[..., Result]
 
@@ -83,3 +85,19 @@ def findings(result: Result) -> list[dict[str, Any]]:
 def only(items: list[dict[str, Any]], **match: str) -> list[dict[str, Any]]:
     """The findings whose keys equal `match`."""
     return [f for f in items if all(f.get(k) == v for k, v in match.items())]
+
+
+# ---- the state store tests: one store per test, on SQLite and (when configured) PostgreSQL ----------------
+
+
+@pytest.fixture()
+def clock() -> FakeClock:
+    """A clock the test moves by hand (the store's `now`)."""
+    return FakeClock()
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StateStore]:
+    """An empty state store on each configured backend, on `clock`."""
+    with open_store(request.param, tmp_path, clock) as opened:
+        yield opened

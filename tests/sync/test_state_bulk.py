@@ -8,9 +8,7 @@ import itertools
 import json
 import math
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -23,7 +21,7 @@ from sqlalchemy.types import TypeDecorator
 from sync.state import ScoreRecord, StateStore
 from sync.state.bulk import NewOutboxItem, PlannedField, SnapshotPut
 from sync.state.columns import UTCDateTime, json_text, json_value
-from tests.sync.test_state_support import BACKENDS, T0, FakeClock, open_store
+from tests.sync.test_state_support import T0, FakeClock
 
 TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
 SCALARS = st.one_of(
@@ -60,17 +58,6 @@ NOT_JSON = st.sampled_from(
 
 class Plain(enum.Enum):
     A = "a"
-
-
-@pytest.fixture()
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StateStore]:
-    with open_store(request.param, tmp_path, clock) as opened:
-        yield opened
 
 
 def _same(a: Any, b: Any) -> bool:

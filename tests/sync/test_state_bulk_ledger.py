@@ -4,9 +4,7 @@ ORM path gives, on every backend; repeated values are read once, but no two entr
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,20 +14,9 @@ from hypothesis import strategies as st
 from sync.state import LedgerEntry, StateStore
 from sync.state.bulk import PlannedField
 from tests.sync.test_state_bulk import SCALARS, VALUES, _same
-from tests.sync.test_state_support import BACKENDS, FakeClock, open_store
+from tests.sync.test_state_support import FakeClock
 
 _counter = itertools.count()
-
-
-@pytest.fixture()
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StateStore]:
-    with open_store(request.param, tmp_path, clock) as opened:
-        yield opened
 
 
 def _same_entry(a: LedgerEntry, b: LedgerEntry) -> bool:

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from sync.state import ScoreRecord, StateStore, content_hash
-from tests.sync.test_state_support import BACKENDS, T0, FakeClock, open_store
-
-
-@pytest.fixture()
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StateStore]:
-    with open_store(request.param, tmp_path, clock) as opened:
-        yield opened
+from tests.sync.test_state_support import T0, FakeClock
 
 
 def test_cursor_round_trip_and_overwrite(store: StateStore) -> None:

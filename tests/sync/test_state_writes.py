@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
 from sync.state import StateStore, json_equal
 from sync.state.models import LedgerRow, OutboxRow
-from tests.sync.test_state_support import BACKENDS, T0, FakeClock, open_store
+from tests.sync.test_state_support import T0, FakeClock
 
 
 class Boom(RuntimeError):
     """The crash a test simulates in the middle of a batch."""
-
-
-@pytest.fixture()
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StateStore]:
-    with open_store(request.param, tmp_path, clock) as opened:
-        yield opened
 
 
 def _update(store: StateStore, key: str, record_id: str = "00Q1", value: int = 80) -> int:
