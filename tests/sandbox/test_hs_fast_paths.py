@@ -6,12 +6,9 @@ changes, batch updates write all records in one statement: each is checked here 
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,16 +21,6 @@ from sandbox.store import Store
 # (from_type, to_type, type_id) links as they may be stored, either direction, labelled or not
 STORED = [("contacts", "companies", 279), ("contacts", "companies", 1), ("companies", "contacts", 280),
           ("companies", "contacts", 2), ("companies", "companies", 13), ("companies", "companies", 14)]  # fmt: skip
-
-
-@pytest.fixture()
-def api(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=sandbox.url,
-        verify=ssl.create_default_context(cafile=str(sandbox.ca_path)),
-        headers={"Authorization": f"Bearer {sandbox.token}"},
-    ) as client:
-        yield client
 
 
 def _expected(

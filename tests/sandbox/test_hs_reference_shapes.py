@@ -7,7 +7,6 @@ into the project. Values differ (ids, dates, portal); shapes must not.
 from __future__ import annotations
 
 import json
-import ssl
 from collections import Counter
 from functools import cache
 from typing import Any
@@ -59,15 +58,6 @@ def assert_object_shape(ours: dict[str, Any], real: dict[str, Any]) -> None:
     assert all(isinstance(v, str) or v is None for v in ours["properties"].values())
     for key in ("createdAt", "updatedAt"):
         assert ours[key].endswith("Z") and len(ours[key]) == len("2026-03-12T07:33:46.615Z")
-
-
-@pytest.fixture()
-def api(sandbox: SandboxServer) -> httpx.Client:
-    return httpx.Client(
-        base_url=sandbox.url,
-        verify=ssl.create_default_context(cafile=str(sandbox.ca_path)),
-        headers={"Authorization": f"Bearer {sandbox.token}"},
-    )
 
 
 def _params(name: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -20,16 +19,6 @@ from sync.permissions import hubspot_scopes
 
 PRIVATE_APP_INFO = "/oauth/v2/private-apps/get/access-token-info"
 SCOPE = st.from_regex(r"crm\.(objects|schemas)\.[a-z_]{3,12}\.(read|write)", fullmatch=True)
-
-
-@pytest.fixture()
-def api(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=sandbox.url,
-        verify=ssl.create_default_context(cafile=str(sandbox.ca_path)),
-        headers={"Authorization": f"Bearer {sandbox.token}"},
-    ) as client:
-        yield client
 
 
 def _oauth_token(hs: HubSpot, sandbox: SandboxServer) -> str:

@@ -269,18 +269,16 @@ def test_only_an_alert_plans_a_task_and_its_text_names_every_drifted_input(
     assert task.lead_id is None and spec.subject.endswith(f"(model {version or 'unversioned'})")
 
 
+ALERT: dict[str, object] = {
+    "level": "alert", "score_psi": 0.4, "columns": {}, "drifted": [], "rows": 200, "model_version": "v1",
+}  # fmt: skip
+
+
 def test_a_task_in_the_outbox_is_not_planned_again_but_a_new_model_gets_one(
     store: StateStore, tmp_path: Path
 ) -> None:
     ctx = unit_context(store, tmp_path, ADMIN)
-    drift = {
-        "level": "alert",
-        "score_psi": 0.4,
-        "columns": {},
-        "drifted": [],
-        "rows": 200,
-        "model_version": "v1",
-    }
+    drift = dict(ALERT)
     (task,) = plan_drift_tasks(ctx, "salesforce", drift, NOW)
     record_drift_tasks(ctx, "salesforce", [task])
     store.enqueue("salesforce", "task", "Task", None, {}, task.spec.idempotency_key)
@@ -296,12 +294,5 @@ def test_a_task_in_the_outbox_is_not_planned_again_but_a_new_model_gets_one(
 
 def test_no_admin_plans_nothing(store: StateStore, tmp_path: Path) -> None:
     ctx = unit_context(store, tmp_path)
-    drift = {
-        "level": "alert",
-        "score_psi": 0.4,
-        "columns": {},
-        "drifted": [],
-        "rows": 200,
-        "model_version": "v1",
-    }
+    drift = dict(ALERT)
     assert plan_drift_tasks(ctx, "salesforce", drift, NOW) == []
