@@ -23,7 +23,8 @@ from rich.table import Table
 from simpleeval import SimpleEval  # type: ignore[import-untyped]
 
 from mappings.config.features import FeatureSpec
-from mappings.config.policy import ReviewConfig, ScoringConfig
+from mappings.config.policy import ScoringConfig
+from mappings.config.review import ReviewConfig
 from scoring.policy import PolicySet, policy_schema
 
 TARGET_S = 2.0

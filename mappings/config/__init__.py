@@ -16,7 +16,8 @@ from mappings.config.crm import (
 from mappings.config.errors import ConfigError, ConfigIssue
 from mappings.config.features import FeatureSpec, FeatureType, FeatureValue, Points
 from mappings.config.loader import load_config, parse_config
-from mappings.config.policy import Policy, ReviewConfig, ScheduleConfig, ScoringConfig, StateConfig, Tiers
+from mappings.config.policy import Policy, ScheduleConfig, ScoringConfig, StateConfig, Tiers
+from mappings.config.review import ReviewConfig
 from mappings.config.schema import LeadqConfig
 from mappings.config.secrets import SecretRef, SecretUnavailableError
 from mappings.config.writeback import HubSpotWritebackField, SalesforceWritebackField, WritebackField

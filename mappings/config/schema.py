@@ -8,7 +8,8 @@ from pydantic import model_validator
 
 from mappings.config.base import CRMS, Crm, StrictModel, invalid
 from mappings.config.crm import HubSpotConfig, SalesforceConfig
-from mappings.config.policy import ReviewConfig, ScheduleConfig, ScoringConfig, StateConfig
+from mappings.config.policy import ScheduleConfig, ScoringConfig, StateConfig
+from mappings.config.review import ReviewConfig
 
 
 class LeadqConfig(StrictModel):

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from mappings.config.policy import Policy, ReviewConfig, ScoringConfig, Segment
+from mappings.config.policy import Policy, ScoringConfig, Segment
+from mappings.config.review import ReviewConfig
 from scoring.decision import ReviewReason
 from scoring.policy.decay import DecayParameters, decay, round_half_up
 from scoring.policy.errors import PolicyError, PolicyIssue

@@ -6,7 +6,8 @@ import hashlib
 import json
 from typing import Any
 
-from mappings.config.policy import ReviewConfig, ScoringConfig
+from mappings.config.policy import ScoringConfig
+from mappings.config.review import ReviewConfig
 from scoring.policy.parse import canonical
 
 VERSION_LENGTH = 12

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mappings.config.policy import ReviewConfig, ScoringConfig
+from mappings.config.policy import ScoringConfig
+from mappings.config.review import ReviewConfig
 from scoring.decision import ActionKind, Decision, Reason, ReviewReason
 from scoring.policy import PolicySet, apply_outcome, decay, policy_version
 from scoring.policy.decay import DecayParameters

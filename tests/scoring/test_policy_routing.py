@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from mappings import ConfigError, parse_config
-from mappings.config.policy import Decay, Pool, ReviewConfig, ScoringConfig
+from mappings.config.policy import Decay, Pool, ScoringConfig
+from mappings.config.review import ReviewConfig
 from scoring.policy import PolicySet, deal
 from tests.mappings.conftest import MINIMAL_SALESFORCE
 from tests.scoring.policy_fixtures import NOW, frame, schema

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from connector.protocol import CRMConnector, RecordUpdate
 from mappings import Crm, Lead, LeadqConfig, load_config, write_default_config
-from mappings.config.policy import ReviewConfig, Reviewers
+from mappings.config.review import ReviewConfig, Reviewers
 from sandbox import SandboxServer
 from scoring.decision import ActionKind, Decision, ReviewReason
 from sync.connectors import build_connector
