@@ -188,8 +188,9 @@ def load_section(console: Console, load: LoadResult) -> dict[str, Any]:
     rows: list[tuple[str, Any]] = [
         ("minutes of load", load.minutes),
         ("people changed (1 % a minute)", load.changed),
-        ("scored exactly once / never / more than once",
+        ("scored for their change exactly once / never / more than once",
          f"{load.scored_once} / {load.scored_never} / {load.scored_twice_or_more}"),
+        ("later re-scores for a colleague's change", load.rescored_for_context),
         ("runs / overlapping runs", f"{load.runs} / {load.overlaps}"),
         ("cycle seconds (first, max of the rest)",
          f"{load.cycle_seconds[0]:.0f}, {max(load.cycle_seconds[1:], default=0):.0f}" if load.cycle_seconds else "-"),
@@ -203,6 +204,7 @@ def load_section(console: Console, load: LoadResult) -> dict[str, Any]:
     return {
         "load_minutes": load.minutes, "load_changed": load.changed, "load_scored_once": load.scored_once,
         "load_scored_never": load.scored_never, "load_scored_more": load.scored_twice_or_more,
+        "load_rescored_for_context": load.rescored_for_context,
         "load_runs": load.runs, "load_overlaps": load.overlaps,
         "load_rss_start_mb": round(rss[0], 1) if rss else None, "load_rss_end_mb": round(rss[-1], 1) if rss else None,
     }  # fmt: skip

@@ -3,9 +3,9 @@
 The daemon is the real one (`leadq run`, schedule interval 1 minute, no jitter, the real clock) in its own
 process. Once its first (full) cycle has finished, a writer changes the title of 1 % of the scored people
 (Salesforce leads and contacts, HubSpot contacts; each person at most once) at the top of every minute,
-through the connectors, as reps would. At the end: each changed person's score history counted over the
-runs that started after its change (exactly one expected), the run history checked for overlaps, and the
-daemon's RSS sampled every minute.
+through the connectors, as reps would. At the end: each changed person's score history after the change
+counted by trigger (exactly one score made because their record changed; re-scores for a colleague's change
+counted apart), the run history checked for overlaps, and the daemon's RSS sampled every minute.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class LoadResult:
     scored_once: int = 0
     scored_never: int = 0
     scored_twice_or_more: int = 0
+    rescored_for_context: int = 0  # later scores of changed people made for a colleague's change
     runs: int = 0
     overlaps: int = 0
     rss_mb: list[float] = field(default_factory=list)
@@ -170,30 +171,24 @@ def _score_checks(result: LoadResult, state_db: Path, changed_at: dict[tuple[str
     ]
     conn = sqlite3.connect(state_db)
     try:
-        rows = conn.execute("SELECT crm, lead_id, scored_at FROM score_history").fetchall()
+        rows = conn.execute(
+            "SELECT crm, lead_id, scored_at, json_extract(contributions, '$.trigger') FROM score_history"
+        ).fetchall()
     finally:
         conn.close()
-    scores: dict[tuple[str, str], list[str]] = {}
-    for crm, lead_id, scored_at in rows:
-        scores.setdefault((str(crm), str(lead_id)), []).append(str(scored_at))
+    scores: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for crm, lead_id, scored_at, trigger in rows:
+        scores.setdefault((str(crm), str(lead_id)), []).append((str(scored_at), str(trigger)))
     counts: Counter[int] = Counter()
     for key, at in changed_at.items():
-        # A score counts for the change when it was made after the change, by any run: a cycle scores a
-        # CRM within seconds of pulling it, while a run started before the change may reach that CRM's
-        # pull (after the other CRM's part) only after it (cycles under load take minutes).
-        after = {_run_of(runs, s) for s in scores.get(key, []) if s >= at}
-        n = sum(1 for start in after if start is not None)
+        # The score history says why each score was made: "changed" when the person's own record had
+        # changed since the last pull. Their change must be scored that way exactly once; re-scores for a
+        # colleague's change (the account's context) are counted apart.
+        later = [trigger for s, trigger in scores.get(key, []) if s >= at]
+        n = later.count("changed")
+        result.rescored_for_context += sum(1 for t in later if t == "context")
         counts[min(n, 2)] += 1
         if n != 1 and len(result.examples) < 5:
-            result.examples.append(f"{key[0]} {key[1]} changed at {at}: scored in {n} later runs")
+            result.examples.append(f"{key[0]} {key[1]} changed at {at}: scored for it {n} times")
     result.changed = len(changed_at)
     result.scored_never, result.scored_once, result.scored_twice_or_more = counts[0], counts[1], counts[2]
-
-
-def _run_of(runs: list[tuple[str, str | None, str]], scored_at: str) -> str | None:
-    """The start of the run a score was made in (the last run started at or before it)."""
-    start = None
-    for begun, _, _ in runs:
-        if begun <= scored_at:
-            start = begun
-    return start

@@ -32,6 +32,7 @@ from sync.cli_ops_common import (
     when,
 )
 from sync.state import Override, ScoreRecord, StateStore
+from sync.triggers import TRIGGER_TEXT
 
 LeadArgument = Annotated[str, typer.Argument(help="The lead's CRM record id.", show_default=False)]
 
@@ -193,6 +194,7 @@ def versions(history: list[ScoreRecord], limit: int | None) -> list[dict[str, An
             "tier": score.tier,
             "delta": None if previous is None else score.score - previous.score,
             "changes": [str(c) for c in as_list(as_dict(score.contributions).get("changes"))],
+            "trigger": as_dict(score.contributions).get("trigger"),
             "model_version": score.model_version,
             "policy_version": score.policy_version,
         })  # fmt: skip
@@ -202,13 +204,14 @@ def versions(history: list[ScoreRecord], limit: int | None) -> list[dict[str, An
 def history_table(crm: str, lead_id: str, rows: list[dict[str, Any]]) -> Table:
     title = f"{lead_id} in {crm_name(crm)}: {len(rows)} scored versions, newest first (times in UTC)"
     table = Table(title=title, title_justify="left", header_style="bold")
-    for column in ("scored", "score", "tier", "change", "what changed", "model"):
+    for column in ("scored", "why", "score", "tier", "change", "what changed", "model"):
         table.add_column(
             column, overflow="fold", justify="right" if column in ("score", "change") else "left"
         )
     for r in rows:
         delta = "first" if r["delta"] is None else f"{r['delta']:+d}"
-        table.add_row(when(r["scored_at"]), str(r["score"]), r["tier"], delta,
+        why = TRIGGER_TEXT.get(str(r["trigger"]), "")
+        table.add_row(when(r["scored_at"]), why, str(r["score"]), r["tier"], delta,
                       Text("\n".join(r["changes"])), r["model_version"] or "rules")  # fmt: skip
     return table
 

@@ -27,6 +27,7 @@ from sync.pull import Pulled
 from sync.send import task_payload
 from sync.state import ScoreRecord, StateStore
 from sync.state.bulk import NewOutboxItem, PlannedField
+from sync.triggers import Trigger
 
 T = TypeVar("T")
 
@@ -45,6 +46,7 @@ class Commit:
     extra_updates: Sequence[tuple[str, Any]] = ()  # (object, RecordUpdate) from reviews and escalations
     tasks: Sequence[Any] = ()  # review.PlannedTask
     human_edits: Sequence[HumanEdit] = ()
+    triggers: Mapping[str, Trigger] = field(default_factory=dict)  # lead id -> why it was scored
 
 
 _JSON_SCALARS = (str, int, bool)
@@ -227,7 +229,10 @@ def _score_record(
     return ScoreRecord(
         crm=c.crm, lead_id=d.lead_id, scored_at=d.scored_at or store.now(), score=d.score, tier=d.tier,
         probability=d.probability, reasons=d.reasons_text,
-        contributions=decision_json(d, c.objects.get(d.lead_id, ""), c.scored, explained),
+        contributions={
+            **decision_json(d, c.objects.get(d.lead_id, ""), c.scored, explained),
+            "trigger": c.triggers.get(d.lead_id),
+        },
         model_version=d.model_version, policy_version=d.policy_version,
     )  # fmt: skip
 
@@ -238,7 +243,8 @@ def _audit_entries(c: Commit) -> Iterator[dict[str, Any]]:
         yield {
             "actor": "leadq", "action": "scored", "crm": crm, "obj": c.objects.get(d.lead_id),
             "record_id": d.lead_id, "new": {"score": d.score, "tier": d.tier, "action": d.action.value,
-            "review": d.review, "rule": d.rule}, "model_version": d.model_version,
+            "review": d.review, "rule": d.rule, "trigger": c.triggers.get(d.lead_id)},
+            "model_version": d.model_version,
             "policy_version": d.policy_version,
         }  # fmt: skip
     for e in c.human_edits:

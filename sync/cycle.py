@@ -28,6 +28,7 @@ from sync.pull import Pulled, pull_changes
 from sync.report import CrmReport, RunReport
 from sync.send import Sender, recover_in_flight
 from sync.state import LedgerEntry
+from sync.triggers import Trigger, triggers_of
 from sync.world import World
 
 log = logging.getLogger("leadq.cycle")
@@ -131,6 +132,7 @@ def decide_and_commit(
             crm, run_key, pulled, decided.decisions, {d.lead_id: object_of(crm, world.people[d.lead_id])
             for d in decided.decisions}, decided.batch.scored, plan.writes,
             [*pickup.updates, *escalation.updates], [*tasks, *escalation.tasks, *drifting], plan.human_edits,
+            decided.triggers,
         ))  # fmt: skip
         if pickup.cursor:
             ctx.store.set_cursor(crm, REVIEW_CURSOR, pickup.cursor)
@@ -248,6 +250,7 @@ class Decided:
 
     decisions: list[Decision]
     batch: DecidedBatch
+    triggers: dict[str, Trigger]  # lead id -> why it was scored this cycle
 
 
 def decide_and_plan(
@@ -262,17 +265,23 @@ def decide_and_plan(
     """Score who needs it, apply reviewers' overrides, plan the writes, the review tasks and escalations."""
     now = ctx.clock()
     also = context_changed | pickup.rescore
-    if model_changed(ctx, crm) or full_rescore_due(ctx, crm, now):
-        # A new champion, or a day gone by (ages grow, activity leaves its window, scores decay):
-        # everyone is re-scored, and still only changed values are written.
+    # A new champion, or a day gone by (ages grow, activity leaves its window, scores decay): everyone
+    # is re-scored, and still only changed values are written.
+    everyone: Trigger | None = (
+        "model" if model_changed(ctx, crm) else "daily" if full_rescore_due(ctx, crm, now) else None
+    )
+    if everyone is not None:
         also |= set(world.people)
     people = to_score(world, pulled, also)
+    triggers = triggers_of(
+        people, {p.id for p in pulled.changed_people}, pickup.rescore, context_changed, everyone
+    )
     batch = decide(ctx, crm, world, people, out)
     decisions = review.apply_overrides(ctx, crm, batch.decisions, now)
     plan, _ = plan_changes(ctx, crm, world, decisions, pulled, out)
     tasks = review.plan_review_tasks(ctx, crm, decisions, world.people, now)
     escalation = review.escalate_overdue(ctx, crm, now)
-    return Decided(decisions, batch), plan, tasks, escalation
+    return Decided(decisions, batch, triggers), plan, tasks, escalation
 
 
 def plan_changes(

@@ -197,8 +197,8 @@ def test_a_bad_config_exits_2_with_its_line(ops: Invoke, tmp_path: Path) -> None
 def seed_scores(store: StateStore) -> None:
     store.add_scores([
         score(T0, 40, "C", contributions(changes=["First score"])),
-        score(T0 + timedelta(days=1), 55, "C", contributions(changes=["Title changed to VP Sales"])),
-        score(T0 + timedelta(days=2), 82, "A", contributions()),
+        score(T0 + timedelta(days=1), 55, "C", contributions(changes=["Title changed to VP Sales"], trigger="changed")),
+        score(T0 + timedelta(days=2), 82, "A", contributions(trigger="context")),
         score(T0, 30, "D", None, lead="00Q000000000002AAA"),
     ])  # fmt: skip
 
@@ -275,10 +275,12 @@ def test_history_lists_every_version_newest_first_with_deltas(
     assert out.index("2024-05-03") < out.index("2024-05-02") < out.index("2024-05-01 09:00")
     assert "+27" in out and "+15" in out and "first" in out
     assert "Title changed to VP Sales" in out and "sf-2024.05.01" in out
+    assert "account or colleagues changed" in out and "record changed" in out  # why each was scored
 
     doc = json.loads(ops("history", LEAD, "--limit", "2", "--json", "-c", str(offline_config)).stdout)
     assert [(v["score"], v["delta"]) for v in doc["versions"]] == [(82, 27), (55, 15)]
     assert doc["versions"][1]["changes"] == ["Title changed to VP Sales"]
+    assert [v["trigger"] for v in doc["versions"]] == ["context", "changed"]
 
 
 @given(st.lists(st.integers(min_value=0, max_value=100), min_size=1, max_size=12), st.integers(1, 14))
