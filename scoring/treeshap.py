@@ -15,6 +15,11 @@ background data) the booster's trees in that form:
 shap evaluates the mask as a 32-bit float, exact up to 24 bits, hence `MAX_CATEGORIES`: the model caps
 each categorical column at that many values (the rarest fold into one bucket) before fitting.
 
+The SHAP values themselves are computed by `scoring.treeshap_cells` from the same trees (per tree, over
+the cells of its partition that the rows fall into: 10-20x faster than shap's per-row recursion on
+batches); shap's explainer gives the base value and stays the reference the tests compare with
+(`shap_values_reference`).
+
 The result is exact: base value + row sum of SHAP values == `decision_function` (tests check this and
 compare against brute-force Shapley values of the path-dependent value function). The private sklearn
 attributes this needs (`_predictors`, `_preprocessor`, `_bin_mapper`, `_baseline_prediction`) and shap's
@@ -31,13 +36,15 @@ import pandas as pd
 import shap
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+from scoring import treeshap_cells
+
 __all__ = ["MAX_CATEGORIES", "TreeShap"]
 
 MAX_CATEGORIES = 24
 """Most categories a column may have for shap's categorical split mask (a float32: 24 exact bits)."""
 
 FloatArray = npt.NDArray[np.float64]
-_CATEGORICAL = 1  # shap's threshold type of a categorical split
+_CATEGORICAL = treeshap_cells.CATEGORICAL
 _BITS = 32
 
 
@@ -134,6 +141,9 @@ class TreeShap:
         for t, tree_types in enumerate(types):
             ensemble.threshold_types[t, : len(tree_types)] = tree_types
         self.base_value = float(np.ravel(self._explainer.expected_value)[0])
+        self._cells = [
+            treeshap_cells.CellTree(tree, tree_types) for tree, tree_types in zip(trees, types, strict=True)
+        ]
         self.n_leaves = sum(int((tree["children_left"] < 0).sum()) for tree in trees)
 
     def matrix(self, X: pd.DataFrame) -> FloatArray:
@@ -155,6 +165,15 @@ class TreeShap:
 
     def shap_values(self, X: pd.DataFrame) -> FloatArray:
         """Path-dependent TreeSHAP values in log-odds, one column per column of `X` (in its order)."""
+        if len(X) == 0:
+            return np.zeros((0, len(self._order)))
+        values = treeshap_cells.shap_values(self._cells, self.matrix(X), len(self._order))
+        out = np.zeros((len(X), len(self._order)))
+        out[:, self._order] = values
+        return out
+
+    def shap_values_reference(self, X: pd.DataFrame) -> FloatArray:
+        """The same values from shap's own TreeSHAP (one row at a time, in C++): the tests' reference."""
         if len(X) == 0:
             return np.zeros((0, len(self._order)))
         values = np.asarray(self._explainer.shap_values(self.matrix(X), check_additivity=False))
