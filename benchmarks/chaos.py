@@ -196,6 +196,7 @@ def load_section(console: Console, load: LoadResult) -> dict[str, Any]:
          f"{load.cycle_seconds[0]:.0f}, {max(load.cycle_seconds[1:], default=0):.0f}" if load.cycle_seconds else "-"),
         ("daemon RSS MB: after the first cycle -> end (max)",
          f"{rss[0]:.0f} -> {rss[-1]:.0f} ({max(rss):.0f})" if rss else "-"),
+        ("daemon RSS MB, each minute", " ".join(f"{r:.0f}" for r in rss) if rss else "-"),
         ("daemon exit code (SIGTERM)", load.exit_code),
     ]  # fmt: skip
     console.print(_table("4. Load: `leadq run` every minute, 1 % of the people changed a minute", rows))

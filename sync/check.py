@@ -6,88 +6,33 @@ message that says what to do.
 
 Salesforce hides fields the integration user may not read (field-level security) from describe, so "not
 in describe" covers both "missing" and "not readable", and the message says how to fix both.
+
+This module checks the schema: feature, writeback and label fields. The rights and scopes of the
+integration user are `sync.check_permissions`; the shared types (`Finding`, `Status`, `Report`,
+`writeback_targets`) are `sync.check_types`. `check_schema` runs them all for one CRM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
-from typing import Any
+from collections.abc import Collection
 
 from connector.hubspot.tasks import KEY_PROPERTY as HUBSPOT_TASK_KEY
 from connector.protocol import FieldInfo, ObjectDescription
 from connector.salesforce.tasks import KEY_FIELD as SALESFORCE_TASK_KEY
-from mappings import (
-    RECORD_SLOTS,
-    TASK_SLOTS,
-    FeatureSpec,
-    HubSpotMapping,
-    HubSpotWritebackField,
-    SalesforceMapping,
-    WritebackField,
+from mappings import FeatureSpec, HubSpotWritebackField, WritebackField
+from sync.check_permissions import check_permissions
+from sync.check_types import (
+    PERMISSION_SET,
+    CrmBlock,
+    Describer,
+    Finding,
+    Status,
+    WritebackTarget,
+    scored_objects,
+    writeback_targets,
 )
-from sync.permissions import Gap, hubspot_gaps, salesforce_gaps, salesforce_needs
 
-CrmBlock = SalesforceMapping | HubSpotMapping
-"""A CRM block of the config (or a bare mapping, e.g. the shipped default)."""
-Describer = Callable[[str], ObjectDescription | None]
-"""Describes one object; None when it does not exist or the integration user cannot see it."""
-
-SCORED = {"salesforce": ("Lead", "Contact"), "hubspot": ("contacts",)}
-TASK_OBJECT = {"salesforce": "Task", "hubspot": "tasks"}
 TASK_KEY = {"salesforce": SALESFORCE_TASK_KEY, "hubspot": HUBSPOT_TASK_KEY}
-PERMISSION_SET = "the leadq integration user's permission set"
-
-
-class Status(StrEnum):
-    """How a check came out; any error makes `leadq check` exit non-zero."""
-
-    OK = "ok"
-    WARN = "warn"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One check's outcome, with the fix in the message."""
-
-    crm: str
-    object: str
-    field: str
-    check: str
-    status: Status
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        """Plain JSON-ready values."""
-        return {k: str(v) for k, v in asdict(self).items()}
-
-
-@dataclass
-class Report:
-    """Every finding of one `leadq check` run, in the order they were made."""
-
-    findings: list[Finding] = field(default_factory=list)
-
-    def add(self, findings: Iterable[Finding]) -> None:
-        self.findings.extend(findings)
-
-    def count(self, status: Status) -> int:
-        return sum(1 for f in self.findings if f.status is status)
-
-    @property
-    def ok(self) -> bool:
-        """No errors (warnings alone pass)."""
-        return self.count(Status.ERROR) == 0
-
-    def as_dict(self) -> dict[str, Any]:
-        """The `--json` document."""
-        return {
-            "ok": self.ok,
-            "summary": {status.value: self.count(status) for status in Status},
-            "findings": [f.as_dict() for f in self.findings],
-        }
 
 
 # ---------------------------------------------------------------------------------------------- types
@@ -180,32 +125,6 @@ def resolve_path(describe: Describer, obj: str, path: str) -> tuple[str, FieldIn
 
 
 # ---------------------------------------------------------------------------------------------- needs
-@dataclass(frozen=True)
-class WritebackTarget:
-    """One field leadq writes (or reads back, for task decisions): object, slot and the config's spec."""
-
-    object: str
-    slot: str
-    spec: WritebackField
-
-
-def writeback_targets(crm: str, block: CrmBlock) -> list[WritebackTarget]:
-    """Every writeback field on every object, task fields (and HubSpot note keys) included."""
-    wb = block.writeback
-    out = [WritebackTarget(obj, slot, wb.field_for(slot)) for obj in wb.objects for slot in RECORD_SLOTS]
-    if wb.create_review_tasks:
-        out += [WritebackTarget(TASK_OBJECT[crm], slot, wb.field_for(slot)) for slot in TASK_SLOTS]
-    if crm == "hubspot" and "notes" in block.objects:
-        # The connector finds its notes by the same key property, so it has to exist on notes too.
-        out.append(WritebackTarget("notes", "task_key", wb.field_for("task_key")))
-    return out
-
-
-def scored_objects(crm: str, block: CrmBlock) -> list[str]:
-    """The scored objects the config reads (Lead/Contact, contacts)."""
-    return [obj for obj in SCORED[crm] if obj in block.objects]
-
-
 def feature_paths(crm: str, block: CrmBlock, obj: str) -> dict[str, list[FeatureSpec]]:
     """Field path -> the features reading it, on one scored object."""
     out: dict[str, list[FeatureSpec]] = {}
@@ -373,46 +292,6 @@ def check_label(crm: str, block: CrmBlock, describe: Describer) -> list[Finding]
                                f"label stages {', '.join(unknown)} are not lifecycle stages here (internal "
                                f"values: {', '.join(info.picklist_values)}); fix label.stages"))  # fmt: skip
     return out
-
-
-_GAP_STATUS = {"missing": Status.ERROR, "excess": Status.WARN, "setup": Status.OK}
-PERMISSIONS_DOC = "docs/permissions.md"
-
-
-def check_permissions(
-    crm: str, block: CrmBlock, describe: Describer, *, scopes: Collection[str] | None = None
-) -> list[Finding]:
-    """Rights the integration user lacks (errors) or holds beyond what leadq needs (warnings).
-
-    Salesforce: describe's createable/updateable (and deletable, when the describe carries it) on every
-    object leadq touches, and edit access on fields it only reads. HubSpot: the token's granted `scopes`
-    (`HubSpotConnector.granted_scopes()`): a missing scope is an error naming where to add it, one leadq
-    never uses a warning, the setup-only scope a note. Without them (HubSpot did not say) one finding
-    says where to compare by hand.
-    """
-    if isinstance(block, SalesforceMapping):
-        needs = salesforce_needs(block)
-        described = {obj: describe(obj) for obj in sorted(needs.read | needs.edit | needs.create)}
-        # An invisible scored or writeback object is already an error of the feature and writeback checks.
-        reported = {t.object for t in writeback_targets(crm, block)} | set(scored_objects(crm, block))
-        gaps = [g for g in salesforce_gaps(needs, described)
-                if not (g.kind == "missing" and g.right == "read" and g.object in reported)]  # fmt: skip
-        where = f"the {PERMISSION_SET} (leadq_Integration in salesforce/force-app; {PERMISSIONS_DOC})"
-    elif scopes is None:
-        return [Finding(crm, "", "", "permissions", Status.OK,
-                        "scopes not checked: HubSpot did not say which scopes the token has; compare the "
-                        f"app's scopes (its Scopes tab) with {PERMISSIONS_DOC}")]  # fmt: skip
-    else:
-        gaps = hubspot_gaps(block, scopes)
-        where = f"the token's scopes ({PERMISSIONS_DOC})"
-    out = [_gap_finding(crm, gap) for gap in gaps]
-    if not any(g.kind in ("missing", "excess") for g in gaps):
-        out.append(Finding(crm, "", "", "permissions", Status.OK, f"exactly what leadq needs, per {where}"))
-    return out
-
-
-def _gap_finding(crm: str, gap: Gap) -> Finding:
-    return Finding(crm, gap.object, gap.field, f"permission {gap.right}", _GAP_STATUS[gap.kind], gap.message)
 
 
 def check_schema(

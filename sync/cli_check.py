@@ -21,7 +21,8 @@ from rich.text import Text
 from connector.errors import AuthError, ConnectorConfigError, ConnectorError, QuotaExhaustedError
 from connector.hubspot import HubSpotConnector
 from mappings import ConfigError, LeadqConfig, load_config
-from sync.check import Finding, Report, Status, check_schema, feature_paths, resolve_path
+from sync.check import check_schema, feature_paths, resolve_path
+from sync.check_types import Finding, Report, Status
 from sync.connectors import (
     CRM_NAMES,
     CachedDescriber,

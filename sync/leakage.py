@@ -18,7 +18,8 @@ from typing import Any
 from connector.protocol import CRMConnector
 from mappings import FeatureSpec
 from mappings.config.features import normalise_category
-from sync.check import CrmBlock, Finding, Status, feature_paths
+from sync.check import feature_paths
+from sync.check_types import CrmBlock, Finding, Status
 
 SAMPLE_SIZE = 2000
 SAMPLE_CAP = 10_000  # at most 5 Salesforce query pages, 50 HubSpot search pages

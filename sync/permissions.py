@@ -18,7 +18,7 @@ connector reads the scopes a token was granted (`HubSpotConnector.granted_scopes
 
 `salesforce_gaps` and `hubspot_gaps` compare the needs with what the CRM shows the integration user
 (describe's createable/updateable flags, or a token's granted scopes): missing rights stop leadq, excess
-ones are more than it needs. `sync.check.check_permissions` turns them into `leadq check` findings.
+ones are more than it needs. `sync.check_permissions.check_permissions` turns them into `leadq check` findings.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from enum import StrEnum
 from connector.protocol import CRMConnector, FieldSpec, WriteOutcome
 from connector.salesforce.fields import EXISTS
 from mappings import HubSpotWritebackField, SalesforceWritebackField
-from sync.check import CrmBlock, Describer, WritebackTarget, lookup, writeback_targets, writeback_type_ok
+from sync.check import lookup, writeback_type_ok
+from sync.check_types import CrmBlock, Describer, WritebackTarget, writeback_targets
 
 GROUP = "leadq"
 SLOT_TEXT: dict[str, tuple[str, str]] = {

@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 from connector.salesforce.fields import api_name, metadata
 from mappings import SalesforceMapping
 from mappings.config.connections import DEFAULT_API_VERSION
-from sync.check import CrmBlock, writeback_targets
+from sync.check_types import CrmBlock, writeback_targets
 from sync.permissions import PERMISSION_SET_PATH, permission_set_xml
 from sync.setup import field_spec
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sandbox.errors import HsApiError, hs_validation
 from sandbox.hs_schema import OBJECT_TYPE_IDS
-from sandbox.hubspot.filters import SINGULAR
+from sandbox.hubspot.common import SINGULAR
 from sandbox.store import Store
 
 READ_LIMIT = 1000

@@ -44,7 +44,7 @@ from sandbox.hubspot.assoc_links import (
     render_types,
     v3_association_results,
 )
-from sandbox.hubspot.filters import SINGULAR, resolve_object_type
+from sandbox.hubspot.common import SINGULAR, resolve_type
 from sandbox.hubspot.search import read_json_body
 from sandbox.store import Store
 
@@ -60,7 +60,7 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _types(request: Request, a: str, b: str) -> tuple[str, str]:
-    return resolve_object_type(request.path_params[a]), resolve_object_type(request.path_params[b])
+    return resolve_type(request.path_params[a]), resolve_type(request.path_params[b])
 
 
 def _now(store: Store) -> str:

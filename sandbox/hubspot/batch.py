@@ -28,7 +28,7 @@ from sandbox.hubspot.common import (
 from sandbox.hubspot.render import render_full, render_objects
 from sandbox.hubspot.writes import ObjectWriter
 from sandbox.state import SandboxState
-from sandbox.store import HsRecord
+from sandbox.store_hubspot import HsRecord
 
 MAX_INPUTS = 100
 _WRITES = ("create", "update", "upsert", "archive")

@@ -1,4 +1,6 @@
-"""Compile a HubSpot CRM search request (filterGroups, sorts, query) to SQLite SQL over `hs_object`.
+"""Compile a HubSpot CRM search (filter groups, sorts, query) to SQLite SQL over `hs_object`.
+
+The request body is read and checked by `sandbox.hubspot.search_request`; this module gives it its meaning.
 
 Values live as strings in the `props` JSON text; comparisons go through a few Python SQL functions registered on
 the store's connection (`hs_num`, `hs_ms`, `hs_fold`, `hs_text`, `hs_has`, `hs_token`) so that number, datetime,
@@ -25,24 +27,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-
 from sandbox.errors import HsApiError, hs_validation
-from sandbox.hs_schema import HS_OBJECT_TYPES, OBJECT_TYPE_IDS, modified_property
+from sandbox.hs_schema import OBJECT_TYPE_IDS, modified_property
+from sandbox.hubspot.search_request import Filter, Sort
 from sandbox.store import Store
 
-MAX_GROUPS = 5
-MAX_FILTERS_PER_GROUP = 6
-MAX_FILTERS = 18
-
-OPERATORS = frozenset(
-    {
-        "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN",
-        "HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN",
-    }
-)  # fmt: skip
-_VALUELESS = frozenset({"HAS_PROPERTY", "NOT_HAS_PROPERTY"})
-_MULTI = frozenset({"IN", "NOT_IN"})
 _COMPARE = {"EQ": "=", "LT": "<", "LTE": "<=", "GT": ">", "GTE": ">="}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -63,21 +52,6 @@ SEARCHABLE: dict[str, tuple[str, ...]] = {
     "tasks": ("hs_task_subject", "hs_task_body"),
     "notes": ("hs_note_body",),
 }
-
-SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", "tasks": "task", "notes": "note"}
-_ALIASES: dict[str, str] = {
-    alias: plural
-    for plural in HS_OBJECT_TYPES
-    for alias in (plural, SINGULAR[plural], OBJECT_TYPE_IDS[plural])
-}
-
-
-def resolve_object_type(name: str) -> str:
-    """The plural type a path names (`contacts`, `contact`, `0-1`, any case), or 400 as HubSpot answers."""
-    found = _ALIASES.get(name.lower())
-    if found is None:
-        raise hs_validation(f"Unable to infer object type from: {name}")
-    return found
 
 
 # ---------------------------------------------------------------------------------------------- value semantics
@@ -154,24 +128,7 @@ def ensure_functions(store: Store) -> None:
         _registered.add(store)
 
 
-# ---------------------------------------------------------------------------------------------- request model
-@dataclass(frozen=True)
-class Filter:
-    """One filter of a filter group, as sent."""
-
-    property: str
-    operator: str
-    value: object = None
-    high_value: object = None
-    values: tuple[object, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Sort:
-    property: str
-    descending: bool
-
-
+# ---------------------------------------------------------------------------------------------- SQL
 @dataclass(frozen=True)
 class Field:
     """A property as an SQL expression: `expr` compares, `raw` is the stored value (for presence and tokens)."""
@@ -181,51 +138,6 @@ class Field:
     params: tuple[object, ...]
     kind: str  # number | datetime | string | bool | enumeration
     column: bool = False
-
-
-def _invalid_json(problem: str) -> HsApiError:
-    return hs_validation(f"Invalid input JSON: {problem}")
-
-
-def parse_filter(obj: object) -> Filter:
-    """A filter object of the request body, with HubSpot's deserialization rules."""
-    if not isinstance(obj, Mapping):
-        raise _invalid_json("Cannot deserialize instance of `Filter` out of a non-object value")
-    missing = [k for k in ("propertyName", "operator") if not isinstance(obj.get(k), str) or not obj.get(k)]
-    if missing:
-        raise _invalid_json(
-            f"Cannot build Filter, some of required attributes are not set [{', '.join(missing)}]"
-        )
-    op = str(obj["operator"]).upper()
-    if op not in OPERATORS:
-        raise _invalid_json(
-            f'Cannot deserialize value of type `FilterOperatorEnum` from String "{obj["operator"]}": not one of '
-            f"the values accepted for Enum class: [{', '.join(sorted(OPERATORS))}]"
-        )
-    problem = (
-        "Cannot construct instance of `com.hubspot.inbounddb.publicobject.core.v3.search.Filter`, problem: "
-    )
-    values = obj.get("values")
-    if values is not None and (
-        not isinstance(values, list) or any(isinstance(v, dict | list) for v in values)
-    ):
-        raise _invalid_json(problem + "values must be a list of scalars")
-    for key in ("value", "highValue"):
-        if isinstance(obj.get(key), dict | list):
-            raise _invalid_json(problem + f"{key} must be a scalar")
-    if op in _MULTI and not values:
-        raise _invalid_json(problem + f"operator {op} requires values")
-    if op not in _MULTI and op not in _VALUELESS and obj.get("value") is None:
-        raise _invalid_json(problem + f"operator {op} requires a value")
-    if op == "BETWEEN" and obj.get("highValue") is None:
-        raise _invalid_json(problem + "operator BETWEEN requires a highValue")
-    return Filter(
-        property=str(obj["propertyName"]),
-        operator=op,
-        value=obj.get("value"),
-        high_value=obj.get("highValue"),
-        values=tuple(values) if values is not None else None,
-    )
 
 
 def _unknown_property(name: str, type_: str) -> HsApiError:
@@ -303,71 +215,6 @@ def _condition(f: Filter, field: Field) -> tuple[str, list[object]]:
     if op == "IN":
         return (f"{field.expr} IN ({marks})", [*p, *operands])
     return (f"({field.expr} IS NULL OR {field.expr} NOT IN ({marks}))", [*p, *p, *operands])
-
-
-def parse_groups(body: Mapping[str, Any]) -> list[list[Filter]]:
-    """`filterGroups` (and the undocumented top-level `filters`, ANDed) with HubSpot's size limits."""
-    raw_groups = body.get("filterGroups")
-    if raw_groups is None:
-        raw_groups = []
-    if not isinstance(raw_groups, list):
-        raise _invalid_json(
-            "Cannot deserialize instance of `java.util.ArrayList` out of non-array filterGroups"
-        )
-    groups: list[list[Filter]] = []
-    for g in raw_groups:
-        if not isinstance(g, Mapping) or not isinstance(g.get("filters", []), list):
-            raise _invalid_json("Cannot build FilterGroup, filters must be an array")
-        groups.append([parse_filter(x) for x in g.get("filters") or []])
-    top = body.get("filters")
-    if top is not None:
-        if not isinstance(top, list):
-            raise _invalid_json("filters must be an array")
-        extra = [parse_filter(x) for x in top]
-        groups = [[*g, *extra] for g in groups] if groups else [extra]
-    if len(groups) > MAX_GROUPS:
-        raise hs_validation(
-            f"Too many filter groups ({len(groups)}). The maximum number of filter groups is {MAX_GROUPS}."
-        )
-    for g in groups:
-        if len(g) > MAX_FILTERS_PER_GROUP:
-            raise hs_validation(
-                f"Too many filters in a filter group ({len(g)}). The maximum number of filters per group is "
-                f"{MAX_FILTERS_PER_GROUP}."
-            )
-    total = sum(len(g) for g in groups)
-    if total > MAX_FILTERS:
-        raise hs_validation(f"Too many filters ({total}). The maximum number of filters is {MAX_FILTERS}.")
-    return groups
-
-
-def parse_sorts(raw: object) -> list[Sort]:
-    """`sorts` as objects, JSON-encoded objects, or bare property names (ascending)."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise _invalid_json("sorts must be an array")
-    out: list[Sort] = []
-    for item in raw:
-        obj: object = item
-        if isinstance(item, str):
-            try:
-                obj = orjson.loads(item) if item.lstrip().startswith("{") else {"propertyName": item}
-            except orjson.JSONDecodeError as exc:
-                raise _invalid_json(f"sort is not valid JSON: {exc}") from None
-        if (
-            not isinstance(obj, Mapping)
-            or not isinstance(obj.get("propertyName"), str)
-            or not obj["propertyName"]
-        ):
-            raise _invalid_json(
-                "Cannot build PublicSort, some of required attributes are not set [propertyName]"
-            )
-        direction = str(obj.get("direction") or "ASCENDING").upper()
-        if direction not in ("ASCENDING", "DESCENDING"):
-            raise _invalid_json(f'Cannot deserialize value of type `SortDirection` from String "{direction}"')
-        out.append(Sort(obj["propertyName"], direction == "DESCENDING"))
-    return out
 
 
 @dataclass(frozen=True)

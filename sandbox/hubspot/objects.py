@@ -22,7 +22,8 @@ from sandbox.hubspot.common import (
 )
 from sandbox.hubspot.render import associations_for_page, render_full, render_object
 from sandbox.hubspot.writes import ObjectWriter
-from sandbox.store import HsRecord, Store
+from sandbox.store import Store
+from sandbox.store_hubspot import HsRecord
 
 MAX_PAGE = 100
 

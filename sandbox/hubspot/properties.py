@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.errors import HsApiError, JSONResponse, hs_validation
-from sandbox.hs_schema import DEFAULT_GROUPS
+from sandbox.hs_standard import DEFAULT_GROUPS
 from sandbox.hubspot.common import flag, json_body, now_iso, resolve_type, state_of
 from sandbox.store import Store
 

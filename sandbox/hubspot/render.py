@@ -12,7 +12,8 @@ import orjson
 from sandbox.clock import hs_datetime
 from sandbox.hs_schema import OBJECT_TYPE_IDS
 from sandbox.hubspot.common import PORTAL_ID, association_name
-from sandbox.store import HsRecord, Store
+from sandbox.store import Store
+from sandbox.store_hubspot import HsRecord
 
 __all__ = [
     "PORTAL_ID",

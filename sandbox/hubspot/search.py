@@ -20,14 +20,10 @@ from starlette.routing import BaseRoute, Route
 from sandbox.app import sandbox_state
 from sandbox.errors import HsApiError, JSONResponse, hs_validation
 from sandbox.hs_schema import modified_property
-from sandbox.hubspot.filters import (
-    compile_search,
-    ensure_functions,
-    parse_groups,
-    parse_sorts,
-    resolve_object_type,
-)
+from sandbox.hubspot.common import resolve_type
+from sandbox.hubspot.filters import compile_search, ensure_functions
 from sandbox.hubspot.render import render_objects
+from sandbox.hubspot.search_request import parse_groups, parse_sorts
 from sandbox.store import Store
 
 MAX_LIMIT = 200
@@ -142,7 +138,7 @@ def _count(store: Store, where: str, params: list[object]) -> int:
 
 async def search(request: Request) -> Response:
     """POST /crm/v3/objects/{objectType}/search."""
-    type_ = resolve_object_type(request.path_params["object_type"])
+    type_ = resolve_type(request.path_params["object_type"])
     body = await read_json_body(request)
     return JSONResponse(search_records(sandbox_state(request).store, type_, body))
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from sandbox.clock import hs_datetime
 from sandbox.errors import HsApiError, hs_validation
-from sandbox.hs_schema import DEAL_STAGE_META, OBJECT_TYPE_IDS
+from sandbox.hs_schema import OBJECT_TYPE_IDS
+from sandbox.hs_standard import DEAL_STAGE_META
 from sandbox.hubspot.common import (
     ASSOCIATION_TYPES,
     PORTAL_ID,
@@ -21,7 +22,8 @@ from sandbox.hubspot.common import (
     parse_id,
 )
 from sandbox.hubspot.validate import PropertyChecker, values_error
-from sandbox.store import HsRecord, Store
+from sandbox.store import Store
+from sandbox.store_hubspot import HsRecord
 
 # what HubSpot records as the source of objects an app creates
 SOURCE_ID = "2174961"

@@ -12,11 +12,12 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sandbox.hs_schema import DEAL_STAGE_META
+from sandbox.hs_standard import DEAL_STAGE_META
 from sandbox.seed.common import DAY, HOUR, NO_PROGRESS, ProgressFn, Timeline, chunks
 from sandbox.seed.names import person_name
 from sandbox.seed.world import Colleague, Company, HistOpp, Touch, World
-from sandbox.store import HsRecord, Store
+from sandbox.store import Store
+from sandbox.store_hubspot import HsRecord
 
 Props = dict[str, str | None]
 # association type ids (HUBSPOT_DEFINED): primary company (1, 5) and child-to-parent company (14) are labelled

@@ -110,7 +110,7 @@ COMPARED = (
     "defaultedOnCreate", "idLookup", "nameField", "groupable", "sortable", "filterable", "extraTypeInfo",
     "compoundFieldName", "namePointing", "restrictedPicklist", "defaultValue", "referenceTo", "externalId", "unique",
 )  # fmt: skip
-# Where the sandbox's schema (sandbox/sf_schema.py) knowingly simplifies a real org's field.
+# Where the sandbox's schema (sandbox/sf_standard.py) knowingly simplifies a real org's field.
 SCHEMA_DEVIATIONS: dict[tuple[str, str], set[str]] = {
     ("Account", "BillingStreet"): {"type", "extraTypeInfo"},  # a textarea in a real org
     ("Task", "Subject"): {"type", "nameField", "groupable"},  # a combobox and the name field

@@ -11,10 +11,16 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from mappings import SANDBOX_TOKEN_ENV, write_default_config
+from mappings import SANDBOX_TOKEN_ENV, Crm, load_config, write_default_config
 from sandbox import SandboxServer
 from sync.cli import app
+from sync.connectors import build_connector
 from sync.state import StateStore
+from tests.connector.test_hubspot_support import FAST as HS_FAST
+from tests.connector.test_hubspot_support import unlimited
+from tests.connector.test_salesforce_support import FAST as SF_FAST
+from tests.sync.cli_ops_support import make_app
+from tests.sync.review_support import ReviewOrg, review_context
 from tests.sync.test_state_support import BACKENDS, FakeClock, open_store
 
 Invoke = Callable[..., Result]
@@ -101,3 +107,72 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> I
     """An empty state store on each configured backend, on `clock`."""
     with open_store(request.param, tmp_path, clock) as opened:
         yield opened
+
+
+# ---- the review lifecycle tests (test_review*.py): one SQLite store, and a CRM set up for review tasks -----
+
+
+@pytest.fixture()
+def review_store(tmp_path: Path, clock: FakeClock) -> Iterator[StateStore]:
+    """An empty SQLite state store on `clock`."""
+    opened = StateStore.open(f"sqlite:///{tmp_path / 'state' / 'leadq.db'}", clock=clock)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(params=["salesforce", "hubspot"])
+def review_org(
+    request: pytest.FixtureRequest,
+    sandbox: SandboxServer,
+    init_config: Callable[..., Path],
+    invoke: Invoke,
+    review_store: StateStore,
+    tmp_path: Path,
+) -> Iterator[ReviewOrg]:
+    """Each CRM of the sandbox after `leadq setup`, with a person to review and a connector to it."""
+    crm: Crm = request.param
+    path = init_config(crm)
+    assert invoke("setup", "--config", str(path)).exit_code == 0
+    unlimited(sandbox)
+    config = load_config(path)
+    connector = build_connector(config, crm, **(SF_FAST if crm == "salesforce" else HS_FAST))
+    ctx = review_context(config, review_store, tmp_path, {crm: connector})
+    try:
+        yield ReviewOrg(crm, sandbox, config, ctx)
+    finally:
+        connector.close()
+
+
+# ---- the operator command tests (test_cli_ops*.py): the commands, on a config nothing answers -------------
+
+
+@pytest.fixture()
+def ops() -> Invoke:
+    """Run the operator commands in-process, 220 columns wide; stdout and stderr are kept apart."""
+    runner = CliRunner()
+    app = make_app()
+
+    def run(*args: str) -> Result:
+        result = runner.invoke(app, list(args), env={"COLUMNS": "220"})
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    return run
+
+
+@pytest.fixture()
+def offline_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Both CRMs configured at an address nothing listens on, secrets unset, CA file absent."""
+    monkeypatch.delenv(SANDBOX_TOKEN_ENV, raising=False)
+    return write_default_config(
+        tmp_path / "leadq.yaml", sandbox_url="https://127.0.0.1:9", ca_bundle=tmp_path / "absent-ca.pem"
+    )
+
+
+@pytest.fixture()
+def offline_store(offline_config: Path) -> Iterator[StateStore]:
+    """The state store `offline_config` names, for seeding what the read-only commands show."""
+    opened = StateStore.open(load_config(offline_config, resolve=False).state.url)
+    yield opened
+    opened.close()

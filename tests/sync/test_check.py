@@ -16,7 +16,8 @@ from mappings import default_mapping
 from sandbox import SandboxServer, running_sandbox
 from sandbox.seed import seed_org
 from sandbox.sf_schema import SfField
-from sync.check import Status, check_schema
+from sync.check import check_schema
+from sync.check_types import Status
 from sync.leakage import LabelSplit, balanced, leakage_findings, pull_sample
 from tests.sync.conftest import Invoke, findings, only, salesforce_config
 

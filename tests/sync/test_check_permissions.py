@@ -17,7 +17,9 @@ from mappings import HubSpotMapping, SalesforceMapping, default_mapping, load_co
 from sandbox import SandboxServer
 from sandbox.hubspot.token_info import token_scopes
 from sandbox.seed import seed_org
-from sync.check import Finding, Status, check_permissions, check_schema
+from sync.check import check_schema
+from sync.check_permissions import check_permissions
+from sync.check_types import Finding, Status
 from sync.connectors import CachedDescriber, build_connector
 from sync.permissions import SETUP_SCOPES, SalesforceNeeds, hubspot_scopes, salesforce_needs
 from tests.sync.conftest import Invoke, only

@@ -11,7 +11,7 @@ from connector.salesforce.fields import EXISTS
 from mappings import default_mapping, write_default_config
 from sandbox import SandboxServer
 from sandbox.sf_schema import SfField
-from sync.check import writeback_targets
+from sync.check_types import writeback_targets
 from sync.setup import Planned, Step, field_spec, settled
 from sync.sfdx import sfdx_files
 from tests.sync.conftest import Invoke

@@ -12,7 +12,7 @@ import pytest
 from connector.salesforce.fields import metadata
 from mappings import default_mapping
 from sandbox.salesforce.custom_fields import field_from_metadata
-from sync.check import writeback_targets
+from sync.check_types import writeback_targets
 from sync.setup import field_spec
 from sync.sfdx import NAMESPACE, sfdx_files
 
