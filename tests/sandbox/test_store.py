@@ -1,0 +1,80 @@
+"""The sandbox store on disk: a reopened file keeps both CRMs' data and resumes both id sequences.
+
+`Store` is built from three modules (connection, Salesforce tables, HubSpot tables), each creating its
+part of the schema in one transaction; these tests hold the parts together across a restart.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sandbox.hs_standard import DEFAULT_PROPERTIES
+from sandbox.sf_schema import SfField
+from sandbox.store import Store, integration_user_id
+
+
+def test_a_reopened_store_keeps_data_definitions_and_links(tmp_path: Path) -> None:
+    path = str(tmp_path / "crm.db")
+    first = Store(path)
+    lead = first.sf_insert("Lead", {"LastName": "Ng", "Company": "Acme"})
+    first.sf_add_field("Lead", SfField("Score__c", "double", "Score", custom=True))
+    first.sf_update("Lead", lead, {"Score__c": 71.0})
+    contact = first.hs_insert("contacts", {"email": "ng@acme.example"})
+    company = first.hs_insert("companies", {"name": "Acme"})
+    first.hs_associate("contacts", contact.id, "companies", company.id, 279)
+    first.hs_put_property("contacts", {"name": "leadq_score", "type": "number", "groupName": "x"})
+    first.hs_put_property("contacts", first.hs_properties("contacts")["email"] | {"label": "E-mail"})
+    first.meta_set("seeded", "yes")
+    first.close()
+
+    again = Store(path)
+    try:
+        assert again.sf_get("Lead", lead) is not None
+        assert (again.sf_get("Lead", lead) or {})["Score__c"] == 71.0
+        assert again.sf_field("lead", "score__c") is not None
+        assert again.hs_get("contacts", contact.id) == contact
+        assert again.hs_associations("companies", company.id, "contacts") == [
+            (contact.id, "HUBSPOT_DEFINED", 279)
+        ]
+        assert "leadq_score" in again.hs_properties("contacts")
+        # defaults are not added twice, and one the portal changed is not put back
+        assert len(again.hs_properties("contacts")) == len(DEFAULT_PROPERTIES["contacts"]) + 1
+        assert again.hs_properties("contacts")["email"]["label"] == "E-mail"
+        assert again.meta_get("seeded") == "yes"
+        assert again.sf_count("User") == 1
+        assert again.sf_get("User", integration_user_id()) is not None
+    finally:
+        again.close()
+
+
+@settings(max_examples=10, deadline=None)
+@given(leads=st.integers(0, 4), contacts=st.integers(0, 4), tasks=st.integers(0, 3))
+def test_ids_made_after_a_restart_never_reuse_stored_ones(leads: int, contacts: int, tasks: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(Path(folder) / "crm.db")
+        first = Store(path)
+        sf_before = set(first.sf_insert_many("Lead", [{"LastName": f"L{i}"} for i in range(leads)]))
+        hs_before = {
+            r.id for r in first.hs_insert_many("contacts", [{"email": f"{i}@x.io"} for i in range(contacts)])
+        }
+        hs_before |= {
+            r.id for r in first.hs_insert_many("tasks", [{"hs_task_subject": "s"} for _ in range(tasks)])
+        }
+        first.close()
+
+        again = Store(path)
+        try:
+            sf_after = again.sf_insert_many("Lead", [{"LastName": "New"}, {"LastName": "Newer"}])
+            hs_after = [r.id for r in again.hs_insert_many("companies", [{"name": "A"}, {"name": "B"}])]
+            assert not set(sf_after) & (sf_before | {integration_user_id()})
+            assert not set(hs_after) & hs_before
+            assert len(set(hs_after)) == 2
+            assert all(i > max(hs_before, default=0) for i in hs_after)
+            assert again.sf_count("Lead") == leads + 2
+            assert again.hs_count("contacts") == contacts
+        finally:
+            again.close()
