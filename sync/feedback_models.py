@@ -212,7 +212,10 @@ def _fit(
     holdout's frame, outcomes and segments."""
     scoring = ctx.config.scoring
     features = ctx.mapping(crm).features
-    train_ids, test_ids = holdout_ids([str(i) for i in labels.index], labels)
+    # Rows in id order: the booster's early-stopping split is by position, so the order labels were
+    # recorded in (pull order: REST pages sorted, Bulk results not) would otherwise change the model.
+    labels = labels.set_axis([str(i) for i in labels.index]).sort_index(kind="stable")
+    train_ids, test_ids = holdout_ids(list(labels.index), labels)
     # Above MAX_TRAINING_ROWS a stratified sample is fitted on: features only for it and the holdout.
     target = (pd.to_numeric(labels, errors="coerce") > 0).astype(int)
     train_ids = [str(i) for i in cap_rows(train_ids, target, MAX_TRAINING_ROWS)]
