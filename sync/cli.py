@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from sync import cli_ops
 from sync.cli_check import check
 from sync.cli_config import init
 from sync.cli_demo import demo
 from sync.cli_model import model_app, report
-from sync.cli_ops import audit_app, explain, history, review_app, runs, sync
 from sync.cli_run import run
 from sync.cli_sandbox import sandbox_app
 from sync.cli_setup import setup
@@ -23,13 +23,8 @@ app = typer.Typer(
 app.command("init")(init)
 app.command("check")(check)
 app.command("setup")(setup)
-app.command("sync")(sync)
 app.command("run")(run)
-app.command("runs")(runs)
-app.command("explain")(explain)
-app.command("history")(history)
-app.add_typer(audit_app, name="audit")
-app.add_typer(review_app, name="review")
+cli_ops.register(app)
 app.add_typer(model_app, name="model")
 app.command("report")(report)
 app.command("demo")(demo)

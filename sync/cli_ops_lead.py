@@ -223,7 +223,7 @@ def history(
     as_json: JsonOption = False,
     config: ConfigOption = Path("leadq.yaml"),
 ) -> None:
-    """Every scored version of a lead, newest first: score, tier, change, what changed, model version."""
+    """Every scored version of a lead, newest first: when and why, score, tier, change, what changed, model."""
     with read_store(config) as (loaded, store):
         # One more than shown: the oldest version shown needs its predecessor for the change.
         found_crm, scores = find_history(

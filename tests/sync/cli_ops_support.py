@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from sync.cli_ops import audit_app, explain, history, review_app, runs, sync
+from sync.cli_ops import register
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 LEAD = "00Q000000000001AAA"
@@ -17,10 +17,5 @@ LEAD = "00Q000000000001AAA"
 def make_app() -> typer.Typer:
     """The commands registered the way `sync.cli` registers them."""
     app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
-    app.command("sync")(sync)
-    app.command("runs")(runs)
-    app.command("explain")(explain)
-    app.command("history")(history)
-    app.add_typer(audit_app, name="audit")
-    app.add_typer(review_app, name="review")
+    register(app)
     return app
