@@ -17,7 +17,7 @@ from scoring.training import predict
 from sync import feedback
 from sync.state import StateStore
 from tests.scoring.model_fixtures import one_thread
-from tests.sync.test_feedback import NOW, SF, FakeWorld, context, trainable_world, with_graph
+from tests.sync.feedback_support import NOW, SF, FakeWorld, context, trainable_world, with_graph
 
 
 @pytest.fixture(autouse=True)
