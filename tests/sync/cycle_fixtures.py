@@ -82,6 +82,16 @@ def context(config: LeadqConfig, folder: Path, *, clock: object = ahead) -> Cycl
     return ctx
 
 
+def set_up_context(
+    folder: Path, server: SandboxServer, crm: str, monkeypatch: object, replace: dict[str, str] | None = None
+) -> CycleContext:
+    """The `leadq init --sandbox` config for `crm` (with `replace` substitutions), `leadq setup` run, and a
+    fresh process's context on it."""
+    config = load(sandbox_config(folder, server, crm, replace=replace), server, monkeypatch)
+    set_up(config)
+    return context(config, folder)
+
+
 def close(ctx: CycleContext) -> None:
     for connector in ctx.connectors.values():
         connector.close()

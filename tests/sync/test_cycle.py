@@ -15,7 +15,12 @@ from sandbox import SandboxServer
 from sync.context import CycleContext
 from sync.cycle import run_cycle
 from tests.sync.crm_access import SCORE, TITLE, Org
-from tests.sync.cycle_fixtures import close, context, load, sandbox_config, seeded_sandbox, set_up
+from tests.sync.cycle_fixtures import (
+    close,
+    context,
+    seeded_sandbox,
+    set_up_context,
+)
 
 CRMS = ("salesforce", "hubspot")
 REVIEW_ALL = {
@@ -32,9 +37,7 @@ def server(sandbox_state_dir: Path) -> Iterator[SandboxServer]:
 
 def make_ctx(tmp_path: Path, server: SandboxServer, crm: str, monkeypatch: pytest.MonkeyPatch,
              replace: dict[str, str] | None = None) -> CycleContext:  # fmt: skip
-    config = load(sandbox_config(tmp_path, server, crm, replace=replace), server, monkeypatch)
-    set_up(config)
-    return context(config, tmp_path)
+    return set_up_context(tmp_path, server, crm, monkeypatch, replace)
 
 
 @pytest.mark.parametrize("crm", CRMS)

@@ -27,7 +27,12 @@ from sync.drift_task import DUE_AFTER, LISTED, drift_key, plan_drift_tasks, reco
 from sync.state import StateStore
 from tests.conftest import hubspot_client, salesforce_client
 from tests.scoring.model_fixtures import one_thread
-from tests.sync.cycle_fixtures import close, context, load, sandbox_config, seeded_sandbox, set_up
+from tests.sync.cycle_fixtures import (
+    close,
+    context,
+    seeded_sandbox,
+    set_up_context,
+)
 from tests.sync.test_cycle import CrashAfterSend, SimulatedCrash
 
 CRMS: tuple[Crm, ...] = ("salesforce", "hubspot")
@@ -108,9 +113,7 @@ def make_ctx(tmp_path: Path, server: SandboxServer, crm: str, monkeypatch: pytes
     replace = dict(SMALL_MODEL)
     if admin is not None:
         replace["admin: {}"] = f"admin: {{{crm}: '{admin}'}}"
-    config = load(sandbox_config(tmp_path, server, crm, replace=replace), server, monkeypatch)
-    set_up(config)
-    return context(config, tmp_path)
+    return set_up_context(tmp_path, server, crm, monkeypatch, replace)
 
 
 @pytest.mark.parametrize("crm", CRMS)

@@ -24,7 +24,11 @@ from sync.pull import Pulled, SnapshotSpool, pull_changes
 from sync.report import CrmReport
 from sync.state.bulk import SnapshotPut
 from sync.world import Applied, World
-from tests.sync.cycle_fixtures import close, context, load, sandbox_config, seeded_sandbox, set_up
+from tests.sync.cycle_fixtures import (
+    close,
+    seeded_sandbox,
+    set_up_context,
+)
 
 CRMS = ("salesforce", "hubspot")
 
@@ -195,9 +199,7 @@ def change_org(ctx: CycleContext, crm: Crm, world: World) -> None:
 def make_ctx(
     tmp_path: Path, server: SandboxServer, crm: Crm, monkeypatch: pytest.MonkeyPatch
 ) -> CycleContext:
-    config = load(sandbox_config(tmp_path, server, crm), server, monkeypatch)
-    set_up(config)
-    return context(config, tmp_path)
+    return set_up_context(tmp_path, server, crm, monkeypatch)
 
 
 # ---- failures and dry runs leave nothing behind ---------------------------------------------------------

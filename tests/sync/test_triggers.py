@@ -13,10 +13,15 @@ from hypothesis import strategies as st
 from mappings import Lead
 from sandbox import SandboxServer
 from sync.cli_ops_lead import versions
+from sync.context import CycleContext
 from sync.cycle import run_cycle
 from sync.triggers import TRIGGER_TEXT, Trigger, triggers_of
 from tests.sync.crm_access import TITLE, Org
-from tests.sync.cycle_fixtures import close, context, load, sandbox_config, seeded_sandbox, set_up
+from tests.sync.cycle_fixtures import (
+    close,
+    seeded_sandbox,
+    set_up_context,
+)
 
 IDS = st.sets(st.sampled_from([f"p{i}" for i in range(12)]))
 
@@ -53,18 +58,15 @@ def server(sandbox_state_dir: Path) -> Iterator[SandboxServer]:
         yield running
 
 
-def _latest_triggers(ctx: object, crm: str, ids: list[str]) -> dict[str, object]:
-    store = ctx.store  # type: ignore[attr-defined]
-    return {i: versions(store.score_history(crm, i, limit=1), 1)[0]["trigger"] for i in ids}
+def _latest_triggers(ctx: CycleContext, crm: str, ids: list[str]) -> dict[str, object]:
+    return {i: versions(ctx.store.score_history(crm, i, limit=1), 1)[0]["trigger"] for i in ids}
 
 
 @pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
 def test_history_says_whether_a_person_changed_or_was_rescored_for_another_reason(
     tmp_path: Path, server: SandboxServer, crm: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = load(sandbox_config(tmp_path, server, crm), server, monkeypatch)
-    set_up(config)
-    ctx = context(config, tmp_path)
+    ctx = set_up_context(tmp_path, server, crm, monkeypatch)
     org = Org(server, crm)
     try:
         first = run_cycle(ctx).crms[crm]
