@@ -84,6 +84,7 @@ def _run(
         "fraction": args.fraction,
         "profile_dir": profile,
         "seed": args.seed,
+        "crms": tuple(args.crm) if args.crm else CRMS,
     }
     proc = ctx.Process(
         target=run_scale_in_child, args=(child, (org.url, org.ca, org.token, work, leads), kwargs)

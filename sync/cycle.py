@@ -26,6 +26,7 @@ from sync.plan import HumanEdit, WritePlan, human_edits_of, object_of, plan_writ
 from sync.preview import preview
 from sync.pull import Pulled, pull_changes
 from sync.report import CrmReport, RunReport
+from sync.review_common import TASK_OBJECT
 from sync.send import Sender, recover_in_flight
 from sync.state import LedgerEntry
 from sync.triggers import Trigger, triggers_of
@@ -120,7 +121,9 @@ def decide_and_commit(
     """One unit of work from reading review decisions to the durable plan: a crash anywhere in it leaves
     no trace, and the next cycle reads the same decisions and records again."""
     with ctx.store.transaction():
-        pickup = review.pick_up_decisions(ctx, crm, run_started=started)
+        pickup = review.pick_up_decisions(
+            ctx, crm, run_started=started, task_cursor=pulled.cursors.get(TASK_OBJECT[crm])
+        )
         decided, plan, tasks, escalation = decide_and_plan(
             ctx, crm, world, pulled, context_changed, pickup, out
         )

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from connector.cursor import advance
 from connector.errors import ConnectorError
@@ -32,9 +32,10 @@ from sync.review_common import (
     lead_object,
     task_closing,
 )
-from sync.state import ReviewTask, as_utc
+from sync.state import ReviewState, ReviewTask, as_utc
 
 CURSOR_OBJECT = "review_tasks"
+ALL_STATES: tuple[ReviewState, ...] = get_args(ReviewState)
 # What the `task` translators read from a review task (only fields every org has: a missing one fails the
 # whole query).
 TASK_FIELDS: dict[str, tuple[str, ...]] = {
@@ -107,7 +108,9 @@ def _raw(record: Mapping[str, Any], name: str) -> object:
     return record.get(name)
 
 
-def pick_up_decisions(ctx: CycleContext, crm: Crm, *, run_started: datetime) -> Pickup:
+def pick_up_decisions(
+    ctx: CycleContext, crm: Crm, *, run_started: datetime, task_cursor: dict[str, Any] | None = None
+) -> Pickup:
     """Decisions on review tasks completed since the `review_tasks` cursor.
 
     - approve: the recommended action recorded with the task is carried out (route: owner change;
@@ -120,13 +123,23 @@ def pick_up_decisions(ctx: CycleContext, crm: Crm, *, run_started: datetime) -> 
     - no or unreadable decision: completed with none, audit `review_completed_without_decision`, a problem.
     Unknown keys are ignored. A decision cancels (and closes) the lead's other open review tasks. The
     cursor is the highest page stamp seen; a connector failure ends the read early with a problem.
+    Without an open review task of ours nothing is read; before the first one exists the cursor starts at
+    `task_cursor`, the cycle's pull cursor of the task object (so the first read does not scan every task
+    the CRM ever stamped).
     """
     connector = ctx.connectors[crm]
     mapping = ctx.mapping(crm)
     obj = TASK_OBJECT[crm]
     decision_spec = mapping.writeback.field_for("task_decision")
-    cursor = ctx.store.get_cursor(crm, CURSOR_OBJECT)
     pickup = Pickup()
+    cursor = ctx.store.get_cursor(crm, CURSOR_OBJECT)
+    if ctx.store.oldest_open_review_task(crm, OPEN_STATES) is None:
+        # Only our own open tasks can carry a decision (any other task is ignored): nothing to read.
+        if cursor is None and ctx.store.oldest_open_review_task(crm, ALL_STATES) is None and task_cursor:
+            # None of ours exists yet, and each one created from now on is stamped after the tasks this
+            # cycle pulled (the CRM's own clock): the first read starts there, not at the epoch.
+            pickup.cursor = dict(task_cursor)
+        return pickup
     statuses = _Statuses(connector, crm)
     high: datetime | None = None
     fields = [*TASK_FIELDS[crm], decision_spec.field, mapping.writeback.field_for("task_key").field]

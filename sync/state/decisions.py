@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from sync.state.base import StoreBase, to_record
 from sync.state.columns import JSONValue
@@ -190,6 +190,15 @@ class DecisionsMixin(StoreBase):
             query = query.where(ReviewTaskRow.lead_id == lead_id)
         with self.session() as s:
             return [to_record(ReviewTask, row) for row in s.scalars(query.order_by(ReviewTaskRow.id))]
+
+    def oldest_open_review_task(self, crm: str, states: Sequence[str]) -> datetime | None:
+        """When the oldest review task of a CRM still in one of `states` was recorded (None: there is none)."""
+        query = select(func.min(ReviewTaskRow.created_at)).where(
+            ReviewTaskRow.crm == crm, ReviewTaskRow.state.in_(list(states))
+        )
+        with self.session() as s:
+            oldest: datetime | None = s.scalar(query)
+        return oldest
 
     # ---- overrides ---------------------------------------------------------------------------------
 

@@ -49,6 +49,11 @@ def test_first_cycle_scores_and_writes_then_an_idle_cycle_writes_nothing(
         first = run_cycle(ctx).crms[crm]
         assert first.scored > 0 and first.written == first.scored
         assert first.stopped is None and first.pending == 0
+        task_object = "Task" if crm == "salesforce" else "tasks"
+        review_cursor = ctx.store.get_cursor(crm, "review_tasks")
+        assert review_cursor is not None and review_cursor == ctx.store.get_cursor(crm, task_object), (
+            "the first read of completed review tasks starts where the task pull stood, not at the epoch"
+        )
         in_crm = Org(server, crm).scores()
         history = {
             i: ctx.store.score_history(crm, i, limit=1)[0].score for i in in_crm if in_crm[i] is not None

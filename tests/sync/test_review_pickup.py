@@ -9,7 +9,7 @@ from connector.protocol import RecordUpdate
 from mappings import Lead
 from scoring.decision import ActionKind
 from sync.review import apply_overrides
-from sync.review_pickup import read_decision
+from sync.review_pickup import pick_up_decisions, read_decision
 from sync.world import World
 from tests.sync.review_support import ReviewOrg
 
@@ -127,3 +127,28 @@ def test_override_without_a_score_and_no_decision_are_problems(review_org: Revie
     assert stored is not None and (stored.state, stored.decision) == ("completed", None)
     actions = [e["action"] for e in review_org.ctx.store.audit_export()]
     assert "review_override_without_score" in actions and actions[-1] == "review_completed_without_decision"
+
+
+def test_no_open_review_task_means_no_call_and_the_first_read_starts_at_the_task_pull(
+    review_org: ReviewOrg,
+) -> None:
+    """Before any review task of ours exists the pickup reads nothing and takes the task object's pull
+    cursor as its start; a task created afterwards and completed is still picked up from there."""
+    calls = review_org.connector.calls
+    calls.take()
+    floor = {"value": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()}
+    pickup = pick_up_decisions(
+        review_org.ctx,
+        review_org.crm,
+        run_started=datetime.now(UTC) + timedelta(minutes=1),
+        task_cursor=floor,
+    )
+    assert calls.take() == {}, "nothing of ours is open: the CRM is not asked"
+    assert pickup.cursor == floor and pickup.completed == 0
+    review_org.ctx.store.set_cursor(review_org.crm, "review_tasks", pickup.cursor)
+    task = review_org.ask(review_org.decision())
+    review_org.complete(task, "Approve" if review_org.crm == "salesforce" else "approve")
+    assert review_org.pick_up().completed == 1, "the read from the floor finds the completed task"
+    calls.take()
+    again = review_org.pick_up()
+    assert (again.completed, calls.take()) == (0, {}), "decided: no open task, no call"
