@@ -191,7 +191,7 @@ class DecisionsMixin(StoreBase):
         with self.session() as s:
             return [to_record(ReviewTask, row) for row in s.scalars(query.order_by(ReviewTaskRow.id))]
 
-    def oldest_open_review_task(self, crm: str, states: Sequence[str]) -> datetime | None:
+    def oldest_review_task(self, crm: str, states: Sequence[str]) -> datetime | None:
         """When the oldest review task of a CRM still in one of `states` was recorded (None: there is none)."""
         query = select(func.min(ReviewTaskRow.created_at)).where(
             ReviewTaskRow.crm == crm, ReviewTaskRow.state.in_(list(states))
