@@ -37,6 +37,7 @@ from sync.review_pickup import Pickup, pick_up_decisions
 from sync.review_text import body, recommended, short_reasons, subject
 from sync.state import as_utc
 from sync.state.models import OverrideRow, ReviewTaskRow
+from sync.state.review_bulk import NewReviewTask
 
 __all__ = [
     "Escalation",
@@ -49,6 +50,7 @@ __all__ = [
     "record_escalation",
     "record_planned_tasks",
     "task_created",
+    "tasks_created",
 ]
 _CHUNK = 500  # bound parameters per IN (...)
 
@@ -141,32 +143,29 @@ def _detail(decision: Decision, action: str, target: str | None) -> dict[str, ob
 def record_planned_tasks(ctx: CycleContext, crm: Crm, planned: Sequence[PlannedTask]) -> None:
     """Store each planned task (state open, reviewer, due, detail) and audit `review_requested`, in one
     unit of work. Call it (not in dry runs) before enqueuing the tasks in the outbox."""
-    store = ctx.store
-    with store.transaction():
-        for task in planned:
-            spec = task.spec
-            detail: dict[str, object] = {
-                **task.detail,
-                "reasons": list(task.reasons),
-                "lead_object": task.lead_object,
-                "subject": spec.subject,
-                "body": spec.body,
-                "priority": spec.priority,
-            }
-            store.add_review_task(
-                crm, task.lead_id, spec.idempotency_key, reviewer=task.reviewer, due=spec.due, detail=detail
-            )
-            store.audit(
-                "leadq",
-                "review_requested",
-                crm=crm,
-                obj=task.lead_object,
-                record_id=task.lead_id,
-                new=spec.idempotency_key,
-                model_version=_text(detail.get("model_version")),
-                policy_version=_text(detail.get("policy_version")),
-                detail={k: v for k, v in detail.items() if k != "body"} | {"reviewer": task.reviewer},
-            )
+    tasks: list[NewReviewTask] = []
+    audits: list[dict[str, object]] = []
+    for task in planned:
+        spec = task.spec
+        detail: dict[str, object] = {
+            **task.detail,
+            "reasons": list(task.reasons),
+            "lead_object": task.lead_object,
+            "subject": spec.subject,
+            "body": spec.body,
+            "priority": spec.priority,
+        }
+        tasks.append(NewReviewTask(task.lead_id, spec.idempotency_key, task.reviewer, spec.due, detail))
+        audits.append(
+            {"actor": "leadq", "action": "review_requested", "crm": crm, "obj": task.lead_object,
+             "record_id": task.lead_id, "new": spec.idempotency_key,
+             "model_version": _text(detail.get("model_version")),
+             "policy_version": _text(detail.get("policy_version")),
+             "detail": {k: v for k, v in detail.items() if k != "body"} | {"reviewer": task.reviewer}}
+        )  # fmt: skip
+    with ctx.store.transaction():
+        ctx.store.add_review_tasks(crm, tasks)
+        ctx.store.audit_many(audits)
 
 
 def _text(value: object) -> str | None:
@@ -175,9 +174,12 @@ def _text(value: object) -> str | None:
 
 def task_created(ctx: CycleContext, idempotency_key: str, task_id: str | None) -> None:
     """The outbox sent a review task: remember its CRM id. Unknown keys (not review tasks) are ignored."""
-    if task_id is None or ctx.store.review_task(idempotency_key) is None:
-        return
-    ctx.store.update_review_task(idempotency_key, task_id=str(task_id))
+    tasks_created(ctx, [(idempotency_key, task_id)])
+
+
+def tasks_created(ctx: CycleContext, created: Sequence[tuple[str, str | None]]) -> None:
+    """`task_created` for many sent tasks, as (idempotency key, CRM id), in one statement."""
+    ctx.store.set_review_task_ids([(key, str(task_id)) for key, task_id in created if task_id is not None])
 
 
 def apply_overrides(

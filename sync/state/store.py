@@ -23,6 +23,7 @@ from sync.state.decisions import DecisionsMixin
 from sync.state.migrate import upgrade
 from sync.state.models import CursorRow, RunRow, SnapshotRow
 from sync.state.records import Run, Snapshot
+from sync.state.review_bulk import ReviewBulkMixin
 from sync.state.writes import WritesMixin
 
 DEFAULT_DB_NAME = "leadq.db"
@@ -39,7 +40,7 @@ def content_hash(values: JSONValue) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class StateStore(WritesMixin, DecisionsMixin, BulkMixin):
+class StateStore(WritesMixin, DecisionsMixin, BulkMixin, ReviewBulkMixin):
     """The state store: cursors, snapshots, ledger, outbox, runs, audit, reviews, overrides, labels,
     model index and score history, on SQLite or PostgreSQL.
 
