@@ -155,10 +155,17 @@ class CRMConnector(Protocol):
     calls: CallLog
 
     def pull_changes(
-        self, obj: str, fields: Sequence[str], cursor: dict[str, Any] | None, *, run_started: datetime
+        self,
+        obj: str,
+        fields: Sequence[str],
+        cursor: dict[str, Any] | None,
+        *,
+        run_started: datetime,
+        associations: Sequence[str] | None = None,
     ) -> Iterator[ChangePage]:
         """Records of `obj` modified in the cursor's window, de-duplicated by id (see `ChangePage` for
-        ordering and the cursor marks)."""
+        ordering and the cursor marks). `associations` (HubSpot) names the object types whose associated
+        ids each record carries; Salesforce reads relationships through `fields` and takes none."""
         ...
 
     def pull_deletions(

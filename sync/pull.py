@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import orjson
 
 from connector.cursor import advance
-from connector.protocol import CRMConnector, RawRecord
+from connector.protocol import CRMConnector
 from mappings import (
     Account,
     Activity,
@@ -180,22 +180,6 @@ def _fields(connector: CRMConnector, crm: Crm, obj: str, mapping: CrmMapping) ->
     return [f for f in wanted if "." in f or f.lower() in visible]
 
 
-def _with_associations(connector: CRMConnector, obj: str, records: list[RawRecord]) -> list[RawRecord]:
-    read = getattr(connector, "associations", None)
-    if read is None or obj not in HUBSPOT_ASSOCIATIONS or not records:
-        return records
-    ids = [str(r["id"]) for r in records]
-    found = {to_type: read(obj, ids, to_type) for to_type in HUBSPOT_ASSOCIATIONS[obj]}
-    out = []
-    for record in records:
-        block = {
-            to_type: {"results": [{"id": i} for i in found[to_type].get(str(record["id"]), [])]}
-            for to_type in found
-        }
-        out.append({**record, "associations": block})
-    return out
-
-
 def _deleted_record(crm: Crm, obj: str, record_id: str) -> CanonicalRecord:
     if obj in SCORED_OBJECTS[crm]:
         return Lead(crm=crm, id=record_id, deleted=True, kind="contact" if obj != "Lead" else "lead")
@@ -296,8 +280,12 @@ def _pull_object(
     cursor = store.get_cursor(crm, obj)
     fields = _fields(connector, crm, obj, mapping)
     high: datetime | None = None
-    for page in connector.pull_changes(obj, fields, cursor, run_started=run_started):
-        records = _with_associations(connector, obj, page.records)
+    # HubSpot pages come with their associations, and the connector reads the next page meanwhile.
+    associations = HUBSPOT_ASSOCIATIONS.get(obj, ()) if crm == "hubspot" else None
+    for page in connector.pull_changes(
+        obj, fields, cursor, run_started=run_started, associations=associations
+    ):
+        records = page.records
         report.pulled[obj] += len(records)
         if page.high_water is not None:
             high = page.high_water if high is None else max(high, page.high_water)

@@ -13,6 +13,7 @@ from hubspot.crm.associations.v4 import (
 from connector.errors import ConnectorConfigError
 from connector.hubspot.client import API_ERRORS, HubSpotApis, api_error, next_after, raw_json
 from connector.hubspot.wire import CRM
+from connector.protocol import RawRecord
 
 # Request models deep-copy the client's default configuration each unless given one: a copy per id was a
 # tenth of a 10k-contact cycle. They only read its validation flag, so one shared instance serves them all.
@@ -63,3 +64,27 @@ def read_associations(
             if after:
                 pending.append((from_id, after))
     return out
+
+
+def with_associations(
+    apis: HubSpotApis, obj: str, records: list[RawRecord], to_types: Sequence[str]
+) -> list[RawRecord]:
+    """`records` of `obj`, each with `{"associations": {to_type: {"results": [{"id": ...}, ...]}}}`.
+
+    That is the shape HubSpot's object reads give with `associations=`; one `read_associations` per
+    to-type, in the order given (the order the sync layer reads them in when it does so itself).
+    """
+    if not records or not to_types:
+        return records
+    ids = [str(r["id"]) for r in records]
+    found = {to_type: read_associations(apis, obj, ids, to_type) for to_type in to_types}
+    return [
+        {
+            **record,
+            "associations": {
+                to_type: {"results": [{"id": i} for i in links.get(str(record["id"]), [])]}
+                for to_type, links in found.items()
+            },
+        }
+        for record in records
+    ]

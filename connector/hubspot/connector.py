@@ -12,6 +12,7 @@ from connector.cursor import Window, window
 from connector.errors import ConnectorConfigError
 from connector.hubspot import associations, describe, scopes, write
 from connector.hubspot import tasks as engagements
+from connector.hubspot.associations import with_associations
 from connector.hubspot.client import API_ERRORS, HubSpotApis, api_error, next_after, raw_json
 from connector.hubspot.pull import WindowSearch, stamp_property
 from connector.hubspot.settings import HubSpotSettings
@@ -26,6 +27,7 @@ from connector.protocol import (
     TaskSpec,
     WriteOutcome,
 )
+from connector.readahead import read_ahead
 
 LIST_PAGE = 100  # the list endpoint's largest page
 
@@ -55,17 +57,39 @@ class HubSpotConnector:
         )
 
     def pull_changes(
-        self, obj: str, fields: Sequence[str], cursor: dict[str, Any] | None, *, run_started: datetime
+        self,
+        obj: str,
+        fields: Sequence[str],
+        cursor: dict[str, Any] | None,
+        *,
+        run_started: datetime,
+        associations: Sequence[str] | None = None,
     ) -> Iterator[ChangePage]:
         """Records of `obj` whose modified stamp is in the window, each once, oldest first.
 
         Records come flattened (`{"id": ..., **properties}`) with the requested properties plus the stamp
         (`lastmodifieddate` for contacts, `hs_lastmodifieddate` otherwise) and `hs_object_id`.
+
+        With `associations` (to-types, possibly none), each record also carries its associated ids as
+        `{"associations": {to_type: {"results": [{"id": ...}]}}}`, read page by page, and the next page
+        (its search, then its association reads) is read on a worker thread while the caller uses this
+        one: the same requests in the same order, one at a time. Without it nothing is read ahead, since
+        the caller may then make calls of its own between pages.
         """
         w = self.window(cursor, run_started=run_started)
         search = WindowSearch(self._apis, obj, fields, to_ms(w.start), to_ms(w.end))
-        for records, high in search.pages():
-            yield ChangePage(object=obj, records=records, high_water=high)
+        if associations is None:
+            for records, high in search.pages():
+                yield ChangePage(object=obj, records=records, high_water=high)
+            return
+        to_types = tuple(associations)
+        pages = (
+            ChangePage(
+                object=obj, records=with_associations(self._apis, obj, records, to_types), high_water=high
+            )
+            for records, high in search.pages()
+        )
+        yield from read_ahead(pages, name=f"leadq-search-{obj}")
 
     def pull_deletions(
         self, obj: str, cursor: dict[str, Any] | None, *, run_started: datetime

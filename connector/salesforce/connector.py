@@ -26,6 +26,7 @@ from typing import Any
 from simple_salesforce.api import Salesforce
 
 from connector.accounting import CallLog
+from connector.errors import ConnectorConfigError
 from connector.protocol import (
     ChangePage,
     Deletion,
@@ -99,13 +100,26 @@ class SalesforceConnector:
 
     # ------------------------------------------------------------------ reads
     def pull_changes(
-        self, obj: str, fields: Sequence[str], cursor: dict[str, Any] | None, *, run_started: datetime
+        self,
+        obj: str,
+        fields: Sequence[str],
+        cursor: dict[str, Any] | None,
+        *,
+        run_started: datetime,
+        associations: Sequence[str] | None = None,
     ) -> Iterator[ChangePage]:
         """Records of `obj` with `SystemModstamp` in `[cursor - lookback, run_started)`, oldest first.
 
         Every record carries the requested fields plus `Id` and `SystemModstamp`; relationship paths come
         flattened (`"Account.Name"`). The cursor is never advanced here: see `connector.cursor.advance`.
+        Salesforce has no associations: relationships are read as fields (`Account.Name`).
         """
+        if associations:
+            raise ConnectorConfigError(
+                f"Salesforce has no associations to read with {obj} ({', '.join(associations)}); "
+                "name relationship fields such as Account.Name instead",
+                crm="salesforce",
+            )
         return self._puller.changes(obj, fields, cursor, run_started=run_started)
 
     def pull_deletions(

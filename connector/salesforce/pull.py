@@ -11,6 +11,11 @@ page is dropped (one call, the same price as a `SELECT COUNT()`), and a Bulk API
 window: create and poll (one retried operation), then one results call per `BULK_RESULTS_PAGE` rows, each
 retried on its own.
 
+Read-ahead: the next REST page, or the next Bulk results chunk, is requested on a worker thread
+(`connector.readahead`) while the caller uses the current one, so the CRM answers while leadq parses and
+translates. The requests and their order are unchanged, one in flight at a time; the caller must not call
+the same client between pages of a pull (sync does not).
+
 Ordering and `high_water`: REST pages come oldest first (`ORDER BY SystemModstamp, Id`), so every REST
 page's `high_water` is a safe cursor position. Bulk results come unordered (an `ORDER BY` would disable PK
 chunking), and holding a whole object's results to sort them costs memory in proportion to the object
@@ -35,6 +40,7 @@ from simple_salesforce.format import format_soql
 from connector.cursor import window
 from connector.errors import ConnectorError
 from connector.protocol import ChangePage, Deletion, RawRecord
+from connector.readahead import read_ahead
 from connector.salesforce.client import SalesforceClient
 from connector.salesforce.describe import DescribeCache, Described, check_object_name
 from connector.salesforce.settings import SalesforceSettings
@@ -154,6 +160,10 @@ class Puller:
         return self.client.call(f"{verb} {obj}", run)
 
     def _rest_pages(self, obj: str, first: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """The records of `first` and of each page after it, the next page read while this one is used."""
+        return read_ahead(self._rest_answers(obj, first), name=f"leadq-query-{obj}")
+
+    def _rest_answers(self, obj: str, first: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         page, number = first, 1
         headers = self._query_headers()
         while True:
@@ -172,7 +182,8 @@ class Puller:
     def _bulk_pages(self, described: Described, select: list[str], soql: str) -> Iterator[list[RawRecord]]:
         """The job's rows, unordered, in pages of at most `query_page_size`, fetched and parsed lazily.
 
-        Only one results chunk (its CSV text) and one page of parsed records are alive at a time. Job
+        At most two results chunks (their CSV text: the one being parsed, and the next, read meanwhile on a
+        worker thread) and one page of parsed records are alive at a time. Job
         creation and polling are one retried operation (a retry starts a fresh job); each results call is
         retried on its own, by its locator, so a transient failure late in a big pull repeats one call.
         """
@@ -191,20 +202,28 @@ class Puller:
             return job_id
 
         job_id = self.client.call(what, start)
-        locator, number = "", 0
-        while True:
-            number += 1
 
-            def fetch(sf: Salesforce, locator: str = locator) -> tuple[str, str]:
-                result = _jobs(sf, name).get_query_results(job_id, locator, results_page)
-                return str(result["records"]), str(result["locator"] or "")
+        def chunks() -> Iterator[str]:
+            locator, number = "", 0
+            while True:
+                number += 1
 
-            chunk, locator = self.client.call(f"{what}, results page {number}", fetch)
+                def fetch(sf: Salesforce, locator: str = locator) -> tuple[str, str]:
+                    result = _jobs(sf, name).get_query_results(job_id, locator, results_page)
+                    return str(result["records"]), str(result["locator"] or "")
+
+                chunk, locator = self.client.call(f"{what}, results page {number}", fetch)
+                yield chunk
+                del chunk
+                if not locator or locator == "null":
+                    return
+
+        # Each results call needs the previous one's locator, so chunk N+1 is fetched while chunk N is
+        # parsed and its pages used: two chunks' text alive at most, one request in flight.
+        for chunk in read_ahead(chunks(), name=f"leadq-bulk-{name}"):
             rows = _parse_chunk(chunk, select, canonical, converters)
             del chunk  # the reader holds the text until the last page of this chunk is parsed
             yield from _batched(rows, size)
-            if not locator or locator == "null":
-                return
 
     def _type_of(self, described: Described, path: str) -> str | None:
         """The describe type at the end of a path (`Account.Name` describes Account, once per cycle)."""

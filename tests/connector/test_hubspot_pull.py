@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Generator
 from datetime import timedelta
+from typing import cast
 
+from connector.accounting import CallLog, endpoint_of
+from connector.hubspot import HubSpotConnector
+from connector.protocol import ChangePage
 from sandbox import SandboxServer
 from tests.connector.test_hubspot_support import (
     KEY,
@@ -14,6 +20,7 @@ from tests.connector.test_hubspot_support import (
     contacts,
     freeze,
     later,
+    settings_for,
     unlimited,
 )
 
@@ -178,3 +185,87 @@ def test_completed_review_tasks_with_their_contact(sandbox: SandboxServer) -> No
     assert pages[0].object == "tasks"
     assert pages[-1].high_water == later(T0, 100)
     assert timedelta(0) < run - later(T0, 100)
+
+
+class _ThreadLog(CallLog):
+    """A `CallLog` that also notes the order of calls and the thread that made each (injected)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+
+    def record(self, method: str, path: str) -> None:
+        super().record(method, path)
+        self.seen.append((endpoint_of(method, path), threading.current_thread().name))
+
+
+def _read_ahead_workers() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("leadq-search-")]
+
+
+SEARCH = "POST /crm/v3/objects/contacts/search"
+LINKS = "POST /crm/v4/associations/contacts/companies/batch/read"
+
+
+def test_a_pull_with_associations_reads_ahead_in_the_same_order(sandbox: SandboxServer) -> None:
+    store = sandbox.store
+    unlimited(sandbox)
+    run = freeze(sandbox, later(T0, 3600))
+    people = store.hs_insert_many("contacts", contacts(450), when=T0)
+    firms = store.hs_insert_many("companies", [{"name": "Acme"}, {"name": "Globex"}])
+    for i, p in enumerate(people):
+        if i % 3:
+            store.hs_associate("contacts", p.id, "companies", firms[i % 2].id, 279)
+    # Today's way, the caller reading each page's associations between pages (as sync.pull does) ...
+    plain = _ThreadLog()
+    with HubSpotConnector(settings_for(sandbox), calls=plain) as hub:
+        expected = []
+        for page in hub.pull_changes("contacts", ["email"], None, run_started=run):
+            links = hub.associations("contacts", [r["id"] for r in page.records], "companies")
+            for r in page.records:
+                expected.append(
+                    {**r, "associations": {"companies": {"results": [{"id": i} for i in links[r["id"]]]}}}
+                )
+    # ... and the connector doing it, one page ahead: same records, same requests in the same order.
+    ahead = _ThreadLog()
+    with HubSpotConnector(settings_for(sandbox), calls=ahead) as hub:
+        pages = list(
+            hub.pull_changes("contacts", ["email"], None, run_started=run, associations=["companies"])
+        )
+    assert all_records(pages) == expected and len(expected) == 450
+    assert expected[1]["associations"]["companies"]["results"] == [{"id": str(firms[1].id)}]
+    assert [what for what, _ in ahead.seen] == [what for what, _ in plain.seen] == [SEARCH, LINKS] * 3
+    assert all(name.startswith("leadq-search-contacts") for _, name in ahead.seen)
+    assert pages[-1].high_water == T0
+    assert not _read_ahead_workers()
+
+
+def test_closing_a_pull_with_associations_early_stops_reading(sandbox: SandboxServer) -> None:
+    unlimited(sandbox)
+    run = freeze(sandbox, later(T0, 3600))
+    sandbox.store.hs_insert_many("contacts", contacts(1000), when=T0)
+    calls = _ThreadLog()
+    with HubSpotConnector(settings_for(sandbox), calls=calls) as hub:
+        pull = cast(
+            Generator[ChangePage], hub.pull_changes("contacts", [], None, run_started=run, associations=())
+        )
+        first = next(pull)
+        pull.close()
+        made = len(calls.seen)
+        assert not _read_ahead_workers(), "the worker is joined by close()"
+    assert len(first.records) == 200
+    assert made <= 2 and [what for what, _ in calls.seen] == [SEARCH] * made, "at most one page ahead"
+
+
+def test_a_pull_without_associations_does_not_read_ahead(sandbox: SandboxServer) -> None:
+    unlimited(sandbox)
+    run = freeze(sandbox, later(T0, 3600))
+    sandbox.store.hs_insert_many("contacts", contacts(450), when=T0)
+    calls = _ThreadLog()
+    with HubSpotConnector(settings_for(sandbox), calls=calls) as hub:
+        pull = hub.pull_changes("contacts", [], None, run_started=run)
+        next(pull)
+        # The caller may make its own calls here (sync reads associations): nothing runs beside them.
+        assert [what for what, _ in calls.seen] == [SEARCH]
+        assert len(list(pull)) == 2
+    assert all(not name.startswith("leadq-") for _, name in calls.seen)

@@ -240,7 +240,7 @@ class _Pages:
         self.served = 0
 
     def pull_changes(
-        self, obj: str, fields: Any, cursor: Any, *, run_started: datetime
+        self, obj: str, fields: Any, cursor: Any, *, run_started: datetime, associations: Any = None
     ) -> Iterator[ChangePage]:
         for page in range(40):
             self.served += 1

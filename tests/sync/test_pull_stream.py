@@ -89,9 +89,18 @@ class SmallPages:
         return getattr(self.inner, name)
 
     def pull_changes(
-        self, obj: str, fields: Sequence[str], cursor: dict[str, Any] | None, *, run_started: datetime
+        self,
+        obj: str,
+        fields: Sequence[str],
+        cursor: dict[str, Any] | None,
+        *,
+        run_started: datetime,
+        associations: Sequence[str] | None = None,
     ) -> Iterator[ChangePage]:
-        for page in self.inner.pull_changes(obj, fields, cursor, run_started=run_started):
+        pages = self.inner.pull_changes(
+            obj, fields, cursor, run_started=run_started, associations=associations
+        )
+        for page in pages:
             parts = [page.records[i : i + self.size] for i in range(0, len(page.records), self.size)] or [[]]
             for n, part in enumerate(parts):
                 yield ChangePage(obj, part, page.high_water if n == len(parts) - 1 else None)
@@ -216,11 +225,19 @@ class QuotaOn:
         return getattr(self.inner, name)
 
     def pull_changes(
-        self, obj: str, fields: Sequence[str], cursor: dict[str, Any] | None, *, run_started: datetime
+        self,
+        obj: str,
+        fields: Sequence[str],
+        cursor: dict[str, Any] | None,
+        *,
+        run_started: datetime,
+        associations: Sequence[str] | None = None,
     ) -> Iterator[ChangePage]:
         if obj == self.obj:
             raise QuotaExhaustedError("daily API quota used up (test)")
-        yield from self.inner.pull_changes(obj, fields, cursor, run_started=run_started)
+        yield from self.inner.pull_changes(
+            obj, fields, cursor, run_started=run_started, associations=associations
+        )
 
 
 @pytest.mark.parametrize("crm", CRMS)

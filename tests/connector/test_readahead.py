@@ -1,0 +1,127 @@
+"""`read_ahead`: items in order, one fetched ahead on a worker thread and never more, errors where the item
+was asked for, and nothing left running once the caller stops."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connector.readahead import read_ahead
+
+WAIT_S = 30.0  # a liveness bound for a background fetch that must happen, not a speed threshold
+
+
+class PageFailedError(Exception):
+    pass
+
+
+class Source:
+    """A fake paged source: records which pages were started and finished, on which thread, and whether
+    it was closed; fails at page `fail_at` if given."""
+
+    def __init__(self, pages: int, fail_at: int | None = None) -> None:
+        self.pages = pages
+        self.fail_at = fail_at
+        self.started = 0
+        self.finished = 0
+        self.threads: list[str] = []
+        self.closed = False
+        self.fetched = [threading.Event() for _ in range(pages + 1)]
+        self.error: PageFailedError | None = None
+
+    def __iter__(self) -> Iterator[int]:
+        try:
+            for n in range(self.pages):
+                self.started += 1
+                self.threads.append(threading.current_thread().name)
+                if n == self.fail_at:
+                    self.error = PageFailedError(f"page {n} failed: HTTP 503")
+                    raise self.error
+                self.finished += 1
+                self.fetched[n].set()
+                yield n
+        finally:
+            self.closed = True
+
+
+def _workers(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(name)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(pages=st.integers(0, 12))
+def test_items_come_in_order_and_at_most_one_is_fetched_ahead(pages: int) -> None:
+    source = Source(pages)
+    got: list[int] = []
+    for item in read_ahead(source, name="ra-order"):
+        got.append(item)
+        assert source.started <= len(got) + 1, "never more than one fetch ahead of the caller"
+    assert got == list(range(pages))
+    assert source.started == pages and source.closed
+    assert all(name.startswith("ra-order") for name in source.threads), "fetched on the worker thread"
+    assert not _workers("ra-order"), "the worker is joined when the items run out"
+
+
+def test_the_next_item_is_fetched_while_the_caller_holds_this_one() -> None:
+    source = Source(3)
+    items = read_ahead(source, name="ra-ahead")
+    assert next(items) == 0
+    # Without read-ahead page 1 would only be fetched at the next `next()`: this would time out.
+    assert source.fetched[1].wait(WAIT_S)
+    assert source.started == 2, "and no further than that one"
+    assert list(items) == [1, 2]
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_an_error_surfaces_unchanged_where_its_item_is_asked_for(data: st.DataObject) -> None:
+    pages = data.draw(st.integers(1, 10))
+    fail_at = data.draw(st.integers(0, pages - 1))
+    source = Source(pages, fail_at)
+    got: list[int] = []
+    with pytest.raises(PageFailedError) as raised:
+        for item in read_ahead(source, name="ra-error"):
+            got.append(item)
+    assert got == list(range(fail_at)), "every item before the failed one is handed out first"
+    assert raised.value is source.error and str(raised.value) == f"page {fail_at} failed: HTTP 503"
+    assert source.started == fail_at + 1, "nothing is fetched after the failure"
+    assert not _workers("ra-error")
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_closing_early_waits_for_the_fetch_in_flight_and_starts_no_more(data: st.DataObject) -> None:
+    pages = data.draw(st.integers(1, 10))
+    taken = data.draw(st.integers(1, pages))
+    source = Source(pages)
+    items = read_ahead(source, name="ra-close")
+    got = [next(items) for _ in range(taken)]
+    items.close()
+    assert got == list(range(taken))
+    assert source.started <= taken + 1
+    assert source.finished == source.started, "the fetch in flight finished before close() returned"
+    assert source.closed, "the source is closed, so it starts nothing more"
+    assert not _workers("ra-close"), "no worker thread outlives the pull"
+
+
+def test_an_exception_in_the_caller_stops_the_read_ahead() -> None:
+    source = Source(10)
+
+    def consume() -> None:
+        for item in read_ahead(source, name="ra-raise"):
+            if item == 2:
+                raise KeyError("the caller failed on item 2")
+
+    with pytest.raises(KeyError, match="item 2"):
+        consume()
+    assert source.started <= 4 and source.finished == source.started and source.closed
+    assert not _workers("ra-raise")
+
+
+def test_an_empty_source_yields_nothing_and_joins_the_worker() -> None:
+    assert list(read_ahead(iter(()), name="ra-empty")) == []
+    assert not _workers("ra-empty")
