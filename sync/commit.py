@@ -165,7 +165,7 @@ def commit(store: StateStore, c: Commit) -> None:
     ~800k records and decides ~145k people, and their rows all at once would cost gigabytes."""
     crm = c.crm
     with store.transaction():
-        for obj, puts in c.pulled.snapshots.chunks(CHUNK):
+        for obj, puts in c.pulled.snapshots.chunks(CHUNK, encoded=True):
             store.put_snapshots(crm, obj, puts)
         for obj, ids in c.pulled.deleted.items():
             store.drop_snapshots(crm, obj, ids)

@@ -43,12 +43,12 @@ from sync.fields import (
 from sync.report import CrmReport
 from sync.state import StateStore
 from sync.state.bulk import SnapshotPut
+from sync.state.columns import EncodedJSON, json_value
 from sync.world import Applied
 
 MAX_PROBLEMS_SHOWN = 20
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bytes of raw records a pull keeps in memory before spooling to disk
 SNAPSHOT_CHUNK = 5000  # raw records read back from the spool (and written to the store) at a time
-_JSON_LINE = b"~"  # marks a spooled line orjson could not encode (an integer beyond 64 bits)
 
 
 class Sink(Protocol):
@@ -85,13 +85,18 @@ class SnapshotSpool:
         self._file.write(b"".join(lines))
         self.count += len(lines)
 
-    def chunks(self, size: int = SNAPSHOT_CHUNK) -> Iterator[tuple[str, list[SnapshotPut]]]:
-        """The records in the order they were added, as runs of one object of at most `size` records."""
+    def chunks(
+        self, size: int = SNAPSHOT_CHUNK, *, encoded: bool = False
+    ) -> Iterator[tuple[str, list[SnapshotPut]]]:
+        """The records in the order they were added, as runs of one object of at most `size` records.
+
+        `encoded`: each record's values come as the JSON text spooled (`EncodedJSON`, which the store
+        writes as is) rather than decoded."""
         self._file.seek(0)
         obj: str | None = None
         puts: list[SnapshotPut] = []
         for line in self._file:
-            name, put = _decode(line)
+            name, put = _decode(line, encoded)
             if obj is not None and (name != obj or len(puts) >= size):
                 yield obj, puts
                 puts = []
@@ -110,19 +115,26 @@ class SnapshotSpool:
 
 
 def _encode(obj: str, put: SnapshotPut) -> bytes:
+    # One line: the header as a JSON array, a tab, the values as JSON. Neither encoder writes a raw tab or
+    # line break (both are escaped inside strings), so the first tab ends the header.
     stamp = None if put.modified_at is None else put.modified_at.isoformat()
-    row = [obj, put.record_id, put.content_hash, stamp, put.values]
+    header = orjson.dumps([obj, put.record_id, put.content_hash, stamp])
     try:
-        return orjson.dumps(row) + b"\n"
+        values = orjson.dumps(put.values)
     except TypeError:  # orjson stops at 64-bit integers; the store's JSON column takes any
-        return _JSON_LINE + json.dumps(row, separators=(",", ":")).encode() + b"\n"
+        values = json.dumps(put.values, separators=(",", ":"), allow_nan=False).encode()
+    return header + b"\t" + values + b"\n"
 
 
-def _decode(line: bytes) -> tuple[str, SnapshotPut]:
-    row = json.loads(line[1:]) if line.startswith(_JSON_LINE) else orjson.loads(line)
-    obj, record_id, digest, stamp, values = row
+def _decode(line: bytes, encoded: bool) -> tuple[str, SnapshotPut]:
+    header, _, values = line.rstrip(b"\n").partition(b"\t")
+    obj, record_id, digest, stamp = orjson.loads(header)
+    text = values.decode()
     return obj, SnapshotPut(
-        record_id, values, digest, None if stamp is None else datetime.fromisoformat(stamp)
+        record_id,
+        EncodedJSON(text) if encoded else json_value(text),
+        digest,
+        None if stamp is None else datetime.fromisoformat(stamp),
     )
 
 

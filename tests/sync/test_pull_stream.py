@@ -4,6 +4,7 @@ arrive (the same graph and re-score set as applying everything at once), nothing
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -23,6 +24,7 @@ from sync.cycle import run_cycle, update_graph
 from sync.pull import Pulled, SnapshotSpool, pull_changes
 from sync.report import CrmReport
 from sync.state.bulk import SnapshotPut
+from sync.state.columns import EncodedJSON, json_value
 from sync.world import Applied, World
 from tests.sync.cycle_fixtures import (
     close,
@@ -60,6 +62,9 @@ def test_the_spool_gives_back_every_record_in_order_in_runs_of_one_object(
         flat = [(obj, put) for obj, chunk in read for put in chunk]
         assert flat == [(obj, put) for obj, page in batches for put in page]
         assert spool.count == len(flat)
+        encoded = [(obj, put) for obj, chunk in spool.chunks(size, encoded=True) for put in chunk]
+        assert all(type(put.values) is EncodedJSON for _, put in encoded)
+        assert [(o, replace(p, values=json_value(p.values))) for o, p in encoded] == flat
     finally:
         spool.close()
     assert spool.closed

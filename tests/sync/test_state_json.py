@@ -9,7 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sync.pull import SnapshotSpool
 from sync.state import StateStore
+from sync.state.bulk import SnapshotPut
+from sync.state.columns import EncodedJSON
 from tests.sync.test_state_support import BACKENDS, open_store
 
 # Lone surrogates cannot be encoded as UTF-8, so no CRM can hand them to us; everything else is fair game.
@@ -98,3 +101,19 @@ def test_huge_text_round_trips(store: StateStore) -> None:
     assert got is not None and got.payload == {"Body": huge}
     store.set_cursor("salesforce", "Lead", {"value": huge[:1000]})
     assert store.get_cursor("salesforce", "Lead") == {"value": huge[:1000]}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.dictionaries(KEYS, JSON_VALUES, max_size=4))
+def test_snapshots_spooled_as_json_text_are_stored_as_their_values(store: StateStore, values: Any) -> None:
+    """The commit hands the store a pulled record as the JSON text the pull spooled: it reads back as the
+    record itself, as if the decoded record had been stored."""
+    spool = SnapshotSpool()
+    n = str(next(_counter))
+    spool.add("contacts", [SnapshotPut(n, values, "digest", None)])
+    ((obj, (put,)),) = list(spool.chunks(encoded=True))
+    assert obj == "contacts" and type(put.values) is EncodedJSON
+    store.put_snapshots("hubspot", "contacts", [put])
+    snap = store.get_snapshot("hubspot", "contacts", n)
+    assert snap is not None and _same(snap.values, values) and snap.content_hash == "digest"
+    spool.close()
