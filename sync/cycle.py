@@ -164,7 +164,7 @@ def send(ctx: CycleContext, crm: Crm, out: CrmReport) -> None:
         ctx.connectors[crm],
         crm,
         out,
-        on_task_created=lambda key, task_id: review.task_created(ctx, key, task_id),
+        on_tasks_created=lambda created: review.tasks_created(ctx, created),
         should_stop=ctx.stop_requested,
     ).send_all()
 

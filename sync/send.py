@@ -25,7 +25,7 @@ MAX_ATTEMPTS = 5
 # the item goes back untouched and the send phase stops.
 QUOTA_CODES = frozenset({"LEADQ_QUOTA_SHARE", "REQUEST_LIMIT_EXCEEDED", "DAILY"})
 CLAIM = 2000
-TaskCreated = Callable[[str, str | None], None]
+TasksCreated = Callable[[Sequence[tuple[str, str | None]]], None]  # (idempotency key, CRM id) of each
 
 
 def task_payload(spec: TaskSpec) -> dict[str, Any]:
@@ -66,14 +66,14 @@ class Sender:
         crm: str,
         report: CrmReport,
         *,
-        on_task_created: TaskCreated | None = None,
+        on_tasks_created: TasksCreated | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.store = store
         self.connector = connector
         self.crm = crm
         self.report = report
-        self.on_task_created = on_task_created
+        self.on_tasks_created = on_tasks_created
         self.should_stop = should_stop
         self._retry_later: list[int] = []
         self._quota_hit = False
@@ -152,8 +152,7 @@ class Sender:
                     WriteOutcome(s.idempotency_key, WriteStatus.RETRYABLE, message=str(exc)) for s in specs
                 ]
             with self.store.transaction():
-                for item, outcome in zip(*self._hold_back(tasks, outcomes), strict=True):
-                    self._settle_task(item, outcome)
+                self._settle_tasks(*self._hold_back(tasks, outcomes))
 
     def _failed(self, item: OutboxItem, outcome: WriteOutcome) -> str | None:
         """Book a failure; returns the parking reason when the item is given up on."""
@@ -225,21 +224,27 @@ class Sender:
                  "record_id": record_id, "detail": {"reason": parked}}
             )  # fmt: skip
 
-    def _settle_task(self, item: OutboxItem, outcome: WriteOutcome) -> None:
-        if outcome.ok:
-            self.store.mark_done(item.id, {"task_id": outcome.crm_id, "created": outcome.created})
-            if outcome.created:
-                self.report.tasks_created += 1
-            if self.on_task_created is not None:
-                self.on_task_created(item.idempotency_key, outcome.crm_id)
-            self.store.audit(
-                "leadq", "task_created" if outcome.created else "task_found", crm=self.crm, obj=item.object,
-                record_id=item.record_id, detail={"key": item.idempotency_key, "task_id": outcome.crm_id},
-            )  # fmt: skip
-            return
-        parked = self._failed(item, outcome)
-        if parked:
-            self.store.audit(
-                "leadq", "task_parked", crm=self.crm, obj=item.object, record_id=item.record_id,
-                detail={"key": item.idempotency_key, "reason": parked},
-            )  # fmt: skip
+    def _settle_tasks(self, items: Sequence[OutboxItem], outcomes: Sequence[WriteOutcome]) -> None:
+        """Book task outcomes a batch at a time: a model change can ask for tens of thousands of reviews."""
+        done: list[tuple[int, Any]] = []
+        created: list[tuple[str, str | None]] = []
+        audits: list[dict[str, Any]] = []
+        for item, outcome in zip(items, outcomes, strict=True):
+            if outcome.ok:
+                done.append((item.id, {"task_id": outcome.crm_id, "created": outcome.created}))
+                created.append((item.idempotency_key, outcome.crm_id))
+                self.report.tasks_created += int(outcome.created)
+                audits.append(
+                    {"actor": "leadq", "action": "task_created" if outcome.created else "task_found",
+                     "crm": self.crm, "obj": item.object, "record_id": item.record_id,
+                     "detail": {"key": item.idempotency_key, "task_id": outcome.crm_id}}
+                )  # fmt: skip
+            elif parked := self._failed(item, outcome):
+                audits.append(
+                    {"actor": "leadq", "action": "task_parked", "crm": self.crm, "obj": item.object,
+                     "record_id": item.record_id, "detail": {"key": item.idempotency_key, "reason": parked}}
+                )  # fmt: skip
+        self.store.mark_done_with_results(done)
+        if self.on_tasks_created is not None and created:
+            self.on_tasks_created(created)
+        self.store.audit_many(audits)

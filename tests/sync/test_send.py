@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -10,7 +11,7 @@ import pytest
 
 from connector.protocol import CRMConnector, RecordUpdate, TaskSpec, WriteOutcome, WriteStatus
 from sync.report import CrmReport
-from sync.send import Sender
+from sync.send import Sender, task_payload
 from sync.state import StateStore
 from sync.state.bulk import NewOutboxItem, PlannedField
 from tests.sync.test_state_support import BACKENDS, FakeClock, open_store
@@ -24,6 +25,7 @@ class ScriptedCRM:
     def __init__(self, outcomes: dict[str, tuple[WriteStatus, str, str]]) -> None:
         self.outcomes = outcomes
         self.calls: list[list[str]] = []
+        self.existing: dict[str, str] = {}  # idempotency key -> a task the CRM has already
 
     def apply_updates(self, obj: str, updates: Sequence[RecordUpdate]) -> list[WriteOutcome]:
         self.calls.append([u.id for u in updates])
@@ -34,7 +36,19 @@ class ScriptedCRM:
         return out
 
     def create_tasks(self, specs: Sequence[TaskSpec]) -> list[WriteOutcome]:
-        raise AssertionError("no tasks in these tests")
+        self.calls.append([s.idempotency_key for s in specs])
+        out = []
+        for n, s in enumerate(specs):
+            if s.idempotency_key in self.existing:
+                out.append(
+                    WriteOutcome(s.idempotency_key, WriteStatus.WRITTEN, self.existing[s.idempotency_key])
+                )
+                continue
+            status, code, message = self.outcomes.get(s.idempotency_key, (WriteStatus.WRITTEN, "", ""))
+            ok = status is WriteStatus.WRITTEN
+            out.append(WriteOutcome(s.idempotency_key, status, crm_id=f"00T{n}" if ok else None,
+                                    code=code or None, message=message or None, created=ok))  # fmt: skip
+        return out
 
 
 @pytest.fixture(params=BACKENDS)
@@ -102,3 +116,53 @@ def test_a_batch_books_landed_retryable_and_rejected_records(store: StateStore) 
     assert audit[1]["field"] is None
     assert audit[1]["old"] == {"Score__c": 1, "Reasons__c": None}
     assert audit[1]["new"] == {"Score__c": 80, "Reasons__c": FIELDS["Reasons__c"]}
+
+
+def test_a_batch_of_tasks_books_created_found_retryable_and_rejected_tasks(store: StateStore) -> None:
+    keys = ["t:1", "t:2", "t:3", "t:4"]
+    store.enqueue_many(
+        [
+            NewOutboxItem("salesforce", "task", "Lead", f"00Q{n}", task_payload(_spec(key, f"00Q{n}")), key)
+            for n, key in enumerate(keys, 1)
+        ]
+    )
+    crm = ScriptedCRM(
+        {
+            "t:3": (WriteStatus.RETRYABLE, "UNCONFIRMED", "no result returned"),
+            "t:4": (WriteStatus.REJECTED, "INVALID_CROSS_REFERENCE_KEY", "no such lead"),
+        }
+    )
+    crm.existing["t:2"] = "00Tfound"
+    told: list[list[tuple[str, str | None]]] = []
+
+    def tell(created: Sequence[tuple[str, str | None]]) -> None:
+        told.append(list(created))
+
+    report = CrmReport("salesforce")
+    Sender(store, cast(CRMConnector, crm), "salesforce", report, on_tasks_created=tell).send_all()
+
+    assert crm.calls == [keys]
+    assert told == [[("t:1", "00T0"), ("t:2", "00Tfound")]], "one call back for the batch, found ones too"
+    assert (report.tasks_created, report.write_failures, report.parked) == (1, 1, 1)
+    states = {
+        i.idempotency_key: (i.state, i.result)
+        for s in ("done", "pending", "parked")
+        for i in store.outbox_items(s)
+    }
+    assert states == {
+        "t:1": ("done", {"task_id": "00T0", "created": True}),
+        "t:2": ("done", {"task_id": "00Tfound", "created": False}),
+        "t:3": ("pending", None),
+        "t:4": ("parked", None),
+    }
+    audit = [(a["action"], a["record_id"], a["detail"]) for a in store.audit_export()]
+    assert audit == [
+        ("task_created", "00Q1", {"key": "t:1", "task_id": "00T0"}),
+        ("task_found", "00Q2", {"key": "t:2", "task_id": "00Tfound"}),
+        ("task_parked", "00Q4", {"key": "t:4", "reason": "INVALID_CROSS_REFERENCE_KEY: no such lead"}),
+    ]
+
+
+def _spec(key: str, who: str) -> TaskSpec:
+    due = datetime(2026, 1, 5, tzinfo=UTC)
+    return TaskSpec(key, "Lead", who, "005A", "Review 00Q", "Why: score 61", due, "normal", {})
