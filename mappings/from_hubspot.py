@@ -3,15 +3,84 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 
 from mappings.config.crm import ActivityKind, CrmMapping, LifecycleStageLabel
-from mappings.mapped import Common, activity_kind, decision_of, feature_values, task_key, writeback_values
+from mappings.mapped import (
+    COMMON_FIELDS,
+    activity_kind,
+    decision_of,
+    feature_values,
+    maker,
+    task_key,
+    writeback_values,
+)
 from mappings.records import Account, Activity, CanonicalRecord, Contact, Opportunity, Task
-from mappings.wire import BadValue, FieldReader, email_domain, is_free_mail, read_id
+from mappings.wire import MAPPING_TYPES, BadValue, FieldReader, email_domain, is_free_mail, read_id
 
 Builder = Callable[[FieldReader, CrmMapping, str, datetime], CanonicalRecord]
+# Record constructors by position (see `maker`), the fields in the order the builders read them.
+_CONTACT = maker(
+    Contact,
+    *COMMON_FIELDS,
+    "email",
+    "name",
+    "company",
+    "domain",
+    "title",
+    "owner_id",
+    "account_id",
+    "created_at",
+    "is_converted",
+    "converted_at",
+    "fields",
+    "writeback",
+    "writeback_raw",
+)
+_ACCOUNT = maker(
+    Account,
+    *COMMON_FIELDS,
+    "name",
+    "website",
+    "domain",
+    "parent_id",
+    "industry",
+    "employees",
+    "revenue",
+    "is_customer",
+    "owner_id",
+    "created_at",
+)
+_OPPORTUNITY = maker(
+    Opportunity,
+    *COMMON_FIELDS,
+    "name",
+    "account_id",
+    "stage",
+    "is_won",
+    "is_closed",
+    "amount",
+    "close_date",
+    "created_at",
+    "owner_id",
+    "contact_ids",
+)
+_TASK = maker(
+    Task,
+    *COMMON_FIELDS,
+    "who_id",
+    "owner_id",
+    "subject",
+    "status",
+    "is_completed",
+    "completed_at",
+    "due_at",
+    "decision",
+    "idempotency_key",
+    "created_at",
+)
+_ACTIVITY = maker(Activity, *COMMON_FIELDS, "kind", "source_object", "who_id", "account_id", "at", "subject")
 _TAG = re.compile(r"<[^>]*>")
 # Engagement objects: (property holding the subject, kind when the mapping does not say).
 _ENGAGEMENTS: dict[str, tuple[str, ActivityKind]] = {
@@ -22,20 +91,18 @@ _ENGAGEMENTS: dict[str, tuple[str, ActivityKind]] = {
 }
 
 
-def _common(r: FieldReader, record_id: str, modified: str = "hs_lastmodifieddate") -> Common:
-    return {
-        "crm": "hubspot",
-        "id": record_id,
-        "deleted": r.boolean("archived"),
-        "modified_at": r.first_timestamp(modified, "updatedAt"),
-    }
+def _common(
+    r: FieldReader, record_id: str, modified: str = "hs_lastmodifieddate"
+) -> tuple[str, str, bool, datetime | None]:
+    # `COMMON_FIELDS`, in order, as the makers take them.
+    return "hubspot", record_id, r.boolean("archived"), r.first_timestamp(modified, "updatedAt")
 
 
 def associated(r: FieldReader, object_type: str) -> tuple[str, ...]:
     """Ids of associated records of `object_type` from the `associations` block of a v3 read."""
     block = r.raw.get("associations")
-    group = block.get(object_type) if isinstance(block, Mapping) else None
-    results = group.get("results") if isinstance(group, Mapping) else None
+    group = block.get(object_type) if isinstance(block, MAPPING_TYPES) else None
+    results = group.get("results") if isinstance(group, MAPPING_TYPES) else None
     if results is None:
         return ()
     path = f"associations.{object_type}"
@@ -45,7 +112,7 @@ def associated(r: FieldReader, object_type: str) -> tuple[str, ...]:
     ids: list[str] = []
     for item in results:
         try:
-            found = read_id(item.get("id")) if isinstance(item, Mapping) else None
+            found = read_id(item.get("id")) if isinstance(item, MAPPING_TYPES) else None
         except BadValue as exc:
             r.problem(path, item, str(exc))
             continue
@@ -68,56 +135,56 @@ def contact(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) 
     converted_at = [r.timestamp(f"hs_lifecyclestage_{name}_date") for name in stages]
     decoded, raw = writeback_values(r, mapping)
     name = " ".join(part for part in (r.text("firstname"), r.text("lastname")) if part)
-    return Contact(
-        **_common(r, record_id, "lastmodifieddate"),
-        email=email,
-        name=name or None,
-        company=r.text("company"),
-        domain=website or (None if is_free_mail(from_email) else from_email),
-        title=r.text("jobtitle"),
-        owner_id=r.id("hubspot_owner_id"),
-        account_id=r.id("associatedcompanyid") or _first(associated(r, "companies")),
-        created_at=r.first_timestamp("createdate", "createdAt"),
-        is_converted=stage in stages,
-        converted_at=min((moment for moment in converted_at if moment), default=None),
-        fields=feature_values(r, mapping, now),
-        writeback=decoded,
-        writeback_raw=raw,
+    return _CONTACT(
+        *_common(r, record_id, "lastmodifieddate"),
+        email,
+        name or None,
+        r.text("company"),
+        website or (None if is_free_mail(from_email) else from_email),
+        r.text("jobtitle"),
+        r.id("hubspot_owner_id"),
+        r.id("associatedcompanyid") or _first(associated(r, "companies")),
+        r.first_timestamp("createdate", "createdAt"),
+        stage in stages,
+        min((moment for moment in converted_at if moment), default=None),
+        feature_values(r, mapping, now),
+        decoded,
+        raw,
     )
 
 
 def company(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Account:
     """companies -> `Account`; customers are companies in the customer lifecycle stage."""
-    return Account(
-        **_common(r, record_id),
-        name=r.text("name"),
-        website=r.text("website"),
-        domain=r.domain("domain") or r.domain("website"),
-        parent_id=r.id("hs_parent_company_id"),
-        industry=r.text("industry"),
-        employees=r.number("numberofemployees"),
-        revenue=r.number("annualrevenue"),
-        is_customer=(r.text("lifecyclestage") or "").casefold() == "customer",
-        owner_id=r.id("hubspot_owner_id"),
-        created_at=r.first_timestamp("createdate", "createdAt"),
+    return _ACCOUNT(
+        *_common(r, record_id),
+        r.text("name"),
+        r.text("website"),
+        r.domain("domain") or r.domain("website"),
+        r.id("hs_parent_company_id"),
+        r.text("industry"),
+        r.number("numberofemployees"),
+        r.number("annualrevenue"),
+        (r.text("lifecyclestage") or "").casefold() == "customer",
+        r.id("hubspot_owner_id"),
+        r.first_timestamp("createdate", "createdAt"),
     )
 
 
 def deal(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Opportunity:
     """deals -> `Opportunity`; won/closed come from HubSpot's flags, else from the default stages."""
     stage = r.text("dealstage")
-    return Opportunity(
-        **_common(r, record_id),
-        name=r.text("dealname"),
-        account_id=_first(associated(r, "companies")),
-        stage=stage,
-        is_won=r.boolean("hs_is_closed_won", default=stage == "closedwon"),
-        is_closed=r.boolean("hs_is_closed", default=stage in ("closedwon", "closedlost")),
-        amount=r.number("amount"),
-        close_date=r.calendar_date("closedate"),
-        created_at=r.first_timestamp("createdate", "createdAt"),
-        owner_id=r.id("hubspot_owner_id"),
-        contact_ids=associated(r, "contacts"),
+    return _OPPORTUNITY(
+        *_common(r, record_id),
+        r.text("dealname"),
+        _first(associated(r, "companies")),
+        stage,
+        r.boolean("hs_is_closed_won", default=stage == "closedwon"),
+        r.boolean("hs_is_closed", default=stage in ("closedwon", "closedlost")),
+        r.number("amount"),
+        r.calendar_date("closedate"),
+        r.first_timestamp("createdate", "createdAt"),
+        r.id("hubspot_owner_id"),
+        associated(r, "contacts"),
     )
 
 
@@ -127,29 +194,29 @@ def task(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> 
     subject = r.text("hs_task_subject")
     contacts = associated(r, "contacts")
     if key is None:
-        return Activity(
-            **_common(r, record_id),
-            kind=activity_kind(mapping, (r.text("hs_task_type"),), subject, "other"),
-            source_object="tasks",
-            who_id=_first(contacts),
-            account_id=_first(associated(r, "companies")),
-            at=r.first_timestamp("hs_task_completion_date", "hs_timestamp", "hs_createdate", "createdAt"),
-            subject=subject,
+        return _ACTIVITY(
+            *_common(r, record_id),
+            activity_kind(mapping, (r.text("hs_task_type"),), subject, "other"),
+            "tasks",
+            _first(contacts),
+            _first(associated(r, "companies")),
+            r.first_timestamp("hs_task_completion_date", "hs_timestamp", "hs_createdate", "createdAt"),
+            subject,
         )
     status = r.text("hs_task_status")
     decoded, _ = writeback_values(r, mapping, task=True)
-    return Task(
-        **_common(r, record_id),
-        who_id=_first(contacts),
-        owner_id=r.id("hubspot_owner_id"),
-        subject=subject,
-        status=status,
-        is_completed=(status or "").upper() == "COMPLETED",
-        completed_at=r.timestamp("hs_task_completion_date"),
-        due_at=r.timestamp("hs_timestamp"),
-        decision=decision_of(decoded.get("task_decision")),
-        idempotency_key=key,
-        created_at=r.first_timestamp("hs_createdate", "createdAt"),
+    return _TASK(
+        *_common(r, record_id),
+        _first(contacts),
+        r.id("hubspot_owner_id"),
+        subject,
+        status,
+        (status or "").upper() == "COMPLETED",
+        r.timestamp("hs_task_completion_date"),
+        r.timestamp("hs_timestamp"),
+        decision_of(decoded.get("task_decision")),
+        key,
+        r.first_timestamp("hs_createdate", "createdAt"),
     )
 
 
@@ -167,14 +234,14 @@ def engagement(object_type: str) -> Builder:
 
     def build(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Activity:
         subject = _summary(r.text(subject_property, single_line=False))
-        return Activity(
-            **_common(r, record_id),
-            kind=activity_kind(mapping, (object_type,), subject, default_kind),
-            source_object=object_type,
-            who_id=_first(associated(r, "contacts")),
-            account_id=_first(associated(r, "companies")),
-            at=r.first_timestamp("hs_timestamp", "hs_createdate", "createdAt"),
-            subject=subject,
+        return _ACTIVITY(
+            *_common(r, record_id),
+            activity_kind(mapping, (object_type,), subject, default_kind),
+            object_type,
+            _first(associated(r, "contacts")),
+            _first(associated(r, "companies")),
+            r.first_timestamp("hs_timestamp", "hs_createdate", "createdAt"),
+            subject,
         )
 
     return build

@@ -6,20 +6,110 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mappings.config.crm import CrmMapping
-from mappings.mapped import Common, activity_kind, decision_of, feature_values, task_key, writeback_values
+from mappings.mapped import (
+    COMMON_FIELDS,
+    activity_kind,
+    decision_of,
+    feature_values,
+    maker,
+    task_key,
+    writeback_values,
+)
 from mappings.records import Account, Activity, CanonicalRecord, Contact, Lead, Opportunity, Task
 from mappings.wire import FieldReader, email_domain, is_free_mail
 
 Builder = Callable[[FieldReader, CrmMapping, str, datetime], CanonicalRecord]
+# Record constructors by position (see `maker`), the fields in the order the builders read them.
+_LEAD = maker(
+    Lead,
+    *COMMON_FIELDS,
+    "kind",
+    "email",
+    "name",
+    "company",
+    "domain",
+    "title",
+    "owner_id",
+    "account_id",
+    "created_at",
+    "is_converted",
+    "converted_at",
+    "converted_contact_id",
+    "converted_opportunity_id",
+    "fields",
+    "writeback",
+    "writeback_raw",
+)
+_CONTACT = maker(
+    Contact,
+    *COMMON_FIELDS,
+    "email",
+    "name",
+    "company",
+    "domain",
+    "title",
+    "owner_id",
+    "account_id",
+    "created_at",
+    "fields",
+    "writeback",
+    "writeback_raw",
+)
+_ACCOUNT = maker(
+    Account,
+    *COMMON_FIELDS,
+    "name",
+    "website",
+    "domain",
+    "parent_id",
+    "industry",
+    "employees",
+    "revenue",
+    "is_customer",
+    "owner_id",
+    "created_at",
+)
+_OPPORTUNITY = maker(
+    Opportunity,
+    *COMMON_FIELDS,
+    "name",
+    "account_id",
+    "stage",
+    "is_won",
+    "is_closed",
+    "amount",
+    "close_date",
+    "created_at",
+    "owner_id",
+)
+_TASK = maker(
+    Task,
+    *COMMON_FIELDS,
+    "who_id",
+    "owner_id",
+    "subject",
+    "status",
+    "is_completed",
+    "completed_at",
+    "due_at",
+    "decision",
+    "idempotency_key",
+    "created_at",
+)
+_ACTIVITY = maker(
+    Activity, *COMMON_FIELDS, "kind", "source_object", "who_id", "what_id", "account_id", "at", "subject"
+)
+_ACTIVITY_2 = maker(Activity, *COMMON_FIELDS, "kind", "source_object", "who_id", "what_id", "at", "subject")
 
 
-def _common(r: FieldReader, record_id: str) -> Common:
-    return {
-        "crm": "salesforce",
-        "id": record_id,
-        "deleted": r.boolean("IsDeleted"),
-        "modified_at": r.first_timestamp("SystemModstamp", "LastModifiedDate"),
-    }
+def _common(r: FieldReader, record_id: str) -> tuple[str, str, bool, datetime | None]:
+    # `COMMON_FIELDS`, in order, as the makers take them.
+    return (
+        "salesforce",
+        record_id,
+        r.boolean("IsDeleted"),
+        r.first_timestamp("SystemModstamp", "LastModifiedDate"),
+    )
 
 
 def _name(r: FieldReader) -> str | None:
@@ -43,26 +133,26 @@ def lead(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> 
     """Lead -> `Lead`."""
     email = r.email("Email")
     decoded, raw = writeback_values(r, mapping)
-    return Lead(
-        **_common(r, record_id),
-        kind="lead",
-        email=email,
-        name=_name(r),
-        company=r.text("Company"),
-        domain=_company_domain(r, "Website", email),
-        title=r.text("Title"),
-        owner_id=r.id("OwnerId"),
+    return _LEAD(
+        *_common(r, record_id),
+        "lead",
+        email,
+        _name(r),
+        r.text("Company"),
+        _company_domain(r, "Website", email),
+        r.text("Title"),
+        r.id("OwnerId"),
         # Not ConvertedAccountId: only converted leads have one, so the account link itself would tell
         # the model the outcome. Leads reach their account through matching, like any other.
-        account_id=None,
-        created_at=r.timestamp("CreatedDate"),
-        is_converted=r.boolean("IsConverted"),
-        converted_at=r.timestamp("ConvertedDate"),
-        converted_contact_id=r.id("ConvertedContactId"),
-        converted_opportunity_id=r.id("ConvertedOpportunityId"),
-        fields=feature_values(r, mapping, now),
-        writeback=decoded,
-        writeback_raw=raw,
+        None,
+        r.timestamp("CreatedDate"),
+        r.boolean("IsConverted"),
+        r.timestamp("ConvertedDate"),
+        r.id("ConvertedContactId"),
+        r.id("ConvertedOpportunityId"),
+        feature_values(r, mapping, now),
+        decoded,
+        raw,
     )
 
 
@@ -70,54 +160,54 @@ def contact(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) 
     """Contact -> `Contact` (company and domain from the parent Account when the query includes it)."""
     email = r.email("Email")
     decoded, raw = writeback_values(r, mapping)
-    return Contact(
-        **_common(r, record_id),
-        email=email,
-        name=_name(r),
-        company=r.text("Account.Name"),
-        domain=_company_domain(r, "Account.Website", email),
-        title=r.text("Title"),
-        owner_id=r.id("OwnerId"),
-        account_id=r.id("AccountId"),
-        created_at=r.timestamp("CreatedDate"),
-        fields=feature_values(r, mapping, now),
-        writeback=decoded,
-        writeback_raw=raw,
+    return _CONTACT(
+        *_common(r, record_id),
+        email,
+        _name(r),
+        r.text("Account.Name"),
+        _company_domain(r, "Account.Website", email),
+        r.text("Title"),
+        r.id("OwnerId"),
+        r.id("AccountId"),
+        r.timestamp("CreatedDate"),
+        feature_values(r, mapping, now),
+        decoded,
+        raw,
     )
 
 
 def account(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Account:
     """Account -> `Account`; customers are accounts whose Type says so (Customer - Direct, ...)."""
     account_type = r.text("Type") or ""
-    return Account(
-        **_common(r, record_id),
-        name=r.text("Name"),
-        website=r.text("Website"),
-        domain=r.domain("Website"),
-        parent_id=r.id("ParentId"),
-        industry=r.text("Industry"),
-        employees=r.number("NumberOfEmployees"),
-        revenue=r.number("AnnualRevenue"),
-        is_customer="customer" in account_type.casefold(),
-        owner_id=r.id("OwnerId"),
-        created_at=r.timestamp("CreatedDate"),
+    return _ACCOUNT(
+        *_common(r, record_id),
+        r.text("Name"),
+        r.text("Website"),
+        r.domain("Website"),
+        r.id("ParentId"),
+        r.text("Industry"),
+        r.number("NumberOfEmployees"),
+        r.number("AnnualRevenue"),
+        "customer" in account_type.casefold(),
+        r.id("OwnerId"),
+        r.timestamp("CreatedDate"),
     )
 
 
 def opportunity(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Opportunity:
     """Opportunity -> `Opportunity`; without IsWon/IsClosed in the query, the standard stage names decide."""
     stage = r.text("StageName")
-    return Opportunity(
-        **_common(r, record_id),
-        name=r.text("Name"),
-        account_id=r.id("AccountId"),
-        stage=stage,
-        is_won=r.boolean("IsWon", default=stage == "Closed Won"),
-        is_closed=r.boolean("IsClosed", default=stage in ("Closed Won", "Closed Lost")),
-        amount=r.number("Amount"),
-        close_date=r.calendar_date("CloseDate"),
-        created_at=r.timestamp("CreatedDate"),
-        owner_id=r.id("OwnerId"),
+    return _OPPORTUNITY(
+        *_common(r, record_id),
+        r.text("Name"),
+        r.id("AccountId"),
+        stage,
+        r.boolean("IsWon", default=stage == "Closed Won"),
+        r.boolean("IsClosed", default=stage in ("Closed Won", "Closed Lost")),
+        r.number("Amount"),
+        r.calendar_date("CloseDate"),
+        r.timestamp("CreatedDate"),
+        r.id("OwnerId"),
     )
 
 
@@ -132,59 +222,59 @@ def task(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> 
     key = task_key(r, mapping, "Description", "Subject")
     subject = r.text("Subject")
     if key is None:
-        return Activity(
-            **_common(r, record_id),
-            kind=activity_kind(mapping, (r.text("Type"), r.text("TaskSubtype")), subject, "other"),
-            source_object="Task",
-            who_id=r.id("WhoId"),
-            what_id=r.id("WhatId"),
-            account_id=_account_of(r),
-            at=r.first_timestamp("CompletedDateTime", "ActivityDate", "CreatedDate"),
-            subject=subject,
+        return _ACTIVITY(
+            *_common(r, record_id),
+            activity_kind(mapping, (r.text("Type"), r.text("TaskSubtype")), subject, "other"),
+            "Task",
+            r.id("WhoId"),
+            r.id("WhatId"),
+            _account_of(r),
+            r.first_timestamp("CompletedDateTime", "ActivityDate", "CreatedDate"),
+            subject,
         )
     status = r.text("Status")
     decoded, _ = writeback_values(r, mapping, task=True)
     due = r.calendar_date("ActivityDate")
-    return Task(
-        **_common(r, record_id),
-        who_id=r.id("WhoId"),
-        owner_id=r.id("OwnerId"),
-        subject=subject,
-        status=status,
-        is_completed=r.boolean("IsClosed") or (status or "").casefold() == "completed",
-        completed_at=r.timestamp("CompletedDateTime"),
-        due_at=datetime(due.year, due.month, due.day, tzinfo=UTC) if due else None,
-        decision=decision_of(decoded.get("task_decision")),
-        idempotency_key=key,
-        created_at=r.timestamp("CreatedDate"),
+    return _TASK(
+        *_common(r, record_id),
+        r.id("WhoId"),
+        r.id("OwnerId"),
+        subject,
+        status,
+        r.boolean("IsClosed") or (status or "").casefold() == "completed",
+        r.timestamp("CompletedDateTime"),
+        datetime(due.year, due.month, due.day, tzinfo=UTC) if due else None,
+        decision_of(decoded.get("task_decision")),
+        key,
+        r.timestamp("CreatedDate"),
     )
 
 
 def event(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Activity:
     """Event -> `Activity` (a meeting unless its Type says otherwise)."""
     subject = r.text("Subject")
-    return Activity(
-        **_common(r, record_id),
-        kind=activity_kind(mapping, (r.text("Type"),), subject, "meeting"),
-        source_object="Event",
-        who_id=r.id("WhoId"),
-        what_id=r.id("WhatId"),
-        account_id=_account_of(r),
-        at=r.first_timestamp("StartDateTime", "ActivityDateTime", "ActivityDate", "CreatedDate"),
-        subject=subject,
+    return _ACTIVITY(
+        *_common(r, record_id),
+        activity_kind(mapping, (r.text("Type"),), subject, "meeting"),
+        "Event",
+        r.id("WhoId"),
+        r.id("WhatId"),
+        _account_of(r),
+        r.first_timestamp("StartDateTime", "ActivityDateTime", "ActivityDate", "CreatedDate"),
+        subject,
     )
 
 
 def campaign_member(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Activity:
     """CampaignMember -> a `campaign` `Activity` of the lead or contact, related to the campaign."""
-    return Activity(
-        **_common(r, record_id),
-        kind="campaign",
-        source_object="CampaignMember",
-        who_id=r.id("LeadId") or r.id("ContactId"),
-        what_id=r.id("CampaignId"),
-        at=r.first_timestamp("FirstRespondedDate", "CreatedDate"),
-        subject=r.text("Campaign.Name") or r.text("Status"),
+    return _ACTIVITY_2(
+        *_common(r, record_id),
+        "campaign",
+        "CampaignMember",
+        r.id("LeadId") or r.id("ContactId"),
+        r.id("CampaignId"),
+        r.first_timestamp("FirstRespondedDate", "CreatedDate"),
+        r.text("Campaign.Name") or r.text("Status"),
     )
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, TypeVar
 
-from mappings.config.base import Crm
 from mappings.config.crm import ActivityKind, CrmMapping
 from mappings.config.features import FeatureSpec, FeatureValue, normalise_category
 from mappings.config.writeback import RECORD_SLOTS, TASK_SLOTS
 from mappings.records import ReviewDecision
 from mappings.wire import (
     ABSENT,
+    CACHE_LIMIT,
     MAX_LINE,
     BadValue,
     FieldReader,
@@ -22,7 +23,7 @@ from mappings.wire import (
     is_free_mail,
     read_bool,
     read_datetime,
-    read_email,
+    read_email_remembered,
     read_number,
     read_text,
 )
@@ -33,15 +34,52 @@ _DECISIONS: dict[str, ReviewDecision] = {
     "override": "override", "overridden": "override", "override score": "override",
 }  # fmt: skip
 _TASK_KEY_MARKER = re.compile(r"\[leadq:([A-Za-z0-9_\-.:]{1,120})\]")
+Outcome = tuple[FeatureValue, tuple[str, ...]]  # a feature's value and the problem messages reading it gave
 
 
-class Common(TypedDict):
-    """The fields every canonical record has, read the same way for each object of a CRM."""
+# The fields every canonical record has, read the same way for each object of a CRM (`_common` of each).
+COMMON_FIELDS = ("crm", "id", "deleted", "modified_at")
+R = TypeVar("R")
 
-    crm: Crm
-    id: str
-    deleted: bool
-    modified_at: datetime | None
+
+def maker(cls: type[R], *names: str) -> Callable[..., R]:
+    """A constructor of the frozen, slotted dataclass `cls` taking the fields `names` by position.
+
+    `maker(Activity, "crm", "id")(c, i)` equals `Activity(crm=c, id=i)`: the other fields take their
+    defaults. It fills the slots directly, which costs a translated record about half of what the keyword
+    `__init__` (one `object.__setattr__` per field) does; a class with a `__post_init__` is simply called.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = [name for name in names if name not in fields]
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"{cls.__name__} has no fields {unknown} (or a field is named twice)")
+    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
+        return lambda *values: cls(**dict(zip(names, values, strict=True)))
+    setters = tuple(getattr(cls, name).__set__ for name in names)
+    fixed: list[tuple[Callable[[object, object], None], object]] = []
+    made: list[tuple[Callable[[object, object], None], Callable[[], object]]] = []
+    for name, spec in fields.items():
+        if name in names:
+            continue
+        if spec.default is not dataclasses.MISSING:
+            fixed.append((getattr(cls, name).__set__, spec.default))
+        elif spec.default_factory is not dataclasses.MISSING:
+            made.append((getattr(cls, name).__set__, spec.default_factory))
+        else:
+            raise ValueError(f"{cls.__name__}.{name} has no default: name it")
+    new = object.__new__
+
+    def make(*values: object) -> R:
+        record: R = new(cls)
+        for put, value in zip(setters, values, strict=True):
+            put(record, value)
+        for put, value in fixed:
+            put(record, value)
+        for put, factory in made:
+            put(record, factory())
+        return record
+
+    return make
 
 
 class UnknownCategory(BadValue):
@@ -62,6 +100,8 @@ class _Feature:
     read: Callable[[Any, datetime], FeatureValue]
     missing: FeatureValue
     is_category: bool
+    # Outcomes by raw text, for features whose reading depends on the value alone (not on `now`).
+    outcomes: dict[str, Outcome] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +131,16 @@ def _plan(mapping: CrmMapping, object_name: str) -> _Plan:
         _LAST_PLAN[:] = [(mapping, object_name, hit[1])]
         return hit[1]
     features = tuple(
-        _Feature(spec, spec.name, path, _reading(spec), spec.missing_value, spec.type == "category")
+        _Feature(
+            spec,
+            spec.name,
+            path,
+            _reading(spec),
+            spec.missing_value,
+            spec.type == "category",
+            # Ages depend on `now`; addresses are one per person, so remembering them here gains nothing.
+            None if spec.transform in ("age_days", "email_domain", "free_email") else {},
+        )
         for spec in mapping.features
         if (path := spec.field_for(object_name)) is not None
     )
@@ -118,21 +167,40 @@ def feature_values(reader: FieldReader, mapping: CrmMapping, now: datetime) -> d
         if raw is None:
             values[feature.name] = feature.missing
             continue
-        try:
-            value = feature.read(raw, now)
-        except UnknownCategory as exc:
-            # Kept: a new picklist value is still information; the problem tells the admin to map it.
-            reader.problem(path, raw, f"feature {feature.name}: {exc}")
-            value = exc.value
-        except BadValue as exc:
-            reader.problem(path, raw, f"feature {feature.name}: {exc}")
-            value = None
-        if feature.is_category and isinstance(value, str) and len(value) > MAX_LINE:
-            # A picklist value this long is junk, and it would travel into explanations and policies.
-            reader.problem(path, raw, f"feature {feature.name}: longer than {MAX_LINE} characters; cut")
-            value = value[: MAX_LINE - 1] + "…"
-        values[feature.name] = feature.missing if value is None else value
+        outcomes = feature.outcomes
+        if outcomes is not None and type(raw) is str:
+            outcome = outcomes.get(raw)
+            if outcome is None:
+                outcome = _outcome(feature, raw, now)
+                if len(outcomes) >= CACHE_LIMIT:
+                    outcomes.clear()
+                outcomes[raw] = outcome
+        else:
+            outcome = _outcome(feature, raw, now)
+        value, messages = outcome
+        for message in messages:
+            reader.problem(path, raw, message)
+        values[feature.name] = value
     return values
+
+
+def _outcome(feature: _Feature, raw: Any, now: datetime) -> Outcome:
+    """What a non-null raw value of `feature` reads as, and the problems reading it gave."""
+    messages: tuple[str, ...] = ()
+    try:
+        value = feature.read(raw, now)
+    except UnknownCategory as exc:
+        # Kept: a new picklist value is still information; the problem tells the admin to map it.
+        messages = (f"feature {feature.name}: {exc}",)
+        value = exc.value
+    except BadValue as exc:
+        messages = (f"feature {feature.name}: {exc}",)
+        value = None
+    if feature.is_category and isinstance(value, str) and len(value) > MAX_LINE:
+        # A picklist value this long is junk, and it would travel into explanations and policies.
+        messages = (*messages, f"feature {feature.name}: longer than {MAX_LINE} characters; cut")
+        value = value[: MAX_LINE - 1] + "…"
+    return (feature.missing if value is None else value), messages
 
 
 def _feature_value(feature: FeatureSpec, raw: Any, now: datetime) -> FeatureValue:
@@ -147,7 +215,7 @@ def _reading(feature: FeatureSpec) -> Callable[[Any, datetime], FeatureValue]:
     if feature.transform == "age_days":
         return _age_days
     if feature.transform == "email_domain":
-        return lambda raw, now: email_domain(read_email(raw))
+        return lambda raw, now: email_domain(read_email_remembered(raw))
     if feature.transform == "free_email":
         return _free_email
     if feature.type == "number":
@@ -192,7 +260,7 @@ def _age_days(raw: Any, now: datetime) -> FeatureValue:
 
 
 def _free_email(raw: Any, now: datetime) -> FeatureValue:
-    domain = email_domain(read_email(raw))
+    domain = email_domain(read_email_remembered(raw))
     return is_free_mail(domain) if domain else domain
 
 
@@ -260,17 +328,39 @@ def task_key(reader: FieldReader, mapping: CrmMapping, *text_paths: str) -> str 
         return key
     for path in text_paths:
         value = reader.get(path)
-        if isinstance(value, str):
+        if isinstance(value, str) and "[leadq:" in value:  # the marker's literal part, checked cheaply first
             match = _TASK_KEY_MARKER.search(value)
             if match:
                 return match.group(1)
     return None
 
 
+_KINDS: list[tuple[CrmMapping, dict[tuple[Any, ...], ActivityKind]]] = []
+
+
 def activity_kind(
     mapping: CrmMapping, types: tuple[str | None, ...], subject: str | None, default: ActivityKind
 ) -> ActivityKind:
     """Kind from the first type value the mapping knows, else the subject's prefix, else `default`."""
+    # A pull asks the same few questions of one mapping over and over: the answers are remembered.
+    if _KINDS and _KINDS[0][0] is mapping:
+        known = _KINDS[0][1]
+    else:
+        known = {}
+        _KINDS[:] = [(mapping, known)]
+    key = (types, subject, default)
+    kind = known.get(key)
+    if kind is None:
+        kind = _activity_kind(mapping, types, subject, default)
+        if len(known) >= CACHE_LIMIT:
+            known.clear()
+        known[key] = kind
+    return kind
+
+
+def _activity_kind(
+    mapping: CrmMapping, types: tuple[str | None, ...], subject: str | None, default: ActivityKind
+) -> ActivityKind:
     for value in types:
         if value:
             kind = mapping.activity_types.get(normalise_category(value))

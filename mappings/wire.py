@@ -37,6 +37,14 @@ FREE_MAIL = frozenset(
 
 # dict first: the common case answers without the Mapping ABC's slower check.
 MAPPING_TYPES = (dict, Mapping)
+_NO_PROPERTIES: dict[str, Any] = {}  # shared, never written: a record without HubSpot `properties`
+# Values repeat heavily across a pull (stamps of the same second, a company's website on each of its
+# people), so pure readings of text values are remembered; each cache is emptied when it reaches this size.
+CACHE_LIMIT = 50_000
+_STAMPS: dict[str, datetime] = {}
+_LINES: dict[str, str | None] = {}  # plain printable text of at most MAX_LINE -> its single-line reading
+_DOMAINS: dict[str, tuple[str | None, str | None]] = {}  # text -> (host, problem message)
+_EMAILS: dict[str, tuple[str | None, str | None]] = {}  # text -> (address, problem message)
 
 
 class BadValue(ValueError):
@@ -106,10 +114,11 @@ def read_bool(value: Any) -> bool | None:
 
 def read_datetime(value: Any) -> datetime | None:
     """A UTC datetime from ISO text (`2024-01-01`, `...T10:00:00.000+0000`, `...Z`) or epoch milliseconds."""
+    if type(value) is str:
+        moment = _STAMPS.get(value) or _bare_stamp(value)
+        if moment is not None:
+            return moment
     try:
-        if type(value) is str and _bare_iso(value):
-            parsed = datetime.fromisoformat(value)
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
         if isinstance(value, datetime):
             parsed = value
         elif isinstance(value, date):
@@ -139,6 +148,37 @@ def _bare_iso(text: str) -> bool:
     return bool(text) and not text[0].isspace() and not text[-1].isspace() and not text.isdigit()
 
 
+def _bare_stamp(text: str) -> datetime | None:
+    """Bare ISO text as a UTC datetime (remembered), or None to leave it to `read_datetime`'s general path."""
+    if not _bare_iso(text):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+        moment = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None  # out of range or malformed: the general reader reports it
+    if len(_STAMPS) >= CACHE_LIMIT:
+        _STAMPS.clear()
+    _STAMPS[text] = moment
+    return moment
+
+
+def _remembered(
+    cache: dict[str, tuple[str | None, str | None]], reader: Callable[[Any], str | None], text: str
+) -> tuple[str | None, str | None]:
+    """`reader(text)` as (value, None), or (None, problem message) when it raises `BadValue`; remembered."""
+    hit = cache.get(text)
+    if hit is None:
+        try:
+            hit = (reader(text), None)
+        except BadValue as exc:
+            hit = (None, str(exc))
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[text] = hit
+    return hit
+
+
 def read_date(value: Any) -> date | None:
     """A calendar date; date-times read as their UTC date."""
     if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
@@ -152,7 +192,9 @@ def read_date(value: Any) -> date | None:
 
 def read_id(value: Any) -> str | None:
     """A record id (Salesforce 15/18 characters, HubSpot digits)."""
-    if type(value) is str and _ID.fullmatch(value):
+    if type(value) is str and (
+        (value.isalnum() and value.isascii() and len(value) <= 255) or _ID.fullmatch(value)
+    ):
         return value  # the common case: nothing to strip, nothing to reject
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
@@ -176,6 +218,16 @@ def read_email(value: Any) -> str | None:
         raise BadValue("not an email address")
     local, _, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}"
+
+
+def read_email_remembered(value: Any) -> str | None:
+    """`read_email`, remembering text values (a person's address is read by several features)."""
+    if type(value) is not str:
+        return read_email(value)
+    address, message = _remembered(_EMAILS, read_email, value)
+    if message is not None:
+        raise BadValue(message)
+    return address
 
 
 def email_domain(email: str | None) -> str | None:
@@ -206,15 +258,34 @@ def read_domain(value: Any) -> str | None:
 class FieldReader:
     """Reads the fields of one raw record, collecting problems instead of raising."""
 
+    __slots__ = (
+        "_flat",
+        "_properties",
+        "_raw_is_mapping",
+        "crm",
+        "object_name",
+        "problems",
+        "raw",
+        "record_id",
+    )
+
     def __init__(self, crm: str, raw: Mapping[str, Any], record_id: str, object_name: str) -> None:
         self.crm = crm
         self.raw = raw
         self.record_id = record_id
         self.object_name = object_name
         self.problems: list[FieldProblem] = []
+        # A plain dict without `properties` (every Salesforce record, flattened HubSpot ones) reads a plain
+        # field with one `dict.get`, which is what `get` answers for it.
+        self._flat: dict[str, Any] | None
+        self._properties: Mapping[str, Any]
+        if type(raw) is dict and (crm != "hubspot" or "properties" not in raw):
+            self._flat, self._properties, self._raw_is_mapping = raw, _NO_PROPERTIES, True
+            return
         props = raw.get("properties") if crm == "hubspot" else None
-        self._properties: Mapping[str, Any] = props if isinstance(props, MAPPING_TYPES) else {}
+        self._properties = props if isinstance(props, MAPPING_TYPES) else _NO_PROPERTIES
         self._raw_is_mapping = isinstance(raw, MAPPING_TYPES)
+        self._flat = raw if type(raw) is dict and self._properties is _NO_PROPERTIES else None
 
     def problem(self, path: str, value: object, message: str) -> None:
         """Record that `path` holds `value`, which is unusable for `message`."""
@@ -222,6 +293,9 @@ class FieldReader:
 
     def get(self, path: str) -> Any:
         """The raw value at a field path (`Industry`, `Account.Industry`); None when absent."""
+        flat = self._flat
+        if flat is not None and "." not in path:
+            return flat.get(path)
         if "." not in path:  # the common case, read without walking (same answer as `lookup`)
             if path in self._properties:
                 return self._properties[path]
@@ -236,6 +310,9 @@ class FieldReader:
 
     def lookup(self, path: str) -> Any:
         """Like `get`, but a field the record does not carry reads as the `_ABSENT` sentinel."""
+        flat = self._flat
+        if flat is not None and "." not in path:
+            return flat.get(path, _ABSENT)
         if "." not in path:  # the common case, read without walking (same answer as the walk below)
             if path in self._properties:
                 return self._properties[path]
@@ -272,11 +349,23 @@ class FieldReader:
     # JSON booleans) and hand everything else to the general readers, which own the problems.
     def text(self, path: str, *, single_line: bool = True) -> str | None:
         """Text; a single-line value longer than `MAX_LINE` is cut (and reported)."""
-        raw = self.get(path)
+        flat = self._flat  # `get`, inlined
+        raw = flat.get(path) if flat is not None and "." not in path else self.get(path)
         if raw is None:
             return None
-        if type(raw) is str and len(raw) <= MAX_LINE and raw.isprintable():
-            return (" ".join(raw.split()) if single_line else raw.strip(" ")) or None
+        if type(raw) is str:
+            if single_line:
+                line = _LINES.get(raw, _ABSENT)
+                if line is not _ABSENT:
+                    return line  # type: ignore[return-value]
+            if len(raw) <= MAX_LINE and raw.isprintable():
+                if not single_line:
+                    return raw.strip(" ") or None
+                line = " ".join(raw.split()) or None
+                if len(_LINES) >= CACHE_LIMIT:
+                    _LINES.clear()
+                _LINES[raw] = line
+                return line
         try:
             value = read_text(raw, single_line=single_line)
         except BadValue as exc:
@@ -293,7 +382,8 @@ class FieldReader:
 
     def boolean(self, path: str, default: bool = False) -> bool:
         """A boolean; absent or empty reads as `default`."""
-        raw = self.get(path)
+        flat = self._flat  # `get`, inlined
+        raw = flat.get(path) if flat is not None and "." not in path else self.get(path)
         if raw is True or raw is False:
             return raw
         value = None if raw is None else self._read(path, read_bool)
@@ -301,15 +391,14 @@ class FieldReader:
 
     def timestamp(self, path: str) -> datetime | None:
         """A UTC datetime."""
-        raw = self.get(path)
+        flat = self._flat  # `get`, inlined
+        raw = flat.get(path) if flat is not None and "." not in path else self.get(path)
         if raw is None:
             return None
-        if type(raw) is str and _bare_iso(raw):
-            try:
-                parsed = datetime.fromisoformat(raw)
-                return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-            except (ValueError, OverflowError):
-                pass  # out of range or malformed: the general reader reports it
+        if type(raw) is str:
+            moment = _STAMPS.get(raw) or _bare_stamp(raw)
+            if moment is not None:
+                return moment
         return self._read(path, read_datetime)  # type: ignore[no-any-return]
 
     def calendar_date(self, path: str) -> date | None:
@@ -318,18 +407,32 @@ class FieldReader:
 
     def id(self, path: str) -> str | None:
         """A record id."""
-        raw = self.get(path)
-        if type(raw) is str and _ID.fullmatch(raw):
+        flat = self._flat  # `get`, inlined
+        raw = flat.get(path) if flat is not None and "." not in path else self.get(path)
+        if type(raw) is str and ((raw.isalnum() and raw.isascii() and len(raw) <= 255) or _ID.fullmatch(raw)):
             return raw
         return None if raw is None else self._read(path, read_id)
 
     def email(self, path: str) -> str | None:
         """An email address."""
-        return self._read(path, read_email)  # type: ignore[no-any-return]
+        return self._remembered(path, _EMAILS, read_email)
 
     def domain(self, path: str) -> str | None:
         """A website's host."""
-        return self._read(path, read_domain)  # type: ignore[no-any-return]
+        return self._remembered(path, _DOMAINS, read_domain)
+
+    def _remembered(
+        self, path: str, cache: dict[str, tuple[str | None, str | None]], reader: Callable[[Any], str | None]
+    ) -> str | None:
+        # `_read` for a reader whose answer on text depends on the text alone.
+        flat = self._flat  # `get`, inlined
+        raw = flat.get(path) if flat is not None and "." not in path else self.get(path)
+        if type(raw) is not str:
+            return None if raw is None else self._read(path, reader)
+        value, message = _remembered(cache, reader, raw)
+        if message is not None:
+            self.problem(path, raw, message)
+        return value
 
     def first_timestamp(self, *paths: str) -> datetime | None:
         """The first of several date fields that holds a date."""

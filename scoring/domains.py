@@ -20,6 +20,9 @@ __all__ = ["FREE_MAIL_DOMAINS", "email_domain", "is_free_mail", "registrable_dom
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _MAX_INPUT = 2048
+_KNOWN: dict[str, str | None] = {}  # registrable domain by exact input text
+_KNOWN_LIMIT = 200_000
+_UNKNOWN = object()
 
 FREE_MAIL_DOMAINS: frozenset[str] = frozenset(
     {
@@ -60,8 +63,21 @@ def registrable_domain(value: str | None) -> str | None:
     back in their IDNA (punycode) form so both spellings agree. IP addresses, single-label hosts
     (`localhost`), unknown suffixes and malformed input give None rather than an exception.
     """
-    if not isinstance(value, str):
-        return None
+    if type(value) is str:
+        # Domains repeat heavily (every person of a company, every read of one): the exact text is looked up
+        # before the stripping and folding that `_registrable`'s own cache needs.
+        known = _KNOWN.get(value, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
+        found = _registrable_text(value)
+        if len(_KNOWN) >= _KNOWN_LIMIT:
+            _KNOWN.clear()
+        _KNOWN[value] = found
+        return found
+    return _registrable_text(value) if isinstance(value, str) else None
+
+
+def _registrable_text(value: str) -> str | None:
     text = value.strip()
     if not text or len(text) > _MAX_INPUT:
         return None
