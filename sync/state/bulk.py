@@ -226,17 +226,7 @@ class BulkMixin(ExecMixin):
         """Add planned writes whose keys are new (a key already present keeps its first payload)."""
         if not items:
             return 0
-        keys = [item.idempotency_key for item in items]
-        existing: set[str] = set()
-        with self.session() as s:
-            for chunk in _chunks(keys):
-                query = select(OutboxRow.idempotency_key).where(OutboxRow.idempotency_key.in_(chunk))
-                existing.update(s.scalars(query))
-        fresh: dict[str, NewOutboxItem] = {}
-        for item in items:
-            if item.idempotency_key not in existing:
-                fresh.setdefault(item.idempotency_key, item)
-        new = list(fresh.values())
+        new = self._unstored(OutboxRow.idempotency_key, items)
         now = self.now()
         columns: Columns = {
             name: _column(new, attrgetter(name))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Column, Select, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -36,8 +36,31 @@ def column(items: Sequence[Any], get: Callable[[Any], Any]) -> list[Any]:
     return list(map(get, items))
 
 
+class Keyed(Protocol):
+    """Something stored under a unique idempotency key."""
+
+    @property
+    def idempotency_key(self) -> str: ...
+
+
+K = TypeVar("K", bound=Keyed)
+
+
 class ExecMixin(StoreBase):
     """Column-wise executemany and driver-level reads shared by the bulk store methods."""
+
+    def _unstored(self, key_column: Any, items: Sequence[K]) -> list[K]:
+        """The first of each idempotency key among `items` that `key_column` (a unique column) lacks."""
+        keys = [item.idempotency_key for item in items]
+        existing: set[str] = set()
+        with self.session() as s:
+            for chunk in chunks(keys):
+                existing.update(s.scalars(select(key_column).where(key_column.in_(chunk))))
+        fresh: dict[str, K] = {}
+        for item in items:
+            if item.idempotency_key not in existing:
+                fresh.setdefault(item.idempotency_key, item)
+        return list(fresh.values())
 
     def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
         """Insert `rows` (dicts with the same keys), updating the row already stored under `keys`."""

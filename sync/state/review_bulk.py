@@ -13,9 +13,9 @@ from datetime import datetime
 from operator import attrgetter, itemgetter
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, update
 
-from sync.state.bulk_exec import ExecMixin, chunks, column
+from sync.state.bulk_exec import ExecMixin, column
 from sync.state.columns import Columns, JSONValue, Same
 from sync.state.models import OutboxRow, ReviewTaskRow
 
@@ -37,17 +37,7 @@ class ReviewBulkMixin(ExecMixin):
     def add_review_tasks(self, crm: str, tasks: Sequence[NewReviewTask]) -> int:
         """`add_review_task` for many: each key not recorded yet becomes an open task (the first of a key
         given twice wins); returns how many were added."""
-        keys = [task.idempotency_key for task in tasks]
-        existing: set[str] = set()
-        with self.session() as s:
-            for chunk in chunks(keys):
-                query = select(ReviewTaskRow.idempotency_key).where(ReviewTaskRow.idempotency_key.in_(chunk))
-                existing.update(s.scalars(query))
-        fresh: dict[str, NewReviewTask] = {}
-        for task in tasks:
-            if task.idempotency_key not in existing:
-                fresh.setdefault(task.idempotency_key, task)
-        new = list(fresh.values())
+        new = self._unstored(ReviewTaskRow.idempotency_key, tasks)
         if not new:
             return 0
         columns: Columns = {
