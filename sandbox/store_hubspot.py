@@ -20,6 +20,7 @@ import orjson
 from sandbox.clock import Clock, epoch_ms, hs_datetime
 from sandbox.hs_schema import HS_OBJECT_TYPES, modified_property
 from sandbox.hs_standard import DEFAULT_GROUPS, DEFAULT_PROPERTIES
+from sandbox.hs_values import register as register_functions
 from sandbox.ids import Sequence as IdSequence
 from sandbox.store_base import StoreBase
 
@@ -49,6 +50,7 @@ class HubSpotTables(StoreBase):
 
         Runs inside `Store`'s schema transaction; safe on an existing database (nothing is replaced).
         """
+        register_functions(c)  # before any write: an index on a folded property value calls them
         c.execute(
             "CREATE TABLE IF NOT EXISTS hs_object (type TEXT, id INTEGER, props TEXT, created_ms INTEGER, "
             "updated_ms INTEGER, archived INTEGER DEFAULT 0, archived_ms INTEGER, PRIMARY KEY (type, id))"

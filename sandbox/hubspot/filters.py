@@ -20,17 +20,16 @@ Semantics chosen (HubSpot documents most of them; the rest is noted):
 
 from __future__ import annotations
 
-import re
-import weakref
-from collections.abc import Callable, Mapping
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.errors import HsApiError, hs_validation
 from sandbox.hs_schema import OBJECT_TYPE_IDS, modified_property
+from sandbox.hs_values import to_epoch_ms, to_number
 from sandbox.hubspot.search_request import Filter, Sort
-from sandbox.store import Store
 
 _COMPARE = {"EQ": "=", "LT": "<", "LTE": "<=", "GT": ">", "GTE": ">="}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -52,80 +51,6 @@ SEARCHABLE: dict[str, tuple[str, ...]] = {
     "tasks": ("hs_task_subject", "hs_task_body"),
     "notes": ("hs_note_body",),
 }
-
-
-# ---------------------------------------------------------------------------------------------- value semantics
-def to_epoch_ms(value: object) -> int | None:
-    """Epoch milliseconds of an epoch-ms number/string or an ISO 8601 date or datetime; None if neither."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return int(value)
-    text = str(value).strip()
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    # integer arithmetic: float seconds x 1000 can land one millisecond short
-    return (t - _EPOCH) // timedelta(milliseconds=1)
-
-
-def to_number(value: object) -> float | None:
-    """A property value as a number, None when it is not one."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        n = float(str(value).strip())
-    except ValueError:
-        return None
-    return n if n == n else None  # NaN never compares
-
-
-def fold(value: object) -> str | None:
-    """A value lower-cased for case-insensitive comparison."""
-    return None if value is None else str(value).lower()
-
-
-def has_value(value: object) -> bool:
-    return value is not None and str(value) != ""
-
-
-def contains_token(value: object, pattern: object) -> bool:
-    """CONTAINS_TOKEN: the pattern (with `*` wildcards) matches a token or a run of tokens, case-insensitively."""
-    if value is None or pattern is None:
-        return False
-    words = str(pattern).lower().split()
-    if not words:
-        return False
-    rx = re.compile(".*".join(re.escape(part) for part in " ".join(words).split("*")), re.DOTALL)
-    tokens = str(value).lower().split()
-    n = len(words)
-    return any(rx.fullmatch(" ".join(tokens[i : i + n])) for i in range(len(tokens) - n + 1))
-
-
-_FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
-    "hs_num": (1, to_number),
-    "hs_ms": (1, to_epoch_ms),
-    "hs_fold": (1, fold),
-    "hs_text": (1, lambda v: None if v is None else str(v)),
-    "hs_has": (1, lambda v: int(has_value(v))),
-    "hs_token": (2, lambda v, p: int(contains_token(v, p))),
-}
-_registered: weakref.WeakSet[Store] = weakref.WeakSet()
-
-
-def ensure_functions(store: Store) -> None:
-    """Register the comparison functions on a store's connection (once per store)."""
-    with store.lock:
-        if store in _registered:
-            return
-        for name, (arity, fn) in _FUNCTIONS.items():
-            store.conn.create_function(name, arity, fn, deterministic=True)
-        _registered.add(store)
 
 
 # ---------------------------------------------------------------------------------------------- SQL
@@ -170,10 +95,24 @@ def field_for(type_: str, name: str, specs: Mapping[str, Mapping[str, Any]]) -> 
     path = '$."' + name.replace('"', '\\"') + '"'
     kind = {"number": "number", "datetime": "datetime", "date": "datetime", "bool": "bool",
             "enumeration": "enumeration"}.get(str(spec.get("type")), "string")  # fmt: skip
-    wrap = {"number": "hs_num", "datetime": "hs_ms", "bool": "hs_fold", "enumeration": "hs_text"}.get(
-        kind, "hs_fold"
-    )
+    if kind == "string":
+        # The path written into the SQL, not bound: an index on this very expression (`folded_index`) then
+        # serves EQ and IN, as HubSpot's own search index would (leadq looks tasks up by key this way).
+        raw = f"json_extract(props, {_literal(path)})"
+        return Field(f"hs_fold({raw})", raw, (), kind)
+    wrap = {"number": "hs_num", "datetime": "hs_ms", "bool": "hs_fold", "enumeration": "hs_text"}[kind]
     return Field(f"{wrap}({raw})", raw, (path,), kind)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def folded_index(field: Field) -> tuple[str, str]:
+    """The name of the index of a string property's folded value (over every object type), and the
+    statement creating it."""
+    name = "hs_fold_" + hashlib.sha256(field.raw.encode()).hexdigest()[:16]
+    return name, f'CREATE INDEX IF NOT EXISTS "{name}" ON hs_object (type, {field.expr})'
 
 
 def _operand(field: Field, value: object, *, multi: bool = False) -> object:
@@ -225,6 +164,8 @@ class Compiled:
     where_params: list[object]
     order: str
     order_params: list[object]
+    indexes: tuple[str, ...] = ()  # statements creating the indexes the filters can use (run them first)
+    use_index: str | None = None  # the index to read through (`INDEXED BY`), when one narrows every match
 
 
 def compile_search(
@@ -238,12 +179,17 @@ def compile_search(
     where = ["type = ?", "archived = 0"]
     params: list[object] = [type_]
     ors: list[str] = []
+    indexes: dict[str, str] = {}
     for group in groups:
         ands: list[str] = []
         for f in group:
-            sql, p = _condition(f, field_for(type_, f.property, specs))
+            field = field_for(type_, f.property, specs)
+            sql, p = _condition(f, field)
             ands.append(sql)
             params += p
+            if field.kind == "string" and not field.column and f.operator in ("EQ", "IN"):
+                name, statement = folded_index(field)
+                indexes[name] = statement
         ors.append("(" + " AND ".join(ands) + ")" if ands else "1")
     if ors:
         where.append("(" + " OR ".join(ors) + ")")
@@ -266,4 +212,7 @@ def compile_search(
             order_params = [*field.params, *field.params]
     else:
         order = "created_ms ASC, id ASC"
-    return Compiled(" AND ".join(where), params, order, order_params)
+    # SQLite would rather walk the type's live records in id order than look 100 values up; one filter
+    # group with an EQ or IN on a string property is a handful of records, read through that index.
+    use_index = next(iter(indexes)) if len(groups) == 1 and indexes else None
+    return Compiled(" AND ".join(where), params, order, order_params, tuple(indexes.values()), use_index)

@@ -21,7 +21,7 @@ from sandbox.app import sandbox_state
 from sandbox.errors import HsApiError, JSONResponse, hs_validation
 from sandbox.hs_schema import modified_property
 from sandbox.hubspot.common import resolve_type
-from sandbox.hubspot.filters import compile_search, ensure_functions
+from sandbox.hubspot.filters import compile_search
 from sandbox.hubspot.render import render_objects
 from sandbox.hubspot.search_request import parse_groups, parse_sorts
 from sandbox.store import Store
@@ -30,9 +30,9 @@ MAX_LIMIT = 200
 DEFAULT_LIMIT = 10
 MAX_RESULTS = 10_000
 _COUNTS_KEPT = 64
-# per store: (where, params) -> ((change counter, data_version), count)
+# per store: (table, where, params) -> ((change counter, data_version), count)
 _COUNTS: weakref.WeakKeyDictionary[
-    Store, OrderedDict[tuple[str, tuple[object, ...]], tuple[tuple[int, int], int]]
+    Store, OrderedDict[tuple[str, str, tuple[object, ...]], tuple[tuple[int, int], int]]
 ] = weakref.WeakKeyDictionary()
 
 
@@ -92,13 +92,15 @@ def search_records(store: Store, type_: str, body: Any) -> dict[str, Any]:
         # the real API refuses to page past its 10,000-result window, whatever the total
         raise hs_validation("There was a problem with the request.")
     with store.lock:
-        ensure_functions(store)
-        total = _count(store, compiled.where, compiled.where_params)
+        for statement in compiled.indexes:
+            store.conn.execute(statement)
+        table = "hs_object" if compiled.use_index is None else f'hs_object INDEXED BY "{compiled.use_index}"'
+        total = _count(store, table, compiled.where, compiled.where_params)
         # the page's ids first, from the index where the filters allow it; then only those rows are read
         ids = [
             int(row[0])
             for row in store.sql(
-                f"SELECT id FROM hs_object WHERE {compiled.where} ORDER BY {compiled.order} LIMIT ? OFFSET ?",
+                f"SELECT id FROM {table} WHERE {compiled.where} ORDER BY {compiled.order} LIMIT ? OFFSET ?",
                 [*compiled.where_params, *compiled.order_params, limit, offset],
             )
         ]
@@ -114,7 +116,7 @@ def search_records(store: Store, type_: str, body: Any) -> dict[str, Any]:
     return out
 
 
-def _count(store: Store, where: str, params: list[object]) -> int:
+def _count(store: Store, table: str, where: str, params: list[object]) -> int:
     """How many records match, remembered until the database changes.
 
     Paging a window re-runs one query dozens of times; counting 100,000 matches each time cost more than the
@@ -122,13 +124,13 @@ def _count(store: Store, where: str, params: list[object]) -> int:
     tell when a remembered count may be stale. Call with the store's lock held.
     """
     version = (store.conn.total_changes, int(store.conn.execute("PRAGMA data_version").fetchone()[0]))
-    key = (where, tuple(params))
+    key = (table, where, tuple(params))
     counts = _COUNTS.setdefault(store, OrderedDict())
     hit = counts.get(key)
     if hit is not None and hit[0] == version:
         counts.move_to_end(key)
         return hit[1]
-    total = int(store.sql(f"SELECT COUNT(*) FROM hs_object WHERE {where}", params)[0][0])
+    total = int(store.sql(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)[0][0])
     counts[key] = (version, total)
     counts.move_to_end(key)
     while len(counts) > _COUNTS_KEPT:
