@@ -8,7 +8,11 @@ from datetime import datetime
 
 from mappings.config.crm import ActivityKind, CrmMapping, LifecycleStageLabel
 from mappings.mapped import (
+    ACCOUNT_FIELDS,
     COMMON_FIELDS,
+    OPPORTUNITY_FIELDS,
+    PERSON_FIELDS,
+    TASK_FIELDS,
     activity_kind,
     decision_of,
     feature_values,
@@ -22,64 +26,11 @@ from mappings.wire import MAPPING_TYPES, BadValue, FieldReader, email_domain, is
 Builder = Callable[[FieldReader, CrmMapping, str, datetime], CanonicalRecord]
 # Record constructors by position (see `maker`), the fields in the order the builders read them.
 _CONTACT = maker(
-    Contact,
-    *COMMON_FIELDS,
-    "email",
-    "name",
-    "company",
-    "domain",
-    "title",
-    "owner_id",
-    "account_id",
-    "created_at",
-    "is_converted",
-    "converted_at",
-    "fields",
-    "writeback",
-    "writeback_raw",
+    Contact, *PERSON_FIELDS, "is_converted", "converted_at", "fields", "writeback", "writeback_raw"
 )
-_ACCOUNT = maker(
-    Account,
-    *COMMON_FIELDS,
-    "name",
-    "website",
-    "domain",
-    "parent_id",
-    "industry",
-    "employees",
-    "revenue",
-    "is_customer",
-    "owner_id",
-    "created_at",
-)
-_OPPORTUNITY = maker(
-    Opportunity,
-    *COMMON_FIELDS,
-    "name",
-    "account_id",
-    "stage",
-    "is_won",
-    "is_closed",
-    "amount",
-    "close_date",
-    "created_at",
-    "owner_id",
-    "contact_ids",
-)
-_TASK = maker(
-    Task,
-    *COMMON_FIELDS,
-    "who_id",
-    "owner_id",
-    "subject",
-    "status",
-    "is_completed",
-    "completed_at",
-    "due_at",
-    "decision",
-    "idempotency_key",
-    "created_at",
-)
+_ACCOUNT = maker(Account, *ACCOUNT_FIELDS)
+_OPPORTUNITY = maker(Opportunity, *OPPORTUNITY_FIELDS, "contact_ids")
+_TASK = maker(Task, *TASK_FIELDS)
 _ACTIVITY = maker(Activity, *COMMON_FIELDS, "kind", "source_object", "who_id", "account_id", "at", "subject")
 _TAG = re.compile(r"<[^>]*>")
 # Engagement objects: (property holding the subject, kind when the mapping does not say).

@@ -7,7 +7,11 @@ from datetime import UTC, datetime
 
 from mappings.config.crm import CrmMapping
 from mappings.mapped import (
+    ACCOUNT_FIELDS,
     COMMON_FIELDS,
+    OPPORTUNITY_FIELDS,
+    PERSON_FIELDS,
+    TASK_FIELDS,
     activity_kind,
     decision_of,
     feature_values,
@@ -40,62 +44,10 @@ _LEAD = maker(
     "writeback",
     "writeback_raw",
 )
-_CONTACT = maker(
-    Contact,
-    *COMMON_FIELDS,
-    "email",
-    "name",
-    "company",
-    "domain",
-    "title",
-    "owner_id",
-    "account_id",
-    "created_at",
-    "fields",
-    "writeback",
-    "writeback_raw",
-)
-_ACCOUNT = maker(
-    Account,
-    *COMMON_FIELDS,
-    "name",
-    "website",
-    "domain",
-    "parent_id",
-    "industry",
-    "employees",
-    "revenue",
-    "is_customer",
-    "owner_id",
-    "created_at",
-)
-_OPPORTUNITY = maker(
-    Opportunity,
-    *COMMON_FIELDS,
-    "name",
-    "account_id",
-    "stage",
-    "is_won",
-    "is_closed",
-    "amount",
-    "close_date",
-    "created_at",
-    "owner_id",
-)
-_TASK = maker(
-    Task,
-    *COMMON_FIELDS,
-    "who_id",
-    "owner_id",
-    "subject",
-    "status",
-    "is_completed",
-    "completed_at",
-    "due_at",
-    "decision",
-    "idempotency_key",
-    "created_at",
-)
+_CONTACT = maker(Contact, *PERSON_FIELDS, "fields", "writeback", "writeback_raw")
+_ACCOUNT = maker(Account, *ACCOUNT_FIELDS)
+_OPPORTUNITY = maker(Opportunity, *OPPORTUNITY_FIELDS)
+_TASK = maker(Task, *TASK_FIELDS)
 _ACTIVITY = maker(
     Activity, *COMMON_FIELDS, "kind", "source_object", "who_id", "what_id", "account_id", "at", "subject"
 )

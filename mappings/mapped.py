@@ -39,6 +39,25 @@ Outcome = tuple[FeatureValue, tuple[str, ...]]  # a feature's value and the prob
 
 # The fields every canonical record has, read the same way for each object of a CRM (`_common` of each).
 COMMON_FIELDS = ("crm", "id", "deleted", "modified_at")
+# The fields both CRMs' builders read for each kind of record, in the order they pass them to `maker`'s
+# constructors (each CRM adds its own after these where it has more).
+PERSON_FIELDS = (
+    *COMMON_FIELDS,
+    "email",
+    "name",
+    "company",
+    "domain",
+    "title",
+    "owner_id",
+    "account_id",
+    "created_at",
+)
+ACCOUNT_FIELDS = (*COMMON_FIELDS, "name", "website", "domain", "parent_id", "industry", "employees", "revenue",
+                  "is_customer", "owner_id", "created_at")  # fmt: skip
+OPPORTUNITY_FIELDS = (*COMMON_FIELDS, "name", "account_id", "stage", "is_won", "is_closed", "amount", "close_date",
+                      "created_at", "owner_id")  # fmt: skip
+TASK_FIELDS = (*COMMON_FIELDS, "who_id", "owner_id", "subject", "status", "is_completed", "completed_at", "due_at",
+               "decision", "idempotency_key", "created_at")  # fmt: skip
 R = TypeVar("R")
 
 
