@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from mappings.config.crm import ActivityKind, CrmMapping, LifecycleStageLabel
+from mappings.field_reader import FieldReader
 from mappings.mapped import (
     ACCOUNT_FIELDS,
     COMMON_FIELDS,
@@ -21,7 +22,7 @@ from mappings.mapped import (
     writeback_values,
 )
 from mappings.records import Account, Activity, CanonicalRecord, Contact, Opportunity, Task
-from mappings.wire import MAPPING_TYPES, BadValue, FieldReader, email_domain, is_free_mail, read_id
+from mappings.wire import MAPPING_TYPES, BadValue, email_domain, is_free_mail, read_id
 
 Builder = Callable[[FieldReader, CrmMapping, str, datetime], CanonicalRecord]
 # Record constructors by position (see `maker`), the fields in the order the builders read them.

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mappings.config.crm import CrmMapping
+from mappings.field_reader import FieldReader
 from mappings.mapped import (
     ACCOUNT_FIELDS,
     COMMON_FIELDS,
@@ -20,7 +21,7 @@ from mappings.mapped import (
     writeback_values,
 )
 from mappings.records import Account, Activity, CanonicalRecord, Contact, Lead, Opportunity, Task
-from mappings.wire import FieldReader, email_domain, is_free_mail
+from mappings.wire import email_domain, is_free_mail
 
 Builder = Callable[[FieldReader, CrmMapping, str, datetime], CanonicalRecord]
 # Record constructors by position (see `maker`), the fields in the order the builders read them.

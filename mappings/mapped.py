@@ -12,13 +12,12 @@ from typing import Any, TypeVar
 from mappings.config.crm import ActivityKind, CrmMapping
 from mappings.config.features import FeatureSpec, FeatureValue, normalise_category
 from mappings.config.writeback import RECORD_SLOTS, TASK_SLOTS
+from mappings.field_reader import FieldReader
 from mappings.records import ReviewDecision
 from mappings.wire import (
     ABSENT,
-    CACHE_LIMIT,
     MAX_LINE,
     BadValue,
-    FieldReader,
     email_domain,
     is_free_mail,
     read_bool,
@@ -26,6 +25,7 @@ from mappings.wire import (
     read_email_remembered,
     read_number,
     read_text,
+    remember,
 )
 
 _DECISIONS: dict[str, ReviewDecision] = {
@@ -190,10 +190,7 @@ def feature_values(reader: FieldReader, mapping: CrmMapping, now: datetime) -> d
         if outcomes is not None and type(raw) is str:
             outcome = outcomes.get(raw)
             if outcome is None:
-                outcome = _outcome(feature, raw, now)
-                if len(outcomes) >= CACHE_LIMIT:
-                    outcomes.clear()
-                outcomes[raw] = outcome
+                outcome = remember(outcomes, raw, _outcome(feature, raw, now))
         else:
             outcome = _outcome(feature, raw, now)
         value, messages = outcome
@@ -369,12 +366,9 @@ def activity_kind(
         _KINDS[:] = [(mapping, known)]
     key = (types, subject, default)
     kind = known.get(key)
-    if kind is None:
-        kind = _activity_kind(mapping, types, subject, default)
-        if len(known) >= CACHE_LIMIT:
-            known.clear()
-        known[key] = kind
-    return kind
+    if kind is not None:
+        return kind
+    return remember(known, key, _activity_kind(mapping, types, subject, default))
 
 
 def _activity_kind(

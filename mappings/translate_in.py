@@ -8,10 +8,11 @@ from typing import Any
 
 from mappings import from_hubspot, from_salesforce
 from mappings.config.crm import ActivityKind, CrmMapping, HubSpotMapping, SalesforceMapping
+from mappings.field_reader import FieldReader
 from mappings.mapped import utc_now
 from mappings.problems import QUARANTINED, BatchResult, FieldProblem, TranslationResult
 from mappings.records import Activity, CanonicalRecord
-from mappings.wire import MAPPING_TYPES, BadValue, FieldReader, read_id, read_number
+from mappings.wire import MAPPING_TYPES, BadValue, read_id, read_number
 
 Builder = Callable[[FieldReader, CrmMapping, str, datetime], CanonicalRecord]
 _BUILDERS: dict[str, dict[str, Builder]] = {
@@ -141,27 +142,7 @@ def translate_batch(
     moment = now or utc_now()
     result: BatchResult[CanonicalRecord] = BatchResult()
     records, problems = result.records, result.problems
-    id_field = _ID_FIELD[crm]
-    hubspot = crm == "hubspot"
     for position, raw in enumerate(raw_records):
-        # The common record (a dict with a plain id, HubSpot fields not under a broken `properties`) is read
-        # here; any other takes `_translate`'s general path, which gives the same answer for this one too.
-        raw_id = raw.get(id_field) if type(raw) is dict else None
-        if (
-            type(raw_id) is str
-            and raw_id.isalnum()
-            and raw_id.isascii()
-            and len(raw_id) <= 255
-            and not (hubspot and "properties" in raw and not isinstance(raw["properties"], Mapping))
-        ):
-            reader = FieldReader(crm, raw, raw_id, object_name)
-            try:
-                records.append(builder(reader, mapping, raw_id, moment))
-            except Exception as exc:  # one unforeseen value must cost one record, never the batch
-                reader.problem("<record>", None, f"{QUARANTINED}: could not be read ({type(exc).__name__})")
-            if reader.problems:
-                problems.extend(reader.problems)
-            continue
         record, found = _translate(crm, builder, object_name, raw, mapping, moment, position)
         if record is not None:
             records.append(record)

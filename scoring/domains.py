@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import tldextract
 
+from mappings.wire import remember
+
 __all__ = ["FREE_MAIL_DOMAINS", "email_domain", "is_free_mail", "registrable_domain"]
 
 # Private suffixes (github.io, myshopify.com, ...) count as suffixes, so two shops on one platform
@@ -69,11 +71,7 @@ def registrable_domain(value: str | None) -> str | None:
         known = _KNOWN.get(value, _UNKNOWN)
         if known is not _UNKNOWN:
             return known  # type: ignore[return-value]
-        found = _registrable_text(value)
-        if len(_KNOWN) >= _KNOWN_LIMIT:
-            _KNOWN.clear()
-        _KNOWN[value] = found
-        return found
+        return remember(_KNOWN, value, _registrable_text(value), limit=_KNOWN_LIMIT)
     return _registrable_text(value) if isinstance(value, str) else None
 
 

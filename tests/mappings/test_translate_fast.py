@@ -22,8 +22,8 @@ from mappings import (
     to_canonical,
     translate_batch,
 )
+from mappings.field_reader import FieldReader
 from mappings.mapped import feature_values, task_key, writeback_values
-from mappings.wire import FieldReader
 from tests.mappings import reference_reading as ref
 from tests.mappings.hostile_values import RATING_CATEGORIES
 from tests.mappings.test_hostile import NASTY, hubspot_records, salesforce_records
