@@ -133,9 +133,9 @@ def pick_up_decisions(
     decision_spec = mapping.writeback.field_for("task_decision")
     pickup = Pickup()
     cursor = ctx.store.get_cursor(crm, CURSOR_OBJECT)
-    if ctx.store.oldest_review_task(crm, OPEN_STATES) is None:
+    if not ctx.store.has_review_tasks(crm, OPEN_STATES):
         # Only our own open tasks can carry a decision (any other task is ignored): nothing to read.
-        if cursor is None and ctx.store.oldest_review_task(crm, ALL_STATES) is None and task_cursor:
+        if cursor is None and task_cursor and not ctx.store.has_review_tasks(crm, ALL_STATES):
             # None of ours exists yet, and each one created from now on is stamped after the tasks this
             # cycle pulled (the CRM's own clock): the first read starts there, not at the epoch.
             pickup.cursor = dict(task_cursor)

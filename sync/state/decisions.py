@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from sync.state.base import StoreBase, to_record
 from sync.state.columns import JSONValue
@@ -191,14 +191,13 @@ class DecisionsMixin(StoreBase):
         with self.session() as s:
             return [to_record(ReviewTask, row) for row in s.scalars(query.order_by(ReviewTaskRow.id))]
 
-    def oldest_review_task(self, crm: str, states: Sequence[str]) -> datetime | None:
-        """When the oldest review task of a CRM still in one of `states` was recorded (None: there is none)."""
-        query = select(func.min(ReviewTaskRow.created_at)).where(
+    def has_review_tasks(self, crm: str, states: Sequence[str]) -> bool:
+        """Whether a CRM has any review task in one of `states`."""
+        query = select(ReviewTaskRow.id).where(
             ReviewTaskRow.crm == crm, ReviewTaskRow.state.in_(list(states))
         )
         with self.session() as s:
-            oldest: datetime | None = s.scalar(query)
-        return oldest
+            return s.scalar(query.limit(1)) is not None
 
     # ---- overrides ---------------------------------------------------------------------------------
 
