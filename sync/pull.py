@@ -85,6 +85,19 @@ class SnapshotSpool:
         self._file.write(b"".join(lines))
         self.count += len(lines)
 
+    def add_pulled(
+        self, obj: str, records: Sequence[Mapping[str, Any]], ids: Sequence[str], digests: Sequence[str]
+    ) -> None:
+        """Append pulled records of `obj` with their ids and digests: the lines `add` writes for
+        `SnapshotPut(id, record, digest, _stamp(record))`, without building the `SnapshotPut`s."""
+        lines = [
+            _line(obj, record_id, digest, _stamp_text(record), record)
+            for record, record_id, digest in zip(records, ids, digests, strict=True)
+        ]
+        self._file.seek(0, io.SEEK_END)
+        self._file.write(b"".join(lines))
+        self.count += len(lines)
+
     def chunks(
         self, size: int = SNAPSHOT_CHUNK, *, encoded: bool = False
     ) -> Iterator[tuple[str, list[SnapshotPut]]]:
@@ -115,15 +128,19 @@ class SnapshotSpool:
 
 
 def _encode(obj: str, put: SnapshotPut) -> bytes:
+    stamp = None if put.modified_at is None else put.modified_at.isoformat()
+    return _line(obj, put.record_id, put.content_hash, stamp, put.values)
+
+
+def _line(obj: str, record_id: str, digest: str, stamp: str | None, values: Any) -> bytes:
     # One line: the header as a JSON array, a tab, the values as JSON. Neither encoder writes a raw tab or
     # line break (both are escaped inside strings), so the first tab ends the header.
-    stamp = None if put.modified_at is None else put.modified_at.isoformat()
-    header = orjson.dumps([obj, put.record_id, put.content_hash, stamp])
+    header = orjson.dumps([obj, record_id, digest, stamp])
     try:
-        values = orjson.dumps(put.values)
+        text = orjson.dumps(values)
     except TypeError:  # orjson stops at 64-bit integers; the store's JSON column takes any
-        values = json.dumps(put.values, separators=(",", ":"), allow_nan=False).encode()
-    return header + b"\t" + values + b"\n"
+        text = json.dumps(values, separators=(",", ":"), allow_nan=False).encode()
+    return header + b"\t" + text + b"\n"
 
 
 def _decode(line: bytes, encoded: bool) -> tuple[str, SnapshotPut]:
@@ -171,6 +188,33 @@ def content_digest(raw: Mapping[str, Any], ignored: frozenset[str]) -> str:
     return hashlib.sha256(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
 
+def content_digests(records: Iterable[Mapping[str, Any]], ignored: frozenset[str]) -> list[str]:
+    """`content_digest` of each record, the same digests, at a page's pace.
+
+    The records of a page have the same keys, so the keys to leave out are found once per set of keys, and
+    each record is copied (one C call) and loses those few keys instead of being filtered key by key.
+    The JSON is written with sorted keys, so the copy's key order does not matter.
+    """
+    out: list[str] = []
+    keys: Any = None  # the keys of the record `drop` was worked out for
+    drop: list[Any] = []
+    sha256, dumps, option = hashlib.sha256, orjson.dumps, orjson.OPT_SORT_KEYS
+    for raw in records:
+        if type(raw) is not dict:
+            out.append(content_digest(raw, ignored))
+            continue
+        if keys is None or raw.keys() != keys:  # as sets: the same keys in any order
+            keys = raw.keys()
+            drop = [k for k in keys if k in ignored or k in VOLATILE]
+        kept = raw
+        if drop:
+            kept = raw.copy()
+            for key in drop:
+                del kept[key]
+        out.append(sha256(dumps(kept, option=option, default=str)).hexdigest())
+    return out
+
+
 def _stamp(raw: Mapping[str, Any]) -> datetime | None:
     for name in ("SystemModstamp", "lastmodifieddate", "hs_lastmodifieddate"):
         value = raw.get(name)
@@ -180,6 +224,12 @@ def _stamp(raw: Mapping[str, Any]) -> datetime | None:
             except ValueError:
                 return None
     return None
+
+
+def _stamp_text(raw: Mapping[str, Any]) -> str | None:
+    """`_stamp(raw)` as the spool writes it (ISO text), or None."""
+    stamp = _stamp(raw)
+    return None if stamp is None else stamp.isoformat()
 
 
 def _fields(connector: CRMConnector, crm: Crm, obj: str, mapping: CrmMapping) -> list[str]:
@@ -303,12 +353,10 @@ def _pull_object(
             high = page.high_water if high is None else max(high, page.high_water)
         ids = [str(r.get("Id") or r.get("id")) for r in records]
         known = store.snapshot_hashes(crm, obj, ids)
-        digests = [content_digest(r, ours) for r in records]
+        digests = content_digests(records, ours)
         changed = [r for r, i, d in zip(records, ids, digests, strict=True) if known.get(i) != d]
         echoed = [r for r, i, d in zip(records, ids, digests, strict=True) if known.get(i) == d]
-        pulled.snapshots.add(
-            obj, (SnapshotPut(i, r, d, _stamp(r)) for r, i, d in zip(records, ids, digests, strict=True))
-        )
+        pulled.snapshots.add_pulled(obj, records, ids, digests)
         batch = translate_batch(crm, obj, changed, mapping, now=run_started)
         pulled.changed_people.extend(r for r in batch.records if isinstance(r, Lead) and not r.deleted)
         pulled.problems.extend(batch.problems)

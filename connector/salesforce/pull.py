@@ -249,9 +249,15 @@ def _parse_chunk(
 ) -> Iterator[RawRecord]:
     """The rows of one Bulk API 2.0 results page, typed as the REST API types them.
 
-    The header is resolved once per page to (column, field, converter); text columns need no converter
-    and empty cells are null whatever the type. Short rows, blank lines and repeated columns read as with
-    `csv.DictReader`.
+    The header is resolved once per page to the text columns (column, field) and the typed ones (column,
+    field, converter, memo); empty cells are null whatever the type. Short rows, blank lines and repeated
+    columns read as with `csv.DictReader`.
+
+    A typed cell's text is looked up in a memo of what its converter gave lately (one memo per converter,
+    emptied when it reaches `_MEMO_SIZE` entries) before the converter is called: a Task's CreatedDate,
+    SystemModstamp and CompletedDateTime are mostly one instant, and booleans have two values, while a
+    converter call costs several times a lookup. Converters are pure functions of the cell, so the records
+    are the same; and they are still called in row order, so the first bad cell raises what it raised.
     """
     reader = csv.reader(io.StringIO(chunk, newline=""))
     header = next(reader, None)
@@ -260,6 +266,11 @@ def _parse_chunk(
     # As csv.DictReader: one entry per distinct header name, in first-seen order, read from its last column.
     last = {name: i for i, name in enumerate(header)}
     columns = [(i, key, converters[key]) for name, i in last.items() if (key := canonical.get(name.lower()))]
+    # A field's columns are all text or all typed (one converter per field), so filling the text ones first
+    # still leaves each field the value of its last column.
+    text = [(i, key) for i, key, convert in columns if convert is None]
+    memos: dict[Callable[[str], Any], dict[str, Any]] = {}
+    typed = [(i, key, convert, memos.setdefault(convert, {})) for i, key, convert in columns if convert]
     width = len(header)
     blank = dict.fromkeys(select)
     for cells in reader:
@@ -268,10 +279,23 @@ def _parse_chunk(
         if len(cells) < width:
             cells += [""] * (width - len(cells))
         record = blank.copy()
-        for index, key, convert in columns:
+        for index, key in text:
+            record[key] = cells[index] or None
+        for index, key, convert, memo in typed:
             cell = cells[index]
-            record[key] = None if not cell else cell if convert is None else convert(cell)
+            if not cell:
+                record[key] = None
+            elif (value := memo.get(cell, _MISSING)) is not _MISSING:
+                record[key] = value
+            else:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()  # a small memo stays in the CPU cache; most repeats are within a row
+                record[key] = memo[cell] = convert(cell)
         yield record
+
+
+_MISSING = object()
+_MEMO_SIZE = 512
 
 
 def _jobs(sf: Salesforce, obj: str) -> Any:
