@@ -15,6 +15,7 @@ from mappings.wire import (
     ABSENT,
     MAPPING_TYPES,
     MAX_LINE,
+    STAMPS,
     BadValue,
     bare_stamp,
     plain_id,
@@ -37,10 +38,10 @@ class FieldReader:
     """Reads the fields of one raw record, collecting problems instead of raising."""
 
     __slots__ = (
-        "_flat",
         "_properties",
         "_raw_is_mapping",
         "crm",
+        "flat",
         "object_name",
         "problems",
         "raw",
@@ -54,16 +55,17 @@ class FieldReader:
         self.object_name = object_name
         self.problems: list[FieldProblem] = []
         # A plain dict without `properties` (every Salesforce record, flattened HubSpot ones) reads a plain
-        # field with one `dict.get`, which is what `get` answers for it.
-        self._flat: dict[str, Any] | None
+        # field with one `dict.get`, which is what `get` answers for it. Public for the mapping-driven
+        # readers (`mappings.mapped`): `flat.get(path, ABSENT)` is `lookup(path)` for a path without a dot.
+        self.flat: dict[str, Any] | None
         self._properties: Mapping[str, Any]
         if type(raw) is dict and (crm != "hubspot" or "properties" not in raw):
-            self._flat, self._properties, self._raw_is_mapping = raw, _NO_PROPERTIES, True
+            self.flat, self._properties, self._raw_is_mapping = raw, _NO_PROPERTIES, True
             return
         props = raw.get("properties") if crm == "hubspot" else None
         self._properties = props if isinstance(props, MAPPING_TYPES) else _NO_PROPERTIES
         self._raw_is_mapping = isinstance(raw, MAPPING_TYPES)
-        self._flat = raw if type(raw) is dict and self._properties is _NO_PROPERTIES else None
+        self.flat = raw if type(raw) is dict and self._properties is _NO_PROPERTIES else None
 
     def problem(self, path: str, value: object, message: str) -> None:
         """Record that `path` holds `value`, which is unusable for `message`."""
@@ -71,7 +73,7 @@ class FieldReader:
 
     def get(self, path: str) -> Any:
         """The raw value at a field path (`Industry`, `Account.Industry`); None when absent."""
-        flat = self._flat
+        flat = self.flat
         if flat is not None and "." not in path:
             return flat.get(path)
         if "." not in path:  # the common case, read without walking (same answer as `lookup`)
@@ -88,7 +90,7 @@ class FieldReader:
 
     def lookup(self, path: str) -> Any:
         """Like `get`, but a field the record does not carry reads as the `ABSENT` sentinel."""
-        flat = self._flat
+        flat = self.flat
         if flat is not None and "." not in path:
             return flat.get(path, ABSENT)
         if "." not in path:  # the common case, read without walking (same answer as the walk below)
@@ -127,7 +129,7 @@ class FieldReader:
     # JSON booleans) and hand everything else to the general readers, which own the problems.
     def text(self, path: str, *, single_line: bool = True) -> str | None:
         """Text; a single-line value longer than `MAX_LINE` is cut (and reported)."""
-        flat = self._flat  # `get`, inlined
+        flat = self.flat  # `get`, inlined
         raw = flat.get(path) if flat is not None and "." not in path else self.get(path)
         if raw is None:
             return None
@@ -139,6 +141,10 @@ class FieldReader:
             if len(raw) <= MAX_LINE and raw.isprintable():
                 if not single_line:
                     return raw.strip(" ") or None
+                # Printable text has no whitespace but the plain space: without a leading, trailing or
+                # doubled one, it is already its own single-line reading (cheaper than split and join).
+                if raw and raw[0] != " " and raw[-1] != " " and "  " not in raw:
+                    return remember(_LINES, raw, raw)
                 return remember(_LINES, raw, " ".join(raw.split()) or None)
         try:
             value = read_text(raw, single_line=single_line)
@@ -156,7 +162,7 @@ class FieldReader:
 
     def boolean(self, path: str, default: bool = False) -> bool:
         """A boolean; absent or empty reads as `default`."""
-        flat = self._flat  # `get`, inlined
+        flat = self.flat  # `get`, inlined
         raw = flat.get(path) if flat is not None and "." not in path else self.get(path)
         if raw is True or raw is False:
             return raw
@@ -165,12 +171,13 @@ class FieldReader:
 
     def timestamp(self, path: str) -> datetime | None:
         """A UTC datetime."""
-        flat = self._flat  # `get`, inlined
+        flat = self.flat  # `get`, inlined
         raw = flat.get(path) if flat is not None and "." not in path else self.get(path)
         if raw is None:
             return None
         if type(raw) is str:
-            moment = bare_stamp(raw)
+            # `bare_stamp`'s remembered readings, looked up without calling it: stamps repeat a lot.
+            moment = STAMPS.get(raw) or bare_stamp(raw)
             if moment is not None:
                 return moment
         return self._read(path, read_datetime)  # type: ignore[no-any-return]
@@ -181,9 +188,10 @@ class FieldReader:
 
     def id(self, path: str) -> str | None:
         """A record id."""
-        flat = self._flat  # `get`, inlined
+        flat = self.flat  # `get`, inlined
         raw = flat.get(path) if flat is not None and "." not in path else self.get(path)
-        if type(raw) is str and plain_id(raw):
+        # `plain_id`'s first test inlined: it answers almost every id (`plain_id` answers the rest).
+        if type(raw) is str and ((raw.isalnum() and raw.isascii() and len(raw) <= 255) or plain_id(raw)):
             return raw
         return None if raw is None else self._read(path, read_id)
 
@@ -197,7 +205,16 @@ class FieldReader:
 
     def first_timestamp(self, *paths: str) -> datetime | None:
         """The first of several date fields that holds a date."""
+        flat = self.flat
         for path in paths:
+            if flat is not None and "." not in path:
+                # `timestamp`'s two commonest answers without calling it: no value, a remembered stamp.
+                raw = flat.get(path)
+                if raw is None:
+                    continue
+                moment = STAMPS.get(raw) if type(raw) is str else None
+                if moment is not None:
+                    return moment
             value = self.timestamp(path)
             if value is not None:
                 return value

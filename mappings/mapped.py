@@ -17,6 +17,7 @@ from mappings.records import ReviewDecision
 from mappings.wire import (
     ABSENT,
     MAX_LINE,
+    STAMPS,
     BadValue,
     email_domain,
     is_free_mail,
@@ -86,18 +87,23 @@ def maker(cls: type[R], *names: str) -> Callable[..., R]:
             made.append((getattr(cls, name).__set__, spec.default_factory))
         else:
             raise ValueError(f"{cls.__name__}.{name} has no default: name it")
-    new = object.__new__
-
-    def make(*values: object) -> R:
-        record: R = new(cls)
-        for put, value in zip(setters, values, strict=True):
-            put(record, value)
-        for put, value in fixed:
-            put(record, value)
-        for put, factory in made:
-            put(record, factory())
-        return record
-
+    # Straight-line code, as `dataclasses` writes `__init__`: a loop over the setters (the zip, the tuple
+    # unpacking, the loop itself) costs about as much again as the setters do. Only integers are
+    # interpolated; the setters and defaults are bound by name in the function's globals.
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    lines = [f"def make({', '.join(f'v{i}' for i in range(len(setters)))}):", "    record = new(cls)"]
+    for i, put in enumerate(setters):
+        scope[f"put{i}"] = put
+        lines.append(f"    put{i}(record, v{i})")
+    for i, (put, value) in enumerate(fixed):
+        scope[f"fix{i}"], scope[f"default{i}"] = put, value
+        lines.append(f"    fix{i}(record, default{i})")
+    for i, (put, factory) in enumerate(made):
+        scope[f"fill{i}"], scope[f"factory{i}"] = put, factory
+        lines.append(f"    fill{i}(record, factory{i}())")
+    lines.append("    return record")
+    exec("\n".join(lines), scope)  # noqa: S102 - our own source, built above from counts only
+    make: Callable[..., R] = scope["make"]
     return make
 
 
@@ -116,6 +122,7 @@ class _Feature:
     spec: FeatureSpec
     name: str
     path: str
+    plain: bool  # a path without a dot, which a flat record answers with one `dict.get`
     read: Callable[[Any, datetime], FeatureValue]
     missing: FeatureValue
     is_category: bool
@@ -128,8 +135,8 @@ class _Plan:
     """What a mapping asks of one object's records, resolved once instead of per record and field."""
 
     features: tuple[_Feature, ...]
-    record_slots: tuple[tuple[str, str, str], ...]  # (slot, field, kind)
-    task_slots: tuple[tuple[str, str, str], ...]
+    record_slots: tuple[tuple[str, str, str, bool], ...]  # (slot, field, kind, field has no dot)
+    task_slots: tuple[tuple[str, str, str, bool], ...]
     task_key_field: str
 
 
@@ -154,6 +161,7 @@ def _plan(mapping: CrmMapping, object_name: str) -> _Plan:
             spec,
             spec.name,
             path,
+            "." not in path,
             _reading(spec),
             spec.missing_value,
             spec.type == "category",
@@ -164,8 +172,9 @@ def _plan(mapping: CrmMapping, object_name: str) -> _Plan:
         if (path := spec.field_for(object_name)) is not None
     )
 
-    def slots(names: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
-        return tuple((slot, (f := mapping.writeback.field_for(slot)).field, f.kind) for slot in names)
+    def slots(names: tuple[str, ...]) -> tuple[tuple[str, str, str, bool], ...]:
+        fields = ((slot, mapping.writeback.field_for(slot)) for slot in names)
+        return tuple((slot, f.field, f.kind, "." not in f.field) for slot, f in fields)
 
     plan = _Plan(
         features, slots(RECORD_SLOTS), slots(TASK_SLOTS), mapping.writeback.field_for("task_key").field
@@ -180,9 +189,11 @@ def _plan(mapping: CrmMapping, object_name: str) -> _Plan:
 def feature_values(reader: FieldReader, mapping: CrmMapping, now: datetime) -> dict[str, FeatureValue]:
     """Every feature that applies to the record's object, by name; unreadable values read as missing."""
     values: dict[str, FeatureValue] = {}
+    flat = reader.flat
     for feature in _plan(mapping, reader.object_name).features:
         path = feature.path
-        raw = reader.get(path)
+        # `reader.get`, inlined for the common case: a record reads a dozen features.
+        raw = flat.get(path) if flat is not None and feature.plain else reader.get(path)
         if raw is None:
             values[feature.name] = feature.missing
             continue
@@ -266,7 +277,10 @@ def _reading(feature: FeatureSpec) -> Callable[[Any, datetime], FeatureValue]:
 
 
 def _age_days(raw: Any, now: datetime) -> FeatureValue:
-    moment = read_datetime(raw)
+    # `read_datetime`'s remembered readings first (most ages read a stamp the record builder just read).
+    moment = STAMPS.get(raw) if type(raw) is str else None
+    if moment is None:
+        moment = read_datetime(raw)
     if moment is None:
         return None
     age = (now - moment).total_seconds() / 86_400
@@ -290,8 +304,10 @@ def writeback_values(
     decoded: dict[str, object] = {}
     raw_values: dict[str, object] = {}
     plan = _plan(mapping, reader.object_name)
-    for slot, field, kind in plan.task_slots if task else plan.record_slots:
-        raw = reader.lookup(field)
+    flat = reader.flat
+    for slot, field, kind, plain in plan.task_slots if task else plan.record_slots:
+        # `reader.lookup`, inlined for the common case, as in `feature_values`.
+        raw = flat.get(field, ABSENT) if flat is not None and plain else reader.lookup(field)
         if raw is ABSENT:
             continue
         raw_values[slot] = raw
