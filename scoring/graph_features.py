@@ -130,17 +130,20 @@ def graph_features(
         "account_days_since_engagement": (now_s - per_lead(latest)) / _DAY,
     }
     index = pd.Index([lead.id for lead in leads])
-    context = [
-        {
-            "account_id": m.account_id,
-            "account_name": facts[i].name if i >= 0 else None,
-            "account_owner_id": facts[i].owner_id if i >= 0 else None,
-            "match_reason": m.reason,
-            "related_relation": facts[i].related[0] if i >= 0 and facts[i].related else None,
-            "related_customer": facts[i].related[1] if i >= 0 and facts[i].related else None,
-        }
-        for m, i in zip(matches, at.tolist(), strict=True)
-    ]
+    positions = at.tolist()
+
+    def per_lead_object(values: list[str | None]) -> list[str | None]:
+        return [values[i] if i >= 0 else None for i in positions]
+
+    # Column by column: a frame built from one dict per lead costs several times more.
+    context = {
+        "account_id": [m.account_id for m in matches],
+        "account_name": per_lead_object([f.name for f in facts]),
+        "account_owner_id": per_lead_object([f.owner_id for f in facts]),
+        "match_reason": [m.reason for m in matches],
+        "related_customer": per_lead_object([f.related[1] if f.related else None for f in facts]),
+        "related_relation": per_lead_object([f.related[0] if f.related else None for f in facts]),
+    }
     values = pd.DataFrame(columns, index=index)
     return values, pd.DataFrame(context, index=index, columns=list(GRAPH_CONTEXT_COLUMNS)).astype(object)
 
