@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from networkx.utils.misc import _clear_cache as nx_clear_cache
+
 from mappings import Account, Activity, Crm, Lead, Opportunity, Record
 from scoring.activity import ActivityIndex, epoch_seconds
 from scoring.graph_types import AccountInfo, LeadRef, NodeKey, NodeKind, OpportunityInfo
@@ -92,10 +94,13 @@ class AccountGraph(GraphView):
             self._upsert_person(person, p)
         self._match(p)
         self._apply_activities(activities, p)
-        self._engage({(key[1], key[2]) for key in p.moved if key in self._g}, p)
+        nodes = self._nodes
+        self._engage({(key[1], key[2]) for key in p.moved if key in nodes}, p)
         for touched in p.touched:
             p.affected.update(self.members(touched[1], touched[2]))
-        return {(crm, id_) for kind, crm, id_ in p.affected if (kind, crm, id_) in self._g}
+        # The graph's dicts were changed behind networkx's back: drop what it may have cached about it.
+        nx_clear_cache(self._g)
+        return {(key[1], key[2]) for key in p.affected if key in nodes}
 
     # ---- applying records ---------------------------------------------------------------------------
 
@@ -111,7 +116,8 @@ class AccountGraph(GraphView):
 
     def _upsert_account(self, account: Account, p: _Pending) -> None:
         key: NodeKey = ("account", account.crm, account.id)
-        old = dict(self._g.nodes[key]) if key in self._g else None
+        node = self._nodes.get(key)
+        old = dict(node) if node is not None else None
         if account.deleted:
             self.matcher(account.crm).remove(account.id)
             if old is not None:
@@ -119,7 +125,7 @@ class AccountGraph(GraphView):
                 p.touched.update(self._family(key) if old.get("is_customer") else {key})
                 self._set_link(key, "parent", "parent_key", None)
                 self._set_owner(key, None)
-                self._g.nodes[key].update(name=account.id, is_customer=False, known=False, keys=((), ()))
+                self._nodes[key].update(name=account.id, is_customer=False, known=False, keys=((), ()))
                 self._drop_if_orphan(key)
             return
         parent = account.parent_id if account.parent_id != account.id else None
@@ -139,11 +145,11 @@ class AccountGraph(GraphView):
             # Relatives only care while a customer is involved ("parent company X is a customer").
             spread = account.is_customer or bool(old and old.get("is_customer"))
             p.touched.update(self._family(key) if spread else {key})
-            self._g.add_node(key, **context)
+            self._add_node(key, context)
             self._set_link(key, "parent", "parent_key", self._account(account.crm, parent))
             p.touched.update(self._family(key) if spread else {key})
         if match_changed:
-            self._g.nodes[key]["keys"] = keys
+            self._nodes[key]["keys"] = keys
             self.matcher(account.crm).upsert(account)
             p.rematch.update(self._match_candidates(key))
         self._set_owner(key, account.owner_id)
@@ -152,7 +158,7 @@ class AccountGraph(GraphView):
         key: NodeKey = ("opportunity", opportunity.crm, opportunity.id)
         old_account = self._account_of(key)
         if opportunity.deleted:
-            if key in self._g:
+            if key in self._nodes:
                 self._g.remove_node(key)
             if old_account:
                 p.touched.add(old_account)
@@ -165,33 +171,34 @@ class AccountGraph(GraphView):
             "closed_at": _epoch(opportunity.close_date),
         }
         account = self._account(opportunity.crm, opportunity.account_id)
-        previous = self._g.nodes[key] if key in self._g else {}
+        previous = self._nodes.get(key, {})
         if old_account != account or any(previous.get(name) != value for name, value in attrs.items()):
             p.touched.update(a for a in (old_account, account) if a)
-        self._g.add_node(key, **attrs)
+        self._add_node(key, attrs)
         self._set_link(key, "opportunity_of", "account", account)
 
     def _upsert_person(self, person: Lead, p: _Pending) -> None:
         key = person_key(person)
-        self._candidates[person.crm].put(key, None)
+        # Filed under its match keys only while unlinked (one `put` replaces what it was filed under).
+        unlinked = not person.deleted and not person.account_id
+        self._candidates[person.crm].put(key, lead_match_keys(person) if unlinked else None)
         self._unlinked.pop(key, None)
         p.rematch.discard(key)
         if person.deleted:
-            if key in self._g:
+            if key in self._nodes:
                 self._set_member(key, NO_MATCH, p)
                 self._set_owner(key, None)
                 self._g.remove_node(key)
             return
-        if key not in self._g:
-            self._g.add_node(key)
+        if key not in self._nodes:
+            self._add_node(key, {})
             p.affected.add(key)
         self._set_owner(key, person.owner_id)
-        if person.account_id:
-            self._set_member(key, Match(person.account_id, "linked", 100.0, "linked in the CRM"), p)
-        else:
+        if unlinked:
             self._unlinked[key] = person
-            self._candidates[person.crm].put(key, lead_match_keys(person))
             p.rematch.add(key)
+        else:
+            self._set_member(key, Match(person.account_id, "linked", 100.0, "linked in the CRM"), p)
 
     def _match(self, p: _Pending) -> None:
         by_crm: defaultdict[Crm, list[NodeKey]] = defaultdict(list)
@@ -206,7 +213,7 @@ class AccountGraph(GraphView):
     def _apply_activities(self, activities: Iterable[Activity], p: _Pending) -> None:
         changes = self.activities.update(activities)
         for crm, account_id in changes.accounts:
-            if ("account", crm, account_id) in self._g:
+            if ("account", crm, account_id) in self._nodes:
                 p.touched.add(("account", crm, account_id))
         self._engage(changes.persons, p)
 
@@ -224,13 +231,13 @@ class AccountGraph(GraphView):
                 account = self._account_of(key)
                 if account is None:
                     continue
-                if self._g.has_edge(key, account, "engaged_in"):
-                    self._g.remove_edge(key, account, "engaged_in")
+                if self._has_edge(key, account, "engaged_in"):
+                    self._remove_edge(key, account, "engaged_in")
                     p.touched.add(account)
                 if n == 0:
                     continue
                 p.touched.add(account)
-                self._g.add_edge(key, account, key="engaged_in", last_at=last_at, count=n)
+                self._add_edge(key, account, "engaged_in", {"last_at": last_at, "count": n})
                 recent = self._recent.get((crm, account[2]))
                 self._recent[(crm, account[2])] = last_at if recent is None else max(recent, last_at)
 
@@ -239,23 +246,22 @@ class AccountGraph(GraphView):
     def _set_member(self, key: NodeKey, match: Match, p: _Pending) -> None:
         old = self._account_of(key)
         account = self._account(key[1], match.account_id)
-        node = self._g.nodes[key]
+        node = self._nodes[key]
         previous = node.get("match")
         node["match"] = match
         node["account"] = account
         rel = "works_at" if key[0] == "contact" and match.method == "linked" else "matched_to"
         if old == account and isinstance(previous, Match) and previous.method == match.method:
             if account is not None:
-                self._g.edges[key, account, rel].update(score=match.score, reason=match.reason)
+                self._succ[key][account][rel].update(score=match.score, reason=match.reason)
             return
         if old is not None:
             for stale in (*MEMBER_RELATIONS, "engaged_in"):
-                if self._g.has_edge(key, old, stale):
-                    self._g.remove_edge(key, old, stale)
+                if self._has_edge(key, old, stale):
+                    self._remove_edge(key, old, stale)
         if account is not None:
-            self._g.add_edge(
-                key, account, key=rel, method=match.method, score=match.score, reason=match.reason
-            )
+            attrs = {"method": match.method, "score": match.score, "reason": match.reason}
+            self._add_edge(key, account, rel, attrs)
         p.affected.add(key)
         p.moved.add(key)
         if self._has_activity(key):
@@ -265,31 +271,31 @@ class AccountGraph(GraphView):
 
     def _set_link(self, key: NodeKey, rel: str, attr: str, target: NodeKey | None) -> None:
         """Point `key`'s single `rel` edge at `target`; the node's `attr` remembers it (no edge scans)."""
-        node = self._g.nodes[key]
+        node = self._nodes[key]
         old = node.get(attr)
         target = target if target != key else None
         if old == target:
             return
-        if old is not None and self._g.has_edge(key, old, rel):
-            self._g.remove_edge(key, old, rel)
+        if old is not None and self._has_edge(key, old, rel):
+            self._remove_edge(key, old, rel)
             self._drop_if_orphan(old)
         if target is not None:
-            self._g.add_edge(key, target, key=rel)
+            self._add_edge(key, target, rel)
         node[attr] = target
 
     def _set_owner(self, key: NodeKey, owner_id: str | None) -> None:
-        node = self._g.nodes[key]
+        node = self._nodes[key]
         # One shared key tuple per owner, not one per record they own.
         owner = self._owners.setdefault((key[1], owner_id), ("owner", key[1], owner_id)) if owner_id else None
         old = node.get("owner")
         if old == owner:
             return
-        if old is not None and self._g.has_edge(old, key, "owns"):
-            self._g.remove_edge(old, key, "owns")
-            if self._g.degree(old) == 0:
+        if old is not None and self._has_edge(old, key, "owns"):
+            self._remove_edge(old, key, "owns")
+            if self._isolated(old):
                 self._g.remove_node(old)
         if owner is not None:
-            self._g.add_edge(owner, key, key="owns")
+            self._add_edge(owner, key, "owns")
         node["owner"] = owner
 
     def _account(self, crm: Crm, account_id: str | None) -> NodeKey | None:
@@ -297,12 +303,13 @@ class AccountGraph(GraphView):
         if not account_id:
             return None
         key: NodeKey = ("account", crm, account_id)
-        if key not in self._g:
-            self._g.add_node(key, name=account_id, is_customer=False, parent=None, known=False)
+        if key not in self._nodes:
+            self._add_node(key, {"name": account_id, "is_customer": False, "parent": None, "known": False})
         return key
 
     def _drop_if_orphan(self, key: NodeKey) -> None:
-        if key in self._g and not self._g.nodes[key].get("known", True) and self._g.degree(key) == 0:
+        node = self._nodes.get(key)
+        if node is not None and not node.get("known", True) and self._isolated(key):
             self._g.remove_node(key)
 
     # ---- looking around -----------------------------------------------------------------------------
@@ -310,7 +317,7 @@ class AccountGraph(GraphView):
     def _match_candidates(self, account: NodeKey) -> set[NodeKey]:
         """Unlinked people who might match this account: same domain or name block, or matched to it."""
         found = {m for m in self.members(account[1], account[2]) if m in self._unlinked}
-        return found | self._candidates[account[1]].candidates(self._g.nodes[account].get("keys", ((), ())))
+        return found | self._candidates[account[1]].candidates(self._nodes[account].get("keys", ((), ())))
 
     def _has_activity(self, key: NodeKey) -> bool:
         return self.activities.has_person(key[1], key[2])

@@ -23,7 +23,9 @@ __all__ = ["MEMBER_RELATIONS", "PERSONS", "GraphView", "person_key"]
 MEMBER_RELATIONS = ("works_at", "matched_to")
 """The edges that make a person a member of an account."""
 PERSONS: tuple[NodeKind, NodeKind] = ("lead", "contact")
-_NO_EDGES: dict[NodeKey, dict[str, object]] = {}
+Attrs = dict[str, Any]
+"""A node's or an edge's attributes, as networkx stores them."""
+_NO_EDGES: dict[NodeKey, dict[str, Attrs]] = {}
 
 
 class GraphView:
@@ -31,6 +33,13 @@ class GraphView:
 
     def __init__(self, *, match_threshold: float = 90.0, activities: ActivityIndex | None = None) -> None:
         self._g: nx.MultiDiGraph[NodeKey] = nx.MultiDiGraph()
+        # networkx's own dicts (node -> attributes; node -> neighbour -> edge key -> attributes), read and
+        # written directly on the paths every record takes: the public methods and views cost more in
+        # checks, view objects and cache clearing than the dict work itself, which adds up to seconds a
+        # cycle over hundreds of thousands of records. They are the same objects for the graph's life.
+        self._nodes: dict[NodeKey, Attrs] = self._g._node  # type: ignore[attr-defined]
+        self._succ: dict[NodeKey, dict[NodeKey, dict[str, Attrs]]] = self._g._succ  # type: ignore[attr-defined]
+        self._preds: dict[NodeKey, dict[NodeKey, dict[str, Attrs]]] = self._g._pred  # type: ignore[attr-defined]
         self._threshold = match_threshold
         self._matchers: dict[Crm, AccountMatcher] = {}
         self._recent: dict[tuple[Crm, str], float] = {}  # an account's latest engagement, for tie-breaks
@@ -54,7 +63,7 @@ class GraphView:
 
     def has_person(self, person: Lead) -> bool:
         """Whether `update` has recorded this lead or contact."""
-        return person_key(person) in self._g
+        return person_key(person) in self._nodes
 
     def members(self, crm: Crm, account_id: str) -> list[NodeKey]:
         """People (leads and contacts) who work at or were matched to the account."""
@@ -78,8 +87,8 @@ class GraphView:
         found: list[Match | None] = []
         fresh: defaultdict[Crm, list[Lead]] = defaultdict(list)
         for lead in batch:
-            key = person_key(lead)
-            recorded = self._g.nodes[key].get("match") if key in self._g else None
+            node = self._nodes.get(person_key(lead))
+            recorded = node.get("match") if node is not None else None
             if isinstance(recorded, Match) and recorded.method != "linked":
                 found.append(recorded)
             else:
@@ -92,10 +101,9 @@ class GraphView:
 
     def account_info(self, crm: Crm, account_id: str) -> AccountInfo | None:
         """The account as the graph knows it, or None if it was never mentioned."""
-        key: NodeKey = ("account", crm, account_id)
-        if key not in self._g:
+        node = self._nodes.get(("account", crm, account_id))
+        if node is None:
             return None
-        node = self._g.nodes[key]
         parent, owner = node.get("parent_key"), node.get("owner")
         parent_id, owner_id = parent[2] if parent else None, owner[2] if owner else None
         return AccountInfo(
@@ -105,11 +113,11 @@ class GraphView:
     def children(self, crm: Crm, account_id: str) -> list[str]:
         """Ids of the account's direct subsidiaries, sorted."""
         key: NodeKey = ("account", crm, account_id)
-        return sorted(child[2] for child in self._children(key)) if key in self._g else []
+        return sorted(child[2] for child in self._children(key)) if key in self._nodes else []
 
     def opportunities(self, crm: Crm, account_id: str) -> list[OpportunityInfo]:
         """The account's opportunities."""
-        nodes: dict[NodeKey, dict[str, Any]] = self._g._node  # type: ignore[attr-defined]
+        nodes = self._nodes
         out = []
         for u, rels in self._pred(("account", crm, account_id)).items():
             if u[0] == "opportunity" and "opportunity_of" in rels:
@@ -125,32 +133,78 @@ class GraphView:
 
     def _account_of(self, key: NodeKey) -> NodeKey | None:
         """A person's or opportunity's account."""
-        account: NodeKey | None = self._g.nodes[key].get("account") if key in self._g else None
+        node = self._nodes.get(key)
+        account: NodeKey | None = node.get("account") if node is not None else None
         return account
 
     def _children(self, key: NodeKey) -> list[NodeKey]:
         return [u for u, rels in self._pred(key).items() if "parent" in rels]
 
-    def _pred(self, key: NodeKey) -> dict[NodeKey, dict[str, object]]:
+    def _pred(self, key: NodeKey) -> dict[NodeKey, dict[str, Attrs]]:
         """The node's in-edges as networkx stores them (neighbour -> edge key -> attributes), empty for a
         node not in the graph. Read-only: the public `pred` views cost microseconds per neighbour and
         edge-key test, which adds up to seconds when every account of a big batch is visited."""
-        pred: dict[NodeKey, dict[str, object]] = self._g._pred.get(key, _NO_EDGES)  # type: ignore[attr-defined]
-        return pred
+        return self._preds.get(key, _NO_EDGES)
 
     def _family(self, key: NodeKey) -> set[NodeKey]:
         """An account, its subsidiaries and its sister companies: whose context its status is part of."""
-        if key not in self._g:
+        node = self._nodes.get(key)
+        if node is None:
             return set()
-        parent: NodeKey | None = self._g.nodes[key].get("parent_key")
+        parent: NodeKey | None = node.get("parent_key")
         return {key, *self._children(key), *(self._children(parent) if parent else ())}
 
     def _person(self, crm: Crm, person_id: str) -> NodeKey | None:
         for kind in PERSONS:
             key: NodeKey = (kind, crm, person_id)
-            if key in self._g:
+            if key in self._nodes:
                 return key
         return None
+
+    # ---- changing the graph (networkx's own semantics, on its dicts) ---------------------------------
+    # Each mirrors the MultiDiGraph method named in its docstring; a test checks them against networkx.
+
+    def _add_node(self, key: NodeKey, attrs: Attrs) -> None:
+        """`add_node(key, **attrs)`: add the node if new, then update its attributes."""
+        node = self._nodes.get(key)
+        if node is None:
+            self._succ[key] = {}
+            self._preds[key] = {}
+            node = self._nodes[key] = {}
+        node.update(attrs)
+
+    def _add_edge(self, u: NodeKey, v: NodeKey, rel: str, attrs: Attrs | None = None) -> None:
+        """`add_edge(u, v, key=rel, **attrs)`: both ends added if new; an existing edge's attributes updated."""
+        if u not in self._succ:
+            self._add_node(u, {})
+        if v not in self._succ:
+            self._add_node(v, {})
+        rels = self._succ[u].get(v)
+        if rels is None:
+            # One edge-key dict shared by both directions, as networkx keeps it.
+            rels = self._succ[u][v] = self._preds[v][u] = {}
+        data = rels.get(rel)
+        if data is None:
+            rels[rel] = dict(attrs) if attrs else {}
+        elif attrs:
+            data.update(attrs)
+
+    def _has_edge(self, u: NodeKey, v: NodeKey, rel: str) -> bool:
+        """`has_edge(u, v, rel)`."""
+        rels = self._succ.get(u, _NO_EDGES).get(v)
+        return rels is not None and rel in rels
+
+    def _remove_edge(self, u: NodeKey, v: NodeKey, rel: str) -> None:
+        """`remove_edge(u, v, rel)` of an edge known to exist."""
+        rels = self._succ[u][v]
+        del rels[rel]
+        if not rels:
+            del self._succ[u][v]
+            del self._preds[v][u]
+
+    def _isolated(self, key: NodeKey) -> bool:
+        """`degree(key) == 0` of a node in the graph."""
+        return not self._succ[key] and not self._preds[key]
 
 
 def person_key(person: Lead) -> NodeKey:

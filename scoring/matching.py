@@ -24,6 +24,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from mappings import Account, Lead
+from mappings.wire import remember
 from scoring.domains import email_domain, is_free_mail, registrable_domain
 
 __all__ = [
@@ -76,6 +77,10 @@ _BLOCK_PREFIX = 4
 _MAX_BLOCK = 5000
 _MIN_FUZZY_LENGTH = 4
 _MAX_DEPTH = 32
+# A lead's company domains by (email, website): the graph files an unlinked lead under them and matching
+# reads them again in the same update, and each costs a few string operations and lookups per value.
+_LEAD_DOMAINS: dict[tuple[str | None, str | None], tuple[tuple[str, str], ...]] = {}
+_LEAD_DOMAINS_LIMIT = 100_000
 
 
 def normalise_company(name: str | None) -> str | None:
@@ -131,15 +136,23 @@ def account_match_keys(account: Account) -> tuple[tuple[str, ...], tuple[str, ..
     return _company_domains(account.website, account.domain), _block_keys(norm) if norm else ()
 
 
-def _lead_domains(lead: Lead) -> list[tuple[str, str]]:
+def _lead_domains(lead: Lead) -> tuple[tuple[str, str], ...]:
+    key = (lead.email, lead.domain)
+    found = _LEAD_DOMAINS.get(key)
+    if found is None:
+        found = remember(_LEAD_DOMAINS, key, _read_lead_domains(*key), limit=_LEAD_DOMAINS_LIMIT)
+    return found
+
+
+def _read_lead_domains(email: str | None, website_value: str | None) -> tuple[tuple[str, str], ...]:
     found: list[tuple[str, str]] = []
-    from_email = email_domain(lead.email)
+    from_email = email_domain(email)
     if from_email and not is_free_mail(from_email):
         found.append(("email domain", from_email))
-    website = registrable_domain(lead.domain)
+    website = registrable_domain(website_value)
     if website and not is_free_mail(website) and website != from_email:
         found.append(("company domain", website))
-    return found
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,9 @@ class World:
             opportunities=opportunities,
             activities=activities,
         )
-        out.rescore = {lead_id for crm, lead_id in affected if crm == self.crm and lead_id in self.people}
+        # Locals, not attributes, in a loop over everyone the batch touched (often most people).
+        crm, known = self.crm, self.people
+        out.rescore = {lead_id for of, lead_id in affected if of == crm and lead_id in known}
         return out
 
     def refresh(self, echoes: Iterable[Lead]) -> None:
