@@ -9,6 +9,7 @@ incremental cycle after 1 % of the people changed a field through the API. Each 
 from __future__ import annotations
 
 import cProfile
+import gc
 import os
 import random
 import resource
@@ -58,14 +59,38 @@ class CycleResult:
     tasks_created: int
     stopped: str | None
     model_version: str
+    gc_s: float = 0.0  # of `seconds`, spent in the cyclic garbage collector (spread over the phases)
 
     @classmethod
-    def of(cls, report: CrmReport, seconds: float) -> CycleResult:
+    def of(cls, report: CrmReport, seconds: float, gc_s: float = 0.0) -> CycleResult:
         return cls(
             report.crm, seconds, dict(report.phases), dict(report.api_calls), dict(report.pulled),
             report.scored, report.written, report.echoes, report.tasks_created, report.stopped,
-            report.model_version,
+            report.model_version, gc_s,
         )  # fmt: skip
+
+
+class GcTimer:
+    """Seconds the cyclic collector runs while installed (`gc.callbacks`): its pauses land in whatever
+    phase allocates at the time, so the phases alone do not show them."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started: float | None = None
+
+    def __call__(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self._started = None
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        gc.callbacks.remove(self)
 
 
 @dataclass
@@ -113,13 +138,14 @@ def _cycle(ctx: CycleContext, crm: Crm, profile_to: Path | None) -> CycleResult:
     started = time.perf_counter()
     if profiler is not None:
         profiler.enable()
-    report = run_cycle(ctx)
+    with GcTimer() as collector:
+        report = run_cycle(ctx)
     if profiler is not None:
         profiler.disable()
         assert profile_to is not None
         profiler.dump_stats(str(profile_to))
-    result = CycleResult.of(report.crms[crm], time.perf_counter() - started)
-    phases = " ".join(f"{k} {v:.1f}" for k, v in result.phases.items())
+    result = CycleResult.of(report.crms[crm], time.perf_counter() - started, collector.seconds)
+    phases = " ".join(f"{k} {v:.1f}" for k, v in result.phases.items()) + f"; gc {result.gc_s:.1f}"
     print(
         f"  {crm}: {result.seconds:.1f} s, pulled {sum(result.pulled.values()):,}, scored {result.scored:,}, "
         f"written {result.written:,}, {sum(result.api_calls.values()):,} calls ({phases})",
