@@ -4,17 +4,17 @@ Columns come from three places, in this order: the admin's mapped fields (`Featu
 left out), activity aggregates (`scoring.activity`) and account-graph facts (`scoring.graph_features`).
 Encoding follows scikit-learn's HistGradientBoosting: numbers float64 with NaN for missing, booleans 0/1
 floats, dates as ages in days relative to `now`, categories (and free text) as pandas `category` with a
-stable order. A `FrameSchema` taken from the training frame fixes columns and categories for scoring.
+stable order (each feature's values are read and encoded by `scoring.feature_encoding`). A `FrameSchema`
+taken from the training frame fixes columns and categories for scoring.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Literal, TypeVar
+from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,14 @@ import pandas as pd
 
 from mappings import Crm, FeatureSpec, Lead
 from scoring.activity import ACTIVITY_COLUMNS, ActivityIndex
+from scoring.feature_encoding import (
+    ColumnKind,
+    categorical,
+    encode_column,
+    is_missing,
+    number_value,
+    presence,
+)
 from scoring.graph import AccountGraph
 from scoring.graph_features import GRAPH_COLUMNS, GRAPH_LABELS, graph_features, graph_phrase
 
@@ -34,15 +42,9 @@ __all__ = [
     "build_features",
 ]
 
-_T = TypeVar("_T")
-ColumnKind = Literal["number", "category", "boolean", "date"]
-"""How a column is encoded: `date` columns hold ages in days; text features become `category`."""
 Origin = Literal["field", "activity", "graph"]
 
 _SCORED_OBJECTS: Mapping[str, tuple[str, ...]] = {"salesforce": ("Lead", "Contact"), "hubspot": ("contacts",)}
-_MAX_TEXT = 100
-_TRUE = frozenset({"true", "yes", "y", "1", "on", "t"})
-_FALSE = frozenset({"false", "no", "n", "0", "off", "f"})
 _ACTIVITY_LABELS = {
     "emails": "Emails", "calls": "Calls", "meetings": "Meetings", "web_visits": "Web visits",
     "form_fills": "Form fills", "campaign_responses": "Campaign responses", "pricing_visits": "Pricing page visits",
@@ -77,13 +79,13 @@ class ColumnInfo:
         """
         if self.origin == "graph":
             return graph_phrase(self.name, value, context or {})
-        if _missing(value):
+        if is_missing(value):
             if self.name == "days_since_last_activity":
                 return "No recorded activity"
             return f"{self.label}: not set"
         if self.kind == "category":
             return f"{self.label}: {value}"
-        number = _number_value(value)
+        number = number_value(value)
         if math.isnan(number):
             return f"{self.label}: not set"
         if self.kind == "boolean":
@@ -156,7 +158,7 @@ class FeatureFrame:
             )
             if name in schema.categories:
                 data[name] = pd.Series(
-                    _categorical(column.astype(object).tolist(), schema.categories[name]),
+                    categorical(column.astype(object).tolist(), schema.categories[name]),
                     index=self.data.index,
                 )
             else:
@@ -234,7 +236,7 @@ def build_features(
             if everywhere
             else [v if applies[obj] else None for v, obj in zip(read, objects, strict=True)]
         )
-        present = _present(raw)
+        present = presence(raw)
         if spec.explain and not spec.leaky:
             counted += np.array(present, dtype=bool)
             mapped += _applied(rows_of, applies, len(batch))
@@ -246,7 +248,7 @@ def build_features(
                 for v, ok, obj in zip(raw, present, objects, strict=True)
             ]
         )
-        kind, columns[name] = _encode(spec, values, now, frozen.get(name), max_categories)
+        kind, columns[name] = encode_column(spec, values, now, frozen.get(name), max_categories)
         infos[name] = ColumnInfo(name, spec.display_label, _source(spec, crm), "field", kind, spec.explain)
     activity = (activities_index or graph.activities).aggregate(
         crm, list(index), now=now, half_life_days=half_life_days
@@ -301,164 +303,6 @@ def _applied(
         if yes:
             applied |= rows_of[obj]
     return applied
-
-
-def _present(values: Sequence[object]) -> list[bool]:
-    """`not _missing(v)` for each value; None, plain strings, floats and booleans (nearly every value) inline."""
-    return [
-        v is not None
-        and (
-            v.strip() != ""
-            if type(v) is str
-            else v == v  # only NaN differs from itself
-            if type(v) is float
-            else type(v) is bool or not _missing(v)
-        )
-        for v in values
-    ]
-
-
-def _encode(
-    spec: FeatureSpec,
-    values: Sequence[object],
-    now: datetime,
-    frozen: tuple[str, ...] | None,
-    max_categories: int,
-) -> tuple[ColumnKind, npt.NDArray[np.float64] | pd.Categorical[str]]:
-    """One feature's column, in the order of `values`.
-
-    Each branch reads the values mapped records hold (None, plain floats, booleans and strings) inline
-    and leaves anything else to the general reader: a function call per value per feature was most of
-    the cost of a 100k-lead frame.
-    """
-    if spec.type in ("category", "text"):
-        text_of = _Memo(_text)  # strings repeat heavily (sources, countries, titles)
-        texts = [text_of[v] if type(v) is str else _text(v) for v in values]
-        categories = frozen if frozen is not None else _categories(spec, texts, max_categories)
-        return "category", _categorical(texts, categories)
-    if spec.type == "boolean":
-        return "boolean", _floats([1.0 if v is True else 0.0 if v is False else _boolean(v) for v in values])
-    if spec.type == "date":
-        return "date", _floats([math.nan if v is None else _age_days(v, now) for v in values])
-    numbers = [
-        (v if math.isfinite(v) else math.nan) if type(v) is float else _number_value(v) for v in values
-    ]
-    return "number", _floats(numbers)
-
-
-def _floats(values: list[float]) -> npt.NDArray[np.float64]:
-    return np.array(values, dtype=np.float64)
-
-
-class _Memo(dict[str, _T]):
-    """Answers of a pure function of a string, each computed once, on first use."""
-
-    __slots__ = ("_compute",)
-
-    def __init__(self, compute: Callable[[str], _T]) -> None:
-        super().__init__()
-        self._compute = compute
-
-    def __missing__(self, key: str) -> _T:
-        value = self[key] = self._compute(key)
-        return value
-
-
-def _key(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def _categories(spec: FeatureSpec, texts: list[str | None], max_categories: int) -> tuple[str, ...]:
-    """Config order first (categories, then mapped values), then the most frequent others, sorted."""
-    configured = list(dict.fromkeys([*spec.categories, *spec.values.values()]))
-    known = {_key(c) for c in configured}
-    spelled: dict[str, str] = {}
-    counts: Counter[str] = Counter()
-    # Each distinct text is folded once, however many leads share it.
-    for text, seen in Counter(texts).items():
-        if text is None:
-            continue
-        key = _key(text)
-        if key not in known:
-            spelled[key] = min(spelled.get(key, text), text)
-            counts[key] += seen
-    room = max(max_categories - len(configured), 0)
-    extra = sorted(counts, key=lambda key: (-counts[key], key))[:room]
-    return (*configured[:max_categories], *sorted(spelled[key] for key in extra))
-
-
-def _categorical(values: Sequence[object], categories: Sequence[str]) -> pd.Categorical[str]:
-    """`values` as `categories`, matched by folded spelling (anything else is missing)."""
-    unique = list(dict.fromkeys(categories))
-    position = {category: code for code, category in enumerate(unique)}
-    # Of two categories folding alike, the later one wins.
-    code_of_key = {_key(category): position[category] for category in categories}
-    code_of = _Memo(lambda text: code_of_key.get(_key(text), -1))
-    codes = np.array(
-        [code_of[v] if type(v) is str or isinstance(v, str) else -1 for v in values], dtype=np.int64
-    )
-    dtype: pd.CategoricalDtype[str] = pd.CategoricalDtype(unique)
-    return pd.Categorical.from_codes(codes, dtype=dtype)
-
-
-def _missing(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    return isinstance(value, str) and not value.strip()
-
-
-def _text(value: object) -> str | None:
-    if _missing(value) or isinstance(value, datetime | date):
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = " ".join(str(value).split())[:_MAX_TEXT]
-    return text or None
-
-
-def _number_value(value: object) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.replace(",", "").strip())
-        except ValueError:
-            return math.nan
-    else:
-        return math.nan
-    return number if math.isfinite(number) else math.nan
-
-
-def _boolean(value: object) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        return math.nan if _missing(value) else float(value != 0)
-    if isinstance(value, str):
-        key = value.strip().casefold()
-        return 1.0 if key in _TRUE else 0.0 if key in _FALSE else math.nan
-    return math.nan
-
-
-def _age_days(value: object, now: datetime) -> float:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return math.nan
-    if isinstance(value, date) and not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if not isinstance(value, datetime):
-        return math.nan
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (now - value).total_seconds() / 86_400
 
 
 def _number(value: float) -> str:

@@ -14,11 +14,9 @@ import pandas as pd
 
 from mappings import Crm, FeatureSpec, Lead
 from scoring.activity import ACTIVITY_COLUMNS, ActivityIndex, epoch_seconds
+from scoring.feature_encoding import _FALSE, _MAX_TEXT, _TRUE
 from scoring.features import (
-    _FALSE,
     _GRAPH_SOURCES,
-    _MAX_TEXT,
-    _TRUE,
     ColumnInfo,
     ColumnKind,
     FeatureFrame,
