@@ -47,7 +47,8 @@ def run_cycle(ctx: CycleContext, *, dry_run: bool = False) -> RunReport:
     for crm in ctx.crms:
         out = report.crm(crm)
         try:
-            sync_crm(ctx, crm, out, run_key=str(report.run_id or "dry"), dry_run=dry_run)
+            with gc_policy.cycle():
+                sync_crm(ctx, crm, out, run_key=str(report.run_id or "dry"), dry_run=dry_run)
         except (QuotaExhaustedError, AuthError, RateLimitedError) as exc:
             out.stopped = str(exc)
         except ConnectorError as exc:

@@ -41,3 +41,33 @@ def test_cyclic_garbage_frozen_by_mistake_is_freed_by_the_next_full_pass() -> No
         assert ref() is None
     finally:
         gc_policy.reset()
+
+
+def test_a_cycle_has_no_full_pass_inside_and_frees_its_reference_cycles_at_the_end() -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    before = gc.get_threshold()
+    full_passes: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full_passes.append(1)
+
+    gc.callbacks.append(count)
+    try:
+        with gc_policy.cycle():
+            assert gc.get_threshold()[:2] == before[:2]
+            assert gc.get_threshold()[2] == gc_policy.NO_FULL_PASS
+            held = [[i, {"i": i}] for i in range(300_000)]  # survivors enough to set off full passes
+            node = Node()
+            ref = weakref.ref(node)
+            del node
+            assert full_passes == []
+            del held
+        assert gc.get_threshold() == before
+        assert ref() is None, "the end-of-cycle pass frees what the cycle left in reference cycles"
+        assert full_passes == [1]
+    finally:
+        gc.callbacks.remove(count)
