@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
-from connector.cursor import advance
+from connector.cursor import advance, parse_value
 from connector.errors import ConnectorError
 from connector.protocol import CRMConnector, RecordUpdate
 from mappings import Crm, Task, translate_batch
@@ -122,7 +122,8 @@ def pick_up_decisions(
       tier B; audit `review_overridden`. Without a score: completed, a problem, no override.
     - no or unreadable decision: completed with none, audit `review_completed_without_decision`, a problem.
     Unknown keys are ignored. A decision cancels (and closes) the lead's other open review tasks. The
-    cursor is the highest page stamp seen; a connector failure ends the read early with a problem.
+    cursor is the highest page stamp seen, or the task pull's `task_cursor` when a whole read found less;
+    a connector failure ends the read early with a problem.
     Without an open review task of ours nothing is read; before the first one exists the cursor starts at
     `task_cursor`, the cycle's pull cursor of the task object (so the first read does not scan every task
     the CRM ever stamped).
@@ -165,9 +166,24 @@ def pick_up_decisions(
         pickup.problems.append(
             f"{crm}: reading completed review tasks stopped early, resumes next cycle: {exc}"
         )
+    else:
+        high = _past_the_task_pull(high, task_cursor)
     if high is not None:
         pickup.cursor = advance(cursor, confirmed_up_to=high, run_started=run_started)
     return pickup
+
+
+def _past_the_task_pull(high: datetime | None, task_cursor: dict[str, Any] | None) -> datetime | None:
+    """How far a whole read confirms: its newest completed task, or the task pull's cursor if later.
+
+    The read's window ends where the cycle's task pull window ends, and it ran after the pull: a review
+    task stamped up to the pull's cursor and completed was in it. Open tasks return nothing, so without
+    this the window would stay open back to the last completed one and every cycle would search all the
+    tasks opened since (24k at 100k leads)."""
+    pulled = parse_value(task_cursor)
+    if pulled is None:
+        return high
+    return pulled if high is None or pulled > high else high
 
 
 def _merge(into: Pickup, one: Pickup) -> None:

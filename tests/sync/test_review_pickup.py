@@ -152,3 +152,19 @@ def test_no_open_review_task_means_no_call_and_the_first_read_starts_at_the_task
     calls.take()
     again = review_org.pick_up()
     assert (again.completed, calls.take()) == (0, {}), "decided: no open task, no call"
+
+
+def test_a_read_that_finds_nothing_completed_moves_on_to_the_task_pull(review_org: ReviewOrg) -> None:
+    """Open review tasks return nothing: the next read starts at the task pull's cursor, not back at the
+    last completed task, and a task completed later is still picked up."""
+    task = review_org.ask(review_org.decision())
+    started = datetime.now(UTC) + timedelta(minutes=1)
+    pulled_to = {"value": (datetime.now(UTC) - timedelta(seconds=30)).isoformat()}
+    first = pick_up_decisions(review_org.ctx, review_org.crm, run_started=started, task_cursor=pulled_to)
+    assert first.completed == 0 and first.cursor == pulled_to
+    earlier = {"value": (datetime.now(UTC) - timedelta(days=2)).isoformat()}
+    review_org.ctx.store.set_cursor(review_org.crm, "review_tasks", first.cursor)
+    review_org.complete(task, "Approve" if review_org.crm == "salesforce" else "approve")
+    second = pick_up_decisions(review_org.ctx, review_org.crm, run_started=started, task_cursor=earlier)
+    assert second.completed == 1, "completing stamps the task after the pull's cursor: it is found"
+    assert second.cursor is not None and second.cursor["value"] > pulled_to["value"], "never backwards"
