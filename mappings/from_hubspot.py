@@ -8,18 +8,14 @@ from datetime import datetime
 
 from mappings.config.crm import ActivityKind, CrmMapping, LifecycleStageLabel
 from mappings.field_reader import FieldReader
-from mappings.mapped import (
+from mappings.mapped import activity_kind, decision_of, feature_values, task_key, writeback_values
+from mappings.record_makers import (
     ACCOUNT_FIELDS,
     COMMON_FIELDS,
     OPPORTUNITY_FIELDS,
     PERSON_FIELDS,
     TASK_FIELDS,
-    activity_kind,
-    decision_of,
-    feature_values,
     maker,
-    task_key,
-    writeback_values,
 )
 from mappings.records import Account, Activity, CanonicalRecord, Contact, Opportunity, Task
 from mappings.wire import MAPPING_TYPES, BadValue, email_domain, is_free_mail, read_id

@@ -7,18 +7,14 @@ from datetime import UTC, datetime
 
 from mappings.config.crm import CrmMapping
 from mappings.field_reader import FieldReader
-from mappings.mapped import (
+from mappings.mapped import activity_kind, decision_of, feature_values, task_key, writeback_values
+from mappings.record_makers import (
     ACCOUNT_FIELDS,
     COMMON_FIELDS,
     OPPORTUNITY_FIELDS,
     PERSON_FIELDS,
     TASK_FIELDS,
-    activity_kind,
-    decision_of,
-    feature_values,
     maker,
-    task_key,
-    writeback_values,
 )
 from mappings.records import Account, Activity, CanonicalRecord, Contact, Lead, Opportunity, Task
 from mappings.wire import email_domain, is_free_mail
@@ -27,16 +23,8 @@ Builder = Callable[[FieldReader, CrmMapping, str, datetime], CanonicalRecord]
 # Record constructors by position (see `maker`), the fields in the order the builders read them.
 _LEAD = maker(
     Lead,
-    *COMMON_FIELDS,
+    *PERSON_FIELDS,
     "kind",
-    "email",
-    "name",
-    "company",
-    "domain",
-    "title",
-    "owner_id",
-    "account_id",
-    "created_at",
     "is_converted",
     "converted_at",
     "converted_contact_id",
@@ -88,7 +76,6 @@ def lead(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> 
     decoded, raw = writeback_values(r, mapping)
     return _LEAD(
         *_common(r, record_id),
-        "lead",
         email,
         _name(r),
         r.text("Company"),
@@ -99,6 +86,7 @@ def lead(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> 
         # the model the outcome. Leads reach their account through matching, like any other.
         None,
         r.timestamp("CreatedDate"),
+        "lead",
         r.boolean("IsConverted"),
         r.timestamp("ConvertedDate"),
         r.id("ConvertedContactId"),

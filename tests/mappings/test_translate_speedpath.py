@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mappings import CrmMapping, default_mapping, to_canonical, translate_batch
-from mappings.mapped import maker
 from mappings.problems import BatchResult
+from mappings.record_makers import maker
 from mappings.records import Activity, CanonicalRecord, Contact, Task
 
 GOLDEN = json.loads(
