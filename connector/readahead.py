@@ -13,13 +13,18 @@ joined before the caller goes on.
 
 `source` must be safe to advance from another thread while the caller does not touch it; whatever the
 caller does between items must not make requests of its own on the same pull, or they would overlap.
+
+`prefetch(make)` is the same idea one level up: the first item of a source the caller will only need
+later (the next object of a pull, while this one is used) is fetched on a worker thread from now on, and
+the rest are read when the caller gets to them. Same guarantees: errors where the item is asked for,
+and once the caller stops, the fetch in flight is waited for, the source closed and the worker joined.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -52,3 +57,69 @@ def read_ahead(source: Iterable[T], *, name: str = "leadq-read-ahead") -> Genera
             close = getattr(it, "close", None)
             if close is not None:
                 close()
+
+
+class Prefetched(Generic[T]):
+    """An iterable whose first item is being fetched on a worker thread since it was made: `prefetch`.
+
+    The worker builds the iterable (`make()`) and takes its first item, then stops; iterating yields that
+    item, then the rest, read on the caller's thread as any iterator would be (a connector's pull reads
+    its own pages ahead). Errors raised by `make()` or by the source reach the caller, unchanged, where
+    it asks for the item that failed. Iterate it once, or `close()` it: either way the fetch in flight
+    is waited for, the source is closed and the worker thread joined, as with `read_ahead`.
+    """
+
+    def __init__(self, make: Callable[[], Iterable[T]], *, name: str) -> None:
+        self._source: Iterator[T] | None = None
+        self._taken = False
+        self._closed = False
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._future: Future[T | object] = self._pool.submit(self._first, make)
+
+    def _first(self, make: Callable[[], Iterable[T]]) -> T | object:
+        # On the worker thread; the caller reads `_source` only after this future is done.
+        self._source = iter(make())
+        return _step(self._source)
+
+    def __iter__(self) -> Iterator[T]:
+        if self._taken:
+            raise RuntimeError("a prefetched iterable can be iterated only once")
+        self._taken = True
+        return self._items()
+
+    def _items(self) -> Generator[T, None, None]:
+        try:
+            first = self._future.result()  # the source's own exception, raised where the item is asked for
+            self._pool.shutdown(wait=True)  # the worker's part is done: its thread need not idle meanwhile
+            if first is _END:
+                return
+            yield cast(T, first)
+            assert self._source is not None
+            yield from self._source  # closing this generator closes the source too
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Wait for the first item if it is still being fetched, close the source, join the worker.
+
+        Safe to call more than once, and after the items ran out."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            wait([self._future])  # its outcome is nobody's now, unless the items were asked for
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def prefetch(make: Callable[[], Iterable[T]], *, name: str = "leadq-prefetch") -> Prefetched[T]:
+    """Start fetching the first item of `make()` on a worker thread now; iterate the result later.
+
+    For a source whose first item is slow (a query job the server runs before answering) while the
+    caller has other work first: the two overlap. `make` runs on the worker thread, so errors in building
+    the source wait for the caller too. `name` prefixes the worker thread's name.
+    """
+    return Prefetched(make, name=name)

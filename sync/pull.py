@@ -6,21 +6,16 @@ Nothing here writes to the state store: what was pulled is committed together wi
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
-
 from connector.cursor import advance
-from connector.protocol import CRMConnector
+from connector.protocol import ChangePage, CRMConnector, Deletion
+from connector.readahead import Prefetched, prefetch
 from mappings import (
     Account,
     Activity,
@@ -35,20 +30,16 @@ from mappings import (
 from sync.fields import (
     HUBSPOT_ASSOCIATIONS,
     SCORED_OBJECTS,
-    VOLATILE,
     pull_fields,
     pull_objects,
     writeback_fields,
 )
 from sync.report import CrmReport
+from sync.snapshots import SnapshotSpool, content_digests
 from sync.state import StateStore
-from sync.state.bulk import SnapshotPut
-from sync.state.columns import EncodedJSON, json_value
 from sync.world import Applied
 
 MAX_PROBLEMS_SHOWN = 20
-SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bytes of raw records a pull keeps in memory before spooling to disk
-SNAPSHOT_CHUNK = 5000  # raw records read back from the spool (and written to the store) at a time
 
 
 class Sink(Protocol):
@@ -57,102 +48,6 @@ class Sink(Protocol):
     def apply(self, records: Iterable[CanonicalRecord]) -> Applied: ...
 
     def refresh(self, echoes: Iterable[Lead]) -> None: ...
-
-
-class SnapshotSpool:
-    """The raw records of one pull, one JSON line each, kept out of memory until the commit stores them.
-
-    Held as dicts until the commit, they cost the process gigabytes at 100k leads (784k records); spooled,
-    a pull's memory is one page. Small pulls stay in memory; larger ones roll over to an unnamed file in
-    `folder` (next to the state store: the store keeps the same records, so the disk has room).
-    """
-
-    def __init__(self, folder: Path | None = None, *, in_memory: int = SPOOL_IN_MEMORY) -> None:
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-        self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by `close`, with the `Pulled`
-            max_size=in_memory,
-            mode="w+b",
-            dir=None if folder is None else str(folder),
-            prefix="leadq-pull-",
-        )
-        self.count = 0
-
-    def add(self, obj: str, puts: Iterable[SnapshotPut]) -> None:
-        """Append records of `obj`, after those added before."""
-        lines = [_encode(obj, put) for put in puts]
-        self._file.seek(0, io.SEEK_END)
-        self._file.write(b"".join(lines))
-        self.count += len(lines)
-
-    def add_pulled(
-        self, obj: str, records: Sequence[Mapping[str, Any]], ids: Sequence[str], digests: Sequence[str]
-    ) -> None:
-        """Append pulled records of `obj` with their ids and digests: the lines `add` writes for
-        `SnapshotPut(id, record, digest, _stamp(record))`, without building the `SnapshotPut`s."""
-        lines = [
-            _line(obj, record_id, digest, _stamp_text(record), record)
-            for record, record_id, digest in zip(records, ids, digests, strict=True)
-        ]
-        self._file.seek(0, io.SEEK_END)
-        self._file.write(b"".join(lines))
-        self.count += len(lines)
-
-    def chunks(
-        self, size: int = SNAPSHOT_CHUNK, *, encoded: bool = False
-    ) -> Iterator[tuple[str, list[SnapshotPut]]]:
-        """The records in the order they were added, as runs of one object of at most `size` records.
-
-        `encoded`: each record's values come as the JSON text spooled (`EncodedJSON`, which the store
-        writes as is) rather than decoded."""
-        self._file.seek(0)
-        obj: str | None = None
-        puts: list[SnapshotPut] = []
-        for line in self._file:
-            name, put = _decode(line, encoded)
-            if obj is not None and (name != obj or len(puts) >= size):
-                yield obj, puts
-                puts = []
-            obj = name
-            puts.append(put)
-        if obj is not None and puts:
-            yield obj, puts
-
-    def close(self) -> None:
-        """Drop the spooled records (the file, if any, has no name: closing it frees the disk)."""
-        self._file.close()
-
-    @property
-    def closed(self) -> bool:
-        return bool(self._file.closed)
-
-
-def _encode(obj: str, put: SnapshotPut) -> bytes:
-    stamp = None if put.modified_at is None else put.modified_at.isoformat()
-    return _line(obj, put.record_id, put.content_hash, stamp, put.values)
-
-
-def _line(obj: str, record_id: str, digest: str, stamp: str | None, values: Any) -> bytes:
-    # One line: the header as a JSON array, a tab, the values as JSON. Neither encoder writes a raw tab or
-    # line break (both are escaped inside strings), so the first tab ends the header.
-    header = orjson.dumps([obj, record_id, digest, stamp])
-    try:
-        text = orjson.dumps(values)
-    except TypeError:  # orjson stops at 64-bit integers; the store's JSON column takes any
-        text = json.dumps(values, separators=(",", ":"), allow_nan=False).encode()
-    return header + b"\t" + text + b"\n"
-
-
-def _decode(line: bytes, encoded: bool) -> tuple[str, SnapshotPut]:
-    header, _, values = line.rstrip(b"\n").partition(b"\t")
-    obj, record_id, digest, stamp = orjson.loads(header)
-    text = values.decode()
-    return obj, SnapshotPut(
-        record_id,
-        EncodedJSON(text) if encoded else json_value(text),
-        digest,
-        None if stamp is None else datetime.fromisoformat(stamp),
-    )
 
 
 @dataclass
@@ -180,56 +75,6 @@ class Pulled:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def content_digest(raw: Mapping[str, Any], ignored: frozenset[str]) -> str:
-    """Hash of a raw record without the values that change on every write (stamps, our own fields)."""
-    kept = {k: v for k, v in raw.items() if k not in ignored and k not in VOLATILE}
-    return hashlib.sha256(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
-
-
-def content_digests(records: Iterable[Mapping[str, Any]], ignored: frozenset[str]) -> list[str]:
-    """`content_digest` of each record, the same digests, at a page's pace.
-
-    The records of a page have the same keys, so the keys to leave out are found once per set of keys, and
-    each record is copied (one C call) and loses those few keys instead of being filtered key by key.
-    The JSON is written with sorted keys, so the copy's key order does not matter.
-    """
-    out: list[str] = []
-    keys: Any = None  # the keys of the record `drop` was worked out for
-    drop: list[Any] = []
-    sha256, dumps, option = hashlib.sha256, orjson.dumps, orjson.OPT_SORT_KEYS
-    for raw in records:
-        if type(raw) is not dict:
-            out.append(content_digest(raw, ignored))
-            continue
-        if keys is None or raw.keys() != keys:  # as sets: the same keys in any order
-            keys = raw.keys()
-            drop = [k for k in keys if k in ignored or k in VOLATILE]
-        kept = raw
-        if drop:
-            kept = raw.copy()
-            for key in drop:
-                del kept[key]
-        out.append(sha256(dumps(kept, option=option, default=str)).hexdigest())
-    return out
-
-
-def _stamp(raw: Mapping[str, Any]) -> datetime | None:
-    for name in ("SystemModstamp", "lastmodifieddate", "hs_lastmodifieddate"):
-        value = raw.get(name)
-        if isinstance(value, str) and value:
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00").replace("+0000", "+00:00"))
-            except ValueError:
-                return None
-    return None
-
-
-def _stamp_text(raw: Mapping[str, Any]) -> str | None:
-    """`_stamp(raw)` as the spool writes it (ISO text), or None."""
-    stamp = _stamp(raw)
-    return None if stamp is None else stamp.isoformat()
 
 
 def _fields(connector: CRMConnector, crm: Crm, obj: str, mapping: CrmMapping) -> list[str]:
@@ -270,23 +115,92 @@ def pull_changes(
     Objects come in `pull_objects` order (accounts and deals before the people matched to them, activity
     last), so feeding the world a page at a time builds the graph that feeding it everything at once would.
     The store is only read: the raw records wait in the returned `Pulled` for the commit.
+
+    While one object's pages are used, the next object's first page of changes and of deletions are
+    already being fetched (`_start`): otherwise leadq would idle while the CRM answers the first request
+    of each object (a Bulk API query job runs its whole query then). Objects are still applied in order,
+    and a failure of the next object surfaces at its turn.
     """
     pulled = Pulled(snapshots=SnapshotSpool(spool_dir))
     # Only the fields leadq writes are left out: a reviewer's override or decision is news.
     ours = writeback_fields(mapping)
+    names = list(objects or pull_objects(crm, mapping))
+    current: _Started | None = None
+    ahead: _Started | None = None
     try:
-        for obj in objects or pull_objects(crm, mapping):
+        for n, obj in enumerate(names):
             started = time.perf_counter()
+            current = ahead if ahead is not None else _start(connector, store, crm, mapping, obj, run_started)
+            ahead = None  # at most one object ahead: the next one starts once this one is under way
+            if n + 1 < len(names):
+                ahead = _start(connector, store, crm, mapping, names[n + 1], run_started)
             graph = _Feed(into, pulled)
-            _pull_object(connector, store, crm, mapping, obj, ours, run_started, report, graph, pulled)
+            _pull_object(current, crm, mapping, ours, run_started, store, report, graph, pulled)
+            current = None
             report.phase("pull", time.perf_counter() - started - graph.seconds)
             report.phase("graph", graph.seconds)
     except BaseException:
-        pulled.close()
+        # Stopped early: wait for what is in flight and close it, so no fetch or thread outlives the pull.
+        try:
+            for under_way in (current, ahead):
+                if under_way is not None:
+                    under_way.close()
+        finally:
+            pulled.close()
         raise
     report.rejected += len({(p.object, p.record_id) for p in pulled.problems})
     report.problems.extend(str(p) for p in pulled.problems[:MAX_PROBLEMS_SHOWN])
     return pulled
+
+
+@dataclass
+class _Started:
+    """One object's pull under way: its cursor, its first page of changes and of deletions being fetched on
+    worker threads, or the error that kept it from starting (raised at its turn, as if it came then)."""
+
+    obj: str
+    cursor: dict[str, Any] | None = None
+    changes: Prefetched[ChangePage] | None = None
+    deletions: Prefetched[list[Deletion]] | None = None
+    error: Exception | None = None
+
+    def close(self) -> None:
+        """Wait for the fetches in flight, close them and join their threads (no-op once iterated)."""
+        try:
+            if self.changes is not None:
+                self.changes.close()
+        finally:
+            if self.deletions is not None:
+                self.deletions.close()
+
+
+def _start(
+    connector: CRMConnector, store: StateStore, crm: Crm, mapping: CrmMapping, obj: str, run_started: datetime
+) -> _Started:
+    """Read `obj`'s cursor and fields (here: the store is this thread's), then start fetching its pages."""
+    try:
+        cursor = store.get_cursor(crm, obj)
+        fields = _fields(connector, crm, obj, mapping)
+    except Exception as exc:  # kept, and raised unchanged when the object's turn comes
+        return _Started(obj, error=exc)
+    # HubSpot pages come with their associations, and the connector reads the next page meanwhile.
+    associations = HUBSPOT_ASSOCIATIONS.get(obj, ()) if crm == "hubspot" else None
+    started = _Started(obj, cursor)
+    try:
+        started.changes = prefetch(
+            lambda: connector.pull_changes(
+                obj, fields, cursor, run_started=run_started, associations=associations
+            ),
+            name=f"leadq-pull-{obj}",
+        )
+        started.deletions = prefetch(
+            lambda: connector.pull_deletions(obj, cursor, run_started=run_started),
+            name=f"leadq-deleted-{obj}",
+        )
+    except BaseException:
+        started.close()
+        raise
+    return started
 
 
 FEED_BATCH = 50_000  # translated records handed to the world at once
@@ -328,25 +242,22 @@ class _Feed:
 
 
 def _pull_object(
-    connector: CRMConnector,
-    store: StateStore,
+    begun: _Started,
     crm: Crm,
     mapping: CrmMapping,
-    obj: str,
     ours: frozenset[str],
     run_started: datetime,
+    store: StateStore,
     report: CrmReport,
     graph: _Feed,
     pulled: Pulled,
 ) -> None:
-    cursor = store.get_cursor(crm, obj)
-    fields = _fields(connector, crm, obj, mapping)
+    if begun.error is not None:
+        raise begun.error
+    assert begun.changes is not None and begun.deletions is not None
+    obj, cursor = begun.obj, begun.cursor
     high: datetime | None = None
-    # HubSpot pages come with their associations, and the connector reads the next page meanwhile.
-    associations = HUBSPOT_ASSOCIATIONS.get(obj, ()) if crm == "hubspot" else None
-    for page in connector.pull_changes(
-        obj, fields, cursor, run_started=run_started, associations=associations
-    ):
+    for page in begun.changes:
         records = page.records
         report.pulled[obj] += len(records)
         if page.high_water is not None:
@@ -367,7 +278,7 @@ def _pull_object(
             pulled.echoes.extend(people)
             graph.refresh(people)
             report.echoes += len(echoed)
-    for deletions in connector.pull_deletions(obj, cursor, run_started=run_started):
+    for deletions in begun.deletions:
         ids = [d.id for d in deletions]
         pulled.deleted.setdefault(obj, []).extend(ids)
         graph.apply([_deleted_record(crm, obj, i) for i in ids])

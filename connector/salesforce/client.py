@@ -176,6 +176,12 @@ class SalesforceClient:
 
     def _once(self, what: str, fn: Callable[[Salesforce], T]) -> T:
         self.budget.check(what)
+        try:
+            return self._signed_in(what, fn)
+        finally:
+            self.budget.done()
+
+    def _signed_in(self, what: str, fn: Callable[[Salesforce], T]) -> T:
         sf = self.sf
         try:
             return fn(sf)

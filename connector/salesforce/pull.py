@@ -13,8 +13,9 @@ retried on its own.
 
 Read-ahead: the next REST page, or the next Bulk results chunk, is requested on a worker thread
 (`connector.readahead`) while the caller uses the current one, so the CRM answers while leadq parses and
-translates. The requests and their order are unchanged, one in flight at a time; the caller must not call
-the same client between pages of a pull (sync does not).
+translates. A pull's requests and their order are unchanged, one in flight at a time. Other calls on the
+same client may run meanwhile (sync starts the next object's pull while it works on this one): sign-in,
+the quota share and the call log are thread-safe.
 
 Ordering and `high_water`: REST pages come oldest first (`ORDER BY SystemModstamp, Id`), so every REST
 page's `high_water` is a safe cursor position. Bulk results come unordered (an `ORDER BY` would disable PK

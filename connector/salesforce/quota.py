@@ -50,6 +50,7 @@ class QuotaBudget:
             self._baseline: int | None = None
             self._used: int | None = None
             self._limit: int | None = None
+            self._in_flight = 0
 
     def observe(self, used: int, limit: int) -> None:
         """Record one response's header. The first of a cycle sets the baseline (it counted itself)."""
@@ -69,11 +70,14 @@ class QuotaBudget:
         return QuotaUsage(self._used, self._limit, cycle, allowed)
 
     def check(self, what: str) -> None:
-        """Raise `QuotaExhaustedError` (code `LEADQ_QUOTA_SHARE`) before `what` if the share is spent."""
+        """Raise `QuotaExhaustedError` (code `LEADQ_QUOTA_SHARE`) before `what` if the share is spent,
+        counting calls that passed this check and are not answered yet; otherwise hold a place for `what`
+        until `done()`."""
         with self._lock:
             u = self._usage()
-        if u.cycle_allowed is None or u.cycle_used < u.cycle_allowed:
-            return
+            if u.cycle_allowed is None or u.cycle_used + self._in_flight < u.cycle_allowed:
+                self._in_flight += 1
+                return
         raise QuotaExhaustedError(
             f"stopped before {what}: this cycle has used {u.cycle_used} API calls, its share of "
             f"{self.share:.0%} of the org's daily limit of {u.org_limit} (the org has used {u.org_used} "
@@ -81,6 +85,11 @@ class QuotaBudget:
             crm="salesforce",
             code=SHARE_CODE,
         )
+
+    def done(self) -> None:
+        """A call that passed `check` was answered (or failed): its place is free again."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
 
 
 def org_limit_error(what: str, used: int | None, limit: int | None) -> QuotaExhaustedError:

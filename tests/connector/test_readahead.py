@@ -1,5 +1,5 @@
-"""`read_ahead`: items in order, one fetched ahead on a worker thread and never more, errors where the item
-was asked for, and nothing left running once the caller stops."""
+"""`read_ahead` and `prefetch`: items in order, fetched ahead on a worker thread and never further, errors
+where the item was asked for, and nothing left running once the caller stops."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.readahead import read_ahead
+from connector.readahead import prefetch, read_ahead
 
 WAIT_S = 30.0  # a liveness bound for a background fetch that must happen, not a speed threshold
 
@@ -125,3 +125,96 @@ def test_an_exception_in_the_caller_stops_the_read_ahead() -> None:
 def test_an_empty_source_yields_nothing_and_joins_the_worker() -> None:
     assert list(read_ahead(iter(()), name="ra-empty")) == []
     assert not _workers("ra-empty")
+
+
+# ---- prefetch: the first item now, the rest when the caller gets to them ---------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(pages=st.integers(0, 8))
+def test_prefetch_fetches_the_first_item_on_a_worker_before_it_is_asked_for(pages: int) -> None:
+    source = Source(pages)
+    ahead = prefetch(lambda: source, name="pf-first")
+    if pages:
+        # Nobody iterates yet: without the prefetch page 0 would only be fetched at the first `next()`.
+        assert source.fetched[0].wait(WAIT_S)
+    assert list(ahead) == list(range(pages))
+    assert source.started == pages and source.closed
+    assert all(t.startswith("pf-first") for t in source.threads[:1]), "the first on the worker thread"
+    assert all(not t.startswith("pf-first") for t in source.threads[1:]), "the rest on the caller's thread"
+    assert not _workers("pf-first")
+
+
+def test_prefetch_fetches_only_the_first_item_ahead() -> None:
+    source = Source(5)
+    ahead = prefetch(lambda: source, name="pf-one")
+    assert source.fetched[0].wait(WAIT_S)
+    assert source.started == 1, "one item and no more until the caller asks"
+    items = iter(ahead)
+    assert next(items) == 0 and source.started == 1
+    assert next(items) == 1 and source.started == 2
+    with pytest.raises(RuntimeError, match="only once"):
+        iter(ahead)
+    assert list(items) == [2, 3, 4]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_prefetch_errors_surface_unchanged_where_their_item_is_asked_for(data: st.DataObject) -> None:
+    pages = data.draw(st.integers(1, 8))
+    fail_at = data.draw(st.integers(0, pages - 1))
+    source = Source(pages, fail_at)
+    ahead = prefetch(lambda: source, name="pf-error")
+    got: list[int] = []
+    with pytest.raises(PageFailedError) as raised:
+        for item in ahead:
+            got.append(item)
+    assert got == list(range(fail_at))
+    assert raised.value is source.error and str(raised.value) == f"page {fail_at} failed: HTTP 503"
+    assert source.started == fail_at + 1 and source.closed
+    assert not _workers("pf-error")
+
+
+def test_an_error_building_the_source_surfaces_when_the_items_are_asked_for() -> None:
+    error = PageFailedError("cannot start the pull: HTTP 400")
+
+    def make() -> Iterator[int]:
+        raise error
+
+    ahead = prefetch(make, name="pf-make")
+    with pytest.raises(PageFailedError) as raised:
+        list(ahead)
+    assert raised.value is error
+    assert not _workers("pf-make")
+
+
+def test_closing_a_prefetch_never_iterated_waits_for_its_fetch_closes_the_source_and_joins() -> None:
+    release = threading.Event()
+    source = Source(4)
+
+    def slow() -> Iterator[int]:
+        for item in source:
+            assert release.wait(WAIT_S)
+            yield item
+
+    ahead = prefetch(slow, name="pf-close")
+    assert source.fetched[0].wait(WAIT_S)  # the first fetch is in flight, held on `release`
+    closer = threading.Thread(target=ahead.close, name="closer")
+    closer.start()
+    closer.join(0.05)
+    assert closer.is_alive(), "close() waits for the fetch in flight"
+    release.set()
+    closer.join(WAIT_S)
+    assert not closer.is_alive()
+    assert source.started == 1 and source.closed, "the source was closed and started nothing more"
+    assert not _workers("pf-close")
+    ahead.close()  # a second close is harmless
+
+
+def test_stopping_part_way_through_a_prefetch_closes_the_source() -> None:
+    source = Source(6)
+    items = iter(prefetch(lambda: source, name="pf-stop"))
+    assert [next(items), next(items)] == [0, 1]
+    items.close()  # type: ignore[attr-defined]
+    assert source.started == 2 and source.closed
+    assert not _workers("pf-stop")

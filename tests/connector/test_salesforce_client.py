@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from connector.errors import AuthConfigError, AuthError, ConnectorConfigError, QuotaExhaustedError
 from connector.protocol import RecordUpdate, WriteStatus
 from connector.salesforce import SalesforceConnector, SalesforceSettings, Secret
+from connector.salesforce.quota import SHARE_CODE, QuotaBudget
 from sandbox import FaultConfig, LimitConfig, SandboxServer
 from tests.connector.test_salesforce_support import (
     FAST,
@@ -115,6 +116,25 @@ def test_cycle_stops_at_its_share_of_the_daily_quota(sandbox: SandboxServer) -> 
     assert len([next(again) for _ in range(9)]) == 9
     with pytest.raises(QuotaExhaustedError, match="the org has used 20 in the last 24 hours"):
         next(again)
+
+
+def test_a_call_in_flight_holds_its_place_in_the_share() -> None:
+    budget = QuotaBudget(share=0.25)
+    budget.observe(used=10, limit=40)  # baseline 9: one call used, ten allowed
+    for _ in range(8):
+        budget.check("a page")
+        budget.done()
+    budget.observe(used=18, limit=40)  # nine used: one place left
+    budget.check("the next object's first page")  # another thread's call, not answered yet
+    with pytest.raises(QuotaExhaustedError) as info:
+        budget.check("this object's next page")
+    assert info.value.code == SHARE_CODE
+    budget.observe(used=19, limit=40)
+    budget.done()
+    with pytest.raises(QuotaExhaustedError, match="used 10 API calls"):
+        budget.check("one more")
+    budget.begin_cycle()
+    budget.check("a fresh cycle's first call")
 
 
 def test_request_limit_exceeded_stops_and_keeps_what_is_done(sandbox: SandboxServer) -> None:

@@ -21,8 +21,9 @@ from sandbox import SandboxServer
 from sync.commit import Commit, commit
 from sync.context import CycleContext
 from sync.cycle import run_cycle, update_graph
-from sync.pull import Pulled, SnapshotSpool, pull_changes
+from sync.pull import Pulled, pull_changes
 from sync.report import CrmReport
+from sync.snapshots import SnapshotSpool
 from sync.state.bulk import SnapshotPut
 from sync.state.columns import EncodedJSON, json_value
 from sync.world import Applied, World

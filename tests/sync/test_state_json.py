@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync.pull import SnapshotSpool
+from sync.snapshots import SnapshotSpool
 from sync.state import StateStore
 from sync.state.bulk import SnapshotPut
 from sync.state.columns import EncodedJSON

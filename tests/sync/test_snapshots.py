@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync.fields import VOLATILE
-from sync.pull import SnapshotSpool, _stamp, content_digest, content_digests
+from sync.snapshots import SnapshotSpool, _stamp, content_digest, content_digests
 from sync.state.bulk import SnapshotPut
 
 
@@ -163,3 +163,16 @@ def _json_safe(value: Any) -> bool:
 def _bytes(spool: SnapshotSpool) -> bytes:
     spool._file.seek(0)
     return bytes(spool._file.read())
+
+
+def test_integers_beyond_64_bits_have_a_digest_and_a_spool_line() -> None:
+    big = {"Id": "00Q1", "Name": "Ada", "AnnualRevenue": 2**70}
+    other = {**big, "AnnualRevenue": 2**70 + 1}
+    digest = content_digest(big, OURS)
+    assert content_digests([big, other], OURS) == [digest, content_digest(other, OURS)]
+    assert digest != content_digest(other, OURS)
+    assert content_digest({**big, "SystemModstamp": "2026-01-01T00:00:00Z"}, OURS) == digest
+    spool = SnapshotSpool(in_memory=64)
+    spool.add_pulled("Lead", [big], ["00Q1"], [digest])
+    [(obj, [put])] = list(spool.chunks())
+    assert (obj, put.record_id, put.values, put.content_hash) == ("Lead", "00Q1", big, digest)
