@@ -14,6 +14,7 @@ import os
 import random
 import resource
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,14 +61,52 @@ class CycleResult:
     stopped: str | None
     model_version: str
     gc_s: float = 0.0  # of `seconds`, spent in the cyclic garbage collector (spread over the phases)
+    peak_rss_mb: float = 0.0  # the process's highest RSS seen during this cycle (0: not measurable here)
 
     @classmethod
-    def of(cls, report: CrmReport, seconds: float, gc_s: float = 0.0) -> CycleResult:
+    def of(
+        cls, report: CrmReport, seconds: float, gc_s: float = 0.0, peak_rss_mb: float = 0.0
+    ) -> CycleResult:
         return cls(
             report.crm, seconds, dict(report.phases), dict(report.api_calls), dict(report.pulled),
             report.scored, report.written, report.echoes, report.tasks_created, report.stopped,
-            report.model_version, gc_s,
+            report.model_version, gc_s, peak_rss_mb,
         )  # fmt: skip
+
+
+def rss_mb() -> float:
+    """The process's resident set size now, in MB (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return 0.0
+
+
+class RssPeak:
+    """The highest RSS while installed, sampled every `every` seconds by a thread: `ru_maxrss` is the whole
+    process's, so it cannot tell which cycle (or CRM) set the peak."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        self.peak_mb = 0.0
+        self._every = every
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="rss-peak", daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            self.peak_mb = max(self.peak_mb, rss_mb())
+            if self._done.wait(self._every):
+                return
+
+    def __enter__(self) -> RssPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, rss_mb())
 
 
 class GcTimer:
@@ -138,14 +177,17 @@ def _cycle(ctx: CycleContext, crm: Crm, profile_to: Path | None) -> CycleResult:
     started = time.perf_counter()
     if profiler is not None:
         profiler.enable()
-    with GcTimer() as collector:
+    with GcTimer() as collector, RssPeak() as memory:
         report = run_cycle(ctx)
     if profiler is not None:
         profiler.disable()
         assert profile_to is not None
         profiler.dump_stats(str(profile_to))
-    result = CycleResult.of(report.crms[crm], time.perf_counter() - started, collector.seconds)
+    result = CycleResult.of(
+        report.crms[crm], time.perf_counter() - started, collector.seconds, memory.peak_mb
+    )
     phases = " ".join(f"{k} {v:.1f}" for k, v in result.phases.items()) + f"; gc {result.gc_s:.1f}"
+    phases += f"; peak RSS {result.peak_rss_mb:,.0f} MB"
     print(
         f"  {crm}: {result.seconds:.1f} s, pulled {sum(result.pulled.values()):,}, scored {result.scored:,}, "
         f"written {result.written:,}, {sum(result.api_calls.values()):,} calls ({phases})",

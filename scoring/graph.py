@@ -102,6 +102,18 @@ class AccountGraph(GraphView):
         nx_clear_cache(self._g)
         return {(key[1], key[2]) for key in p.affected if key in nodes}
 
+    def refresh(self, people: Iterable[Lead]) -> None:
+        """Hold these records instead of the versions `update` kept, where nothing matching reads differs.
+
+        A person pulled again with only our writeback fields changed (an echo) is not fed to `update`;
+        without this the graph would keep the previous record of every unlinked lead alive beside the
+        world's new one (~480 bytes a person once scores are written)."""
+        for person in people:
+            key = person_key(person)
+            old = self._unlinked.get(key)
+            if old is not None and _same_match_input(old, person):
+                self._unlinked[key] = person
+
     # ---- applying records ---------------------------------------------------------------------------
 
     def _delete(self, record: Record, p: _Pending) -> None:
@@ -329,3 +341,16 @@ def _epoch(moment: datetime | date | None) -> float | None:
     if not isinstance(moment, datetime):
         moment = datetime(moment.year, moment.month, moment.day)
     return float(epoch_seconds(moment))
+
+
+def _same_match_input(old: Lead, new: Lead) -> bool:
+    """Whether matching would read the same from both records (what `AccountMatcher` and the keys use)."""
+    return (
+        old.crm == new.crm
+        and old.id == new.id
+        and old.deleted == new.deleted
+        and old.account_id == new.account_id
+        and old.email == new.email
+        and old.domain == new.domain
+        and old.company == new.company
+    )

@@ -236,3 +236,42 @@ def test_hostile_input_never_crashes(
     registrable_domain(website)
     email_domain(email)
     normalise_company(company)
+
+
+@given(st.sampled_from(["Acme Widgets", "Globex Corporation", "Initech", "ab"]))
+def test_block_keys_are_shared_between_leads_of_one_company(company: str) -> None:
+    # Two separate but equal company strings, as two records decoded from JSON carry them.
+    first = Lead(crm="salesforce", id="1", company="".join(list(company)))
+    second = Lead(crm="salesforce", id="2", company="".join(list(company)))
+    a, b = lead_match_keys(first)[1], lead_match_keys(second)[1]
+    assert a == b
+    assert all(x is y for x, y in zip(a, b, strict=True))
+
+
+_INDEX_KEYS = st.tuples(
+    st.lists(st.sampled_from(["a.com", "b.com", "c.com"]), max_size=2, unique=True).map(tuple),
+    st.lists(st.sampled_from(["acme", "glob", "init"]), max_size=2, unique=True).map(tuple),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["L1", "L2", "L3", "L4"]), st.none() | _INDEX_KEYS), max_size=30))
+def test_candidate_index_answers_as_a_plain_reverse_index(
+    puts: list[tuple[str, tuple[tuple[str, ...], tuple[str, ...]] | None]],
+) -> None:
+    # Singletons are stored without a set: the answers must be those of item -> keys, searched naively.
+    index: CandidateIndex[str] = CandidateIndex()
+    filed: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for item, keys in puts:
+        index.put(item, keys)
+        if keys is None:
+            filed.pop(item, None)
+        else:
+            filed[item] = keys
+        assert len(index) == len(filed)
+        for domain in ("a.com", "b.com", "c.com"):
+            for block in ("acme", "glob", "init"):
+                query = ((domain,), (block,))
+                expected = {i for i, (ds, bs) in filed.items() if domain in ds or block in bs}
+                assert index.candidates(query) == expected
+        assert index.candidates(((), ())) == set()

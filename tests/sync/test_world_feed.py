@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+import copy
+from dataclasses import replace
 
-from mappings import Account, CanonicalRecord, Lead
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mappings import Account, CanonicalRecord, Contact, Lead
 from sync.world import World
 from tests.scoring.graph_streams import SF, NetworkxGraph, batches, graph_state
 
@@ -29,3 +33,87 @@ def test_rescore_names_only_known_people_of_the_worlds_crm() -> None:
     ]
     assert world.apply(stream).rescore == {"00Q1"}
     assert world.apply([Lead(crm=SF, id="00Q1", deleted=True)]).rescore == set()
+
+
+_TEXT = st.sampled_from(["005A", "005B", "Acme", "acme.com", "VP Sales", "Banking", ""]).map(
+    lambda s: "".join(list(s))  # a fresh string object each time, as the JSON decoder makes them
+)
+_WRITEBACK = st.dictionaries(st.sampled_from(["score", "tier", "reasons"]), st.none() | st.integers(0, 100))
+
+
+@st.composite
+def _people(draw: st.DrawFn) -> list[Lead]:
+    people = []
+    for n in range(draw(st.integers(1, 8))):
+        wb = draw(_WRITEBACK)
+        raw: dict[str, object] = draw(st.sampled_from([dict(wb), dict.fromkeys(wb), {}]))
+        cls = draw(st.sampled_from([Lead, Contact]))
+        people.append(
+            cls(
+                crm=SF, id=f"p{n}", owner_id=draw(st.none() | _TEXT), account_id=draw(st.none() | _TEXT),
+                domain=draw(_TEXT), title=draw(_TEXT), company=draw(_TEXT),
+                fields={"industry": draw(_TEXT), "employees": draw(st.none() | st.floats(0, 10)), "x": True},
+                writeback=wb, writeback_raw=raw,
+            )
+        )  # fmt: skip
+    return people
+
+
+@settings(max_examples=200, deadline=None)
+@given(_people(), st.booleans())
+def test_shared_writeback_leaves_every_person_equal_to_what_was_pulled(
+    people: list[Lead], echo: bool
+) -> None:
+    pulled = copy.deepcopy(people)
+    pulled_by_id = {p.id: p for p in pulled}
+    world = World(SF)
+    if echo:
+        world.apply([replace(p, title="before") for p in people])
+        world.refresh(people)
+    else:
+        world.apply(people)
+    for original in pulled:
+        kept = world.people[original.id]
+        assert kept == original
+        assert type(kept) is type(original)
+        assert dict(kept.fields) == dict(original.fields)
+        assert dict(kept.writeback) == dict(original.writeback)
+        assert dict(kept.writeback_raw) == dict(original.writeback_raw)
+    # Unwritten writeback mappings (the same slots in the same order, all None) are one mapping, for both
+    # attributes; another order is another mapping, so iterating over a record's slots keeps its order.
+    kept_people = list(world.people.values())
+    for a in kept_people:
+        for b in kept_people:
+            unwritten = dict.fromkeys(a.writeback)
+            same_order = list(a.writeback) == list(b.writeback)
+            if same_order and a.writeback == a.writeback_raw == b.writeback == b.writeback_raw == unwritten:
+                assert a.writeback is b.writeback_raw
+        assert list(a.writeback) == list(pulled_by_id[a.id].writeback)
+        assert list(a.writeback_raw) == list(pulled_by_id[a.id].writeback_raw)
+
+
+def test_written_values_keep_their_own_mappings() -> None:
+    world = World(SF)
+    scored = Lead(crm=SF, id="00Q1", writeback={"score": 71, "tier": None}, writeback_raw={"score": "71"})
+    fresh = Lead(crm=SF, id="00Q2", writeback={"score": None}, writeback_raw={"score": None})
+    world.apply([scored, fresh])
+    assert world.people["00Q1"].writeback is scored.writeback
+    assert world.people["00Q1"].writeback_raw is scored.writeback_raw
+    assert world.people["00Q2"].writeback == {"score": None}
+
+
+def test_refreshed_echoes_replace_what_the_graph_kept_and_match_the_same() -> None:
+    world = World(SF)
+    account = Account(crm=SF, id="001A", name="Acme", website="acme.com")
+    first = Lead(crm=SF, id="00Q1", email="ann@acme.com", company="Acme", writeback={"score": None})
+    moved = Lead(crm=SF, id="00Q2", email="bo@acme.com", company="Acme")
+    world.apply([account, first, moved])
+    before = world.graph.matches_of([first, moved])
+    echo = replace(first, writeback={"score": 71})
+    renamed = replace(moved, company="Globex")  # not an echo: the graph must keep what it matched on
+    world.refresh([echo, renamed])
+    # The graph holds the new record, not the one it was fed (else both stay alive).
+    assert world.graph._unlinked[("lead", SF, "00Q1")] is echo
+    assert world.graph._unlinked[("lead", SF, "00Q2")] is moved
+    assert world.graph.matches_of([echo, moved]) == before
+    assert world.people["00Q1"] is echo
