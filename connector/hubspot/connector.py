@@ -12,7 +12,8 @@ from connector.cursor import Window, window
 from connector.errors import ConnectorConfigError
 from connector.hubspot import associations, describe, scopes, write
 from connector.hubspot import tasks as engagements
-from connector.hubspot.associations import with_associations
+from connector.hubspot.associations import pages_with_associations
+from connector.hubspot.associations import read_associations as associations_of
 from connector.hubspot.client import API_ERRORS, HubSpotApis, api_error, next_after, raw_json
 from connector.hubspot.pull import WindowSearch, stamp_property
 from connector.hubspot.settings import HubSpotSettings
@@ -71,10 +72,10 @@ class HubSpotConnector:
         (`lastmodifieddate` for contacts, `hs_lastmodifieddate` otherwise) and `hs_object_id`.
 
         With `associations` (to-types, possibly none), each record also carries its associated ids as
-        `{"associations": {to_type: {"results": [{"id": ...}]}}}`, read page by page, and the next page
-        (its search, then its association reads) is read on a worker thread while the caller uses this
-        one: the same requests in the same order, one at a time. Without it nothing is read ahead, since
-        the caller may then make calls of its own between pages.
+        `{"associations": {to_type: {"results": [{"id": ...}]}}}`, read for several pages at once (up to
+        `association_batch_size` ids a call, see `pages_with_associations`), and the next page is read on
+        a worker thread while the caller uses this one, one request at a time. Without it nothing is read
+        ahead, since the caller may then make calls of its own between pages.
         """
         w = self.window(cursor, run_started=run_started)
         search = WindowSearch(self._apis, obj, fields, to_ms(w.start), to_ms(w.end))
@@ -82,13 +83,13 @@ class HubSpotConnector:
             for records, high in search.pages():
                 yield ChangePage(object=obj, records=records, high_water=high)
             return
-        to_types = tuple(associations)
-        pages = (
-            ChangePage(
-                object=obj, records=with_associations(self._apis, obj, records, to_types), high_water=high
-            )
-            for records, high in search.pages()
+        linked = pages_with_associations(
+            search.pages(),
+            tuple(associations),
+            lambda ids, to_type: associations_of(self._apis, obj, ids, to_type),
+            self.settings.association_batch_size,
         )
+        pages = (ChangePage(object=obj, records=records, high_water=high) for records, high in linked)
         yield from read_ahead(pages, name=f"leadq-search-{obj}")
 
     def pull_deletions(

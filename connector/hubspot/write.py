@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from connector.hubspot.batches import Batcher, input_error
-from connector.hubspot.client import HubSpotApis, raw_json
+from connector.hubspot.client import HubSpotApis, Json, raw_json
 from connector.hubspot.wire import wire_value
 from connector.protocol import RecordUpdate, WriteOutcome, WriteStatus
 
@@ -44,8 +44,9 @@ def apply_updates(apis: HubSpotApis, obj: str, updates: Sequence[RecordUpdate]) 
 
     def send(indices: list[int]) -> Any:
         # The body as the JSON it serialises to (`BatchInputSimplePublicObjectBatchInput`): the generated client
-        # sends dicts as they are, and a model per record cost more than the rest of the call.
-        body = {"inputs": [{"id": keys[i], "properties": wire[i]} for i in indices]}
+        # sends dicts as they are, and a model per record cost more than the rest of the call; as `Json`, the
+        # client does not walk it either.
+        body = Json(inputs=[{"id": keys[i], "properties": wire[i]} for i in indices])
         return raw_json(apis.objects_batch.update, obj, batch_input_simple_public_object_batch_input=body)
 
     def judge(indices: list[int], answer: Any) -> dict[int, WriteOutcome]:
