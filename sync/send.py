@@ -5,6 +5,10 @@ at start-up is one whose outcome a crash hid, and is simply sent again (field up
 tasks are looked up by key in the CRM before being created). Retryable failures go back to the outbox for
 the next cycle until `MAX_ATTEMPTS`, then are parked with the CRM's reason; a record the CRM rejects is
 parked at once. Quota exhaustion stops the phase: what is left stays in the outbox.
+
+Claimed batches are pipelined (see `Sender`): after a kill, up to two batches can be found `sent` (the one
+on the wire and the next, claimed meanwhile); recovery requeues both, and the second's claim then counts
+as an attempt although it was never sent.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,8 +62,50 @@ def recover_in_flight(store: StateStore, crm: str) -> int:
     return len(items)
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One connector call of a claimed batch: the field updates of one object, or (`tasks` not empty) the
+    batch's tasks."""
+
+    items: Sequence[OutboxItem]
+    obj: str  # the object updated; unused for tasks
+    updates: Sequence[RecordUpdate] = ()
+    tasks: Sequence[TaskSpec] = ()
+
+    def outcome_keys(self) -> list[str]:
+        """The outcome key of each item, in order (for outcomes made up when the whole call failed)."""
+        return [u.id for u in self.updates] if not self.tasks else [t.idempotency_key for t in self.tasks]
+
+
+@dataclass
+class _Sent:
+    """What the worker brings back from one batch: each call made with its outcomes, in order; the calls
+    not made; and the exception that stopped it, if one did."""
+
+    made: list[tuple[_Call, list[WriteOutcome]]]
+    not_made: list[_Call]
+    error: BaseException | None = None
+
+    @property
+    def refused(self) -> bool:
+        """The quota refused something: nothing more is sent this phase."""
+        return any(_refused(o) for _, outcomes in self.made for o in outcomes)
+
+
+def _refused(outcome: WriteOutcome) -> bool:
+    return not outcome.ok and outcome.code in QUOTA_CODES
+
+
 class Sender:
-    """Sends one CRM's pending outbox items."""
+    """Sends one CRM's pending outbox items.
+
+    Pipelined: while one claimed batch is on the wire (one worker thread, one batch in flight, never more:
+    the discipline of `connector.readahead`), the caller's thread settles the batch before and claims and
+    prepares the next. The CRM and leadq no longer take turns waiting for each other, and requests keep
+    their order. The store is touched only from the caller's thread, the connector only from the worker
+    while a batch is in flight: `on_tasks_created` and `should_stop` run on the caller's thread and must not
+    use the connector. `batch_size` outbox items are claimed at a time.
+    """
 
     def __init__(
         self,
@@ -68,6 +116,7 @@ class Sender:
         *,
         on_tasks_created: TasksCreated | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        batch_size: int = CLAIM,
     ) -> None:
         self.store = store
         self.connector = connector
@@ -75,38 +124,104 @@ class Sender:
         self.report = report
         self.on_tasks_created = on_tasks_created
         self.should_stop = should_stop
+        self.batch_size = batch_size
         self._retry_later: list[int] = []
-        self._quota_hit = False
 
     def send_all(self) -> None:
-        """Send until the outbox is empty, the quota stops us, or a stop was requested."""
+        """Send until the outbox is empty, the quota stops us, or a stop was requested.
+
+        A stop (quota, auth, rate limit, `should_stop`) lets the batch in flight finish and settles it;
+        what was claimed and not sent goes back to pending untouched. Any other exception from the
+        connector reaches the caller unchanged once the worker is joined, after the calls made before it
+        are settled (the items of the call that raised stay `sent`, for `recover_in_flight`).
+        """
         started = time.perf_counter()
         try:
-            while not self.should_stop():
-                items = self.store.claim_pending_many(CLAIM, self.crm)
-                if not items:
-                    break
-                try:
-                    self._send(items)
-                except (QuotaExhaustedError, AuthError, RateLimitedError) as exc:
-                    self._release(items)
-                    self.report.stopped = str(exc)
-                    break
-                if self._quota_hit:
-                    break
+            # Leaving `with` (normally or by an exception) waits for the batch in flight and joins the worker.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"leadq-send-{self.crm}") as pool:
+                self._pipeline(pool)
         finally:
             for item_id in self._retry_later:
                 self.store.requeue(item_id)
             self.report.pending = self.store.count_pending(self.crm)
             self.report.phase("write", time.perf_counter() - started)
 
-    def _release(self, items: Sequence[OutboxItem]) -> None:
-        held = []
+    def _pipeline(self, pool: ThreadPoolExecutor) -> None:
+        claimed = self._claim()
+        in_flight = pool.submit(self._transmit, self._calls(claimed)) if claimed else None
+        while in_flight is not None:
+            # Batch N+1 is claimed (committed as `sent`) and prepared while N is on the wire.
+            following = self._claim()
+            calls = self._calls(following)
+            sent = in_flight.result()  # the worker catches everything: this only waits
+            in_flight = None
+            # Whether to go on is known from the outcomes alone, before settling them: nothing is sent
+            # after a stop was seen, as before the pipeline.
+            if following and sent.error is None and not sent.refused and not self.should_stop():
+                in_flight = pool.submit(self._transmit, calls)
+            elif following:
+                self.store.release([item.id for item in following])  # claimed, never sent: no attempt
+            self._settle(sent)  # batch N, while N+1 is on the wire
+
+    def _claim(self) -> list[OutboxItem]:
+        return [] if self.should_stop() else self.store.claim_pending_many(self.batch_size, self.crm)
+
+    @staticmethod
+    def _calls(items: Sequence[OutboxItem]) -> list[_Call]:
+        """A batch's connector calls, in order: the updates of each object, then the tasks."""
+        by_object: dict[str, list[OutboxItem]] = defaultdict(list)
+        tasks: list[OutboxItem] = []
         for item in items:
-            current = self.store.outbox_item(item.id)
-            if current is not None and current.state == "sent":
-                held.append(item.id)
-        self.store.release(held)
+            (tasks if item.kind == "task" else by_object[item.object]).append(item)
+        calls = [
+            _Call(
+                group, obj, updates=[RecordUpdate(str(i.record_id), dict(i.payload["values"])) for i in group]
+            )
+            for obj, group in by_object.items()
+        ]
+        if tasks:
+            calls.append(_Call(tasks, "", tasks=[task_spec(dict(i.payload)) for i in tasks]))
+        return calls
+
+    def _transmit(self, calls: Sequence[_Call]) -> _Sent:
+        """On the worker: make a batch's calls in order, stopping at the first the quota refuses or that
+        raises. Touches the connector only (never the store, which belongs to the caller's thread)."""
+        sent = _Sent([], [])
+        for n, call in enumerate(calls):
+            try:
+                if call.tasks:
+                    outcomes = self.connector.create_tasks(call.tasks)
+                else:
+                    outcomes = self.connector.apply_updates(call.obj, call.updates)
+            except RetryableError as exc:
+                outcomes = [
+                    WriteOutcome(key, WriteStatus.RETRYABLE, message=str(exc)) for key in call.outcome_keys()
+                ]
+            except BaseException as exc:  # carried to the caller's thread with what was made before it
+                sent.error = exc
+                sent.not_made = list(calls[n:])
+                return sent
+            sent.made.append((call, list(outcomes)))
+            if any(_refused(o) for o in outcomes):
+                sent.not_made = list(calls[n + 1 :])
+                return sent
+        return sent
+
+    def _settle(self, sent: _Sent) -> None:
+        """Book a batch's outcomes, a transaction per call; release what the stop kept from being sent."""
+        for call, outcomes in sent.made:
+            with self.store.transaction():
+                if call.tasks:
+                    self._settle_tasks(*self._hold_back(call.items, outcomes))
+                else:
+                    self._settle_updates(*self._hold_back(call.items, outcomes))
+        error = sent.error
+        if error is not None and not isinstance(error, QuotaExhaustedError | AuthError | RateLimitedError):
+            raise error  # unchanged; the unsettled items stay `sent` and are sent again after recovery
+        for call in sent.not_made:
+            self.store.release([item.id for item in call.items])
+        if error is not None:
+            self.report.stopped = str(error)
 
     def _hold_back(
         self, items: Sequence[OutboxItem], outcomes: Sequence[WriteOutcome]
@@ -115,44 +230,14 @@ class Sender:
         kept: list[tuple[OutboxItem, WriteOutcome]] = []
         held: list[int] = []
         for item, outcome in zip(items, outcomes, strict=True):
-            if not outcome.ok and outcome.code in QUOTA_CODES:
+            if _refused(outcome):
                 held.append(item.id)
                 self.report.stopped = self.report.stopped or f"{outcome.code}: {outcome.message}"
             else:
                 kept.append((item, outcome))
         if held:
             self.store.release(held)
-            self._quota_hit = True
         return [k[0] for k in kept], [k[1] for k in kept]
-
-    def _send(self, items: Sequence[OutboxItem]) -> None:
-        by_object: dict[str, list[OutboxItem]] = defaultdict(list)
-        tasks: list[OutboxItem] = []
-        for item in items:
-            (tasks if item.kind == "task" else by_object[item.object]).append(item)
-        for obj, group in by_object.items():
-            if self._quota_hit:
-                self.store.release([i.id for i in group])
-                continue
-            updates = [RecordUpdate(str(i.record_id), dict(i.payload["values"])) for i in group]
-            try:
-                outcomes = self.connector.apply_updates(obj, updates)
-            except RetryableError as exc:
-                outcomes = [WriteOutcome(u.id, WriteStatus.RETRYABLE, message=str(exc)) for u in updates]
-            with self.store.transaction():
-                self._settle_updates(*self._hold_back(group, outcomes))
-        if tasks and self._quota_hit:
-            self.store.release([i.id for i in tasks])
-        elif tasks:
-            specs = [task_spec(dict(i.payload)) for i in tasks]
-            try:
-                outcomes = self.connector.create_tasks(specs)
-            except RetryableError as exc:
-                outcomes = [
-                    WriteOutcome(s.idempotency_key, WriteStatus.RETRYABLE, message=str(exc)) for s in specs
-                ]
-            with self.store.transaction():
-                self._settle_tasks(*self._hold_back(tasks, outcomes))
 
     def _failed(self, item: OutboxItem, outcome: WriteOutcome) -> str | None:
         """Book a failure; returns the parking reason when the item is given up on."""

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from connector.errors import AuthError, QuotaExhaustedError
 from connector.protocol import CRMConnector, RecordUpdate, TaskSpec, WriteOutcome, WriteStatus
 from sync.report import CrmReport
 from sync.send import Sender, task_payload
-from sync.state import StateStore
+from sync.state import OutboxItem, StateStore
 from sync.state.bulk import NewOutboxItem, PlannedField
 from tests.sync.test_state_support import BACKENDS, FakeClock, open_store
 
@@ -166,3 +168,232 @@ def test_a_batch_of_tasks_books_created_found_retryable_and_rejected_tasks(store
 def _spec(key: str, who: str) -> TaskSpec:
     due = datetime(2026, 1, 5, tzinfo=UTC)
     return TaskSpec(key, "Lead", who, "005A", "Review 00Q", "Why: score 61", due, "normal", {})
+
+
+# ---- the pipeline: one batch on the wire while the one before is settled and the next claimed -------------
+
+
+class PipelinedCRM(ScriptedCRM):
+    """A scripted connector that runs `hooks[n]` before answering its call number n (from 0), and notes
+    whether each call came on a worker thread."""
+
+    def __init__(self, outcomes: dict[str, tuple[WriteStatus, str, str]] | None = None) -> None:
+        super().__init__(outcomes or {})
+        self.hooks: dict[int, Callable[[], None]] = {}
+        self.on_main: list[bool] = []
+
+    def _call(self) -> None:
+        self.on_main.append(threading.current_thread() is threading.main_thread())
+        hook = self.hooks.get(len(self.calls) - 1)
+        if hook is not None:
+            hook()
+
+    def apply_updates(self, obj: str, updates: Sequence[RecordUpdate]) -> list[WriteOutcome]:
+        out = super().apply_updates(obj, updates)
+        self._call()
+        return out
+
+    def create_tasks(self, specs: Sequence[TaskSpec]) -> list[WriteOutcome]:
+        out = super().create_tasks(specs)
+        self._call()
+        return out
+
+
+def _enqueue(store: StateStore, entries: list[tuple[str, str]]) -> list[str]:
+    """Outbox items in this order, (object, record id) each; object "Task" makes a review task of the lead.
+    Returns their idempotency keys."""
+    store.plan_writes(
+        "salesforce",
+        [PlannedField(obj, r, f, None, v) for obj, r in entries if obj != "Task" for f, v in FIELDS.items()],
+    )
+    items = [
+        NewOutboxItem("salesforce", "task", "Lead", r, task_payload(_spec(f"t:{r}", r)), f"t:{r}")
+        if obj == "Task"
+        else NewOutboxItem("salesforce", "field_update", obj, r, {"values": FIELDS}, f"k:{r}")
+        for obj, r in entries
+    ]
+    store.enqueue_many(items)
+    return [i.idempotency_key for i in items]
+
+
+def _states(store: StateStore) -> dict[str, tuple[str, int]]:
+    return {
+        i.idempotency_key: (i.state, i.attempts)
+        for s in ("pending", "sent", "done", "failed", "parked")
+        for i in store.outbox_items(s)
+    }
+
+
+def _no_send_worker_alive() -> bool:
+    return not any(t.name.startswith("leadq-send") for t in threading.enumerate())
+
+
+def test_batches_go_out_in_order_on_a_worker_and_settle_in_the_same_order(store: StateStore) -> None:
+    entries = [("Lead", "00Q1"), ("Task", "00Q2"), ("Contact", "003A"), ("Lead", "00Q3"),
+               ("Contact", "003B"), ("Task", "00Q4"), ("Lead", "00Q5"), ("Lead", "00Q6"), ("Task", "00Q7")]  # fmt: skip
+    _enqueue(store, entries)
+    crm = PipelinedCRM()
+    told: list[list[str]] = []
+    report = CrmReport("salesforce")
+    Sender(store, cast(CRMConnector, crm), "salesforce", report, batch_size=4,
+           on_tasks_created=lambda created: told.append([k for k, _ in created])).send_all()  # fmt: skip
+
+    # batches of 4 by outbox order; within one, each object's updates in order, then its tasks
+    assert crm.calls == [["00Q1", "00Q3"], ["003A"], ["t:00Q2"], ["003B"], ["00Q5", "00Q6"], ["t:00Q4"],
+                         ["t:00Q7"]]  # fmt: skip
+    assert not any(crm.on_main), "the connector is called on the worker thread only"
+    assert told == [["t:00Q2"], ["t:00Q4"], ["t:00Q7"]]
+    settled = [a["record_id"] for a in store.audit_export()]
+    assert settled == ["00Q1", "00Q3", "003A", "00Q2", "003B", "00Q5", "00Q6", "00Q4", "00Q7"]
+    assert {state for state, _ in _states(store).values()} == {"done"}
+    assert (report.written, report.tasks_created, report.pending, report.stopped) == (6, 3, 0, None)
+    assert "write" in report.phases and _no_send_worker_alive()
+
+
+def test_a_batch_is_settled_while_the_next_one_is_on_the_wire(store: StateStore) -> None:
+    _enqueue(store, [("Task", "00Q1"), ("Task", "00Q2")])
+    crm = PipelinedCRM()
+    second_call = threading.Event()
+    crm.hooks[1] = second_call.set
+    seen: list[bool] = []
+
+    def booked(created: Sequence[tuple[str, str | None]]) -> None:
+        # Booking the first batch (on the caller's thread) waits for the second call to be on the wire: a
+        # sender that settled a batch before sending the next would never see it (the wait gives up then).
+        if not seen:
+            seen.append(second_call.wait(timeout=60))
+
+    Sender(store, cast(CRMConnector, crm), "salesforce", CrmReport("salesforce"), batch_size=1,
+           on_tasks_created=booked).send_all()  # fmt: skip
+    assert seen == [True]
+    assert _states(store) == {"t:00Q1": ("done", 1), "t:00Q2": ("done", 1)}
+
+
+class ClaimWatch:
+    """The store, with each claim noted and `third` set once three batches were claimed."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self.claimed: list[list[str]] = []
+        self.third = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def claim_pending_many(self, limit: int, crm: str) -> list[OutboxItem]:
+        got = self._store.claim_pending_many(limit, crm)
+        self.claimed.append([i.idempotency_key for i in got])
+        if len(self.claimed) == 3:
+            self.third.set()
+        return got
+
+
+def test_a_stop_request_finishes_and_settles_the_batch_in_flight_then_releases_the_rest(
+    store: StateStore,
+) -> None:
+    keys = _enqueue(store, [("Lead", f"00Q{n}") for n in range(1, 8)])
+    watch = ClaimWatch(store)
+    crm = PipelinedCRM()
+    stop = threading.Event()
+
+    def sigterm() -> None:  # while the second batch is on the wire, once the third one was claimed meanwhile
+        watch.third.wait(timeout=60)
+        stop.set()
+
+    crm.hooks[1] = sigterm
+    report = CrmReport("salesforce")
+    Sender(cast(StateStore, watch), cast(CRMConnector, crm), "salesforce", report, batch_size=2,
+           should_stop=stop.is_set).send_all()  # fmt: skip
+
+    assert watch.claimed == [keys[0:2], keys[2:4], keys[4:6]]
+    assert crm.calls == [["00Q1", "00Q2"], ["00Q3", "00Q4"]]
+    states = _states(store)
+    assert [states[k] for k in keys] == [("done", 1)] * 4 + [("pending", 0)] * 3, "the rest untouched"
+    assert (report.written, report.pending) == (4, 3)
+    assert _no_send_worker_alive()
+
+
+def test_nothing_is_claimed_when_a_stop_was_requested_before_the_phase(store: StateStore) -> None:
+    keys = _enqueue(store, [("Lead", "00Q1"), ("Task", "00Q2")])
+    crm = PipelinedCRM()
+    report = CrmReport("salesforce")
+    Sender(store, cast(CRMConnector, crm), "salesforce", report, should_stop=lambda: True).send_all()
+    assert crm.calls == []
+    assert [_states(store)[k] for k in keys] == [("pending", 0)] * 2
+    assert (report.pending, "write" in report.phases) == (2, True)
+
+
+@pytest.mark.parametrize("how", ["refused", "raised"])
+def test_a_quota_stop_releases_what_was_not_sent_and_the_batch_claimed_meanwhile(
+    store: StateStore, how: str
+) -> None:
+    keys = _enqueue(store, [("Lead", "00Q1"), ("Lead", "00Q2"), ("Lead", "00Q9"),
+                            ("Lead", "00Q3"), ("Contact", "003A"), ("Task", "00Q4"),
+                            ("Lead", "00Q5"), ("Lead", "00Q6")])  # fmt: skip
+    crm = PipelinedCRM()
+    if how == "refused":  # the CRM answers the second batch's Lead call with the quota code
+        crm.outcomes["00Q3"] = (WriteStatus.RETRYABLE, "REQUEST_LIMIT_EXCEEDED", "TotalRequests exceeded")
+        stopped = "REQUEST_LIMIT_EXCEEDED: TotalRequests exceeded"
+    else:
+
+        def spent() -> None:
+            raise QuotaExhaustedError("the cycle's share of the daily quota is spent", crm="salesforce")
+
+        crm.hooks[1] = spent
+        stopped = "salesforce: the cycle's share of the daily quota is spent"
+    report = CrmReport("salesforce")
+    Sender(store, cast(CRMConnector, crm), "salesforce", report, batch_size=3,
+           on_tasks_created=lambda created: pytest.fail("no task was sent")).send_all()  # fmt: skip
+
+    assert crm.calls == [["00Q1", "00Q2", "00Q9"], ["00Q3"]], "nothing is sent after the quota stop"
+    states = _states(store)
+    # 00Q3 was refused, 003A and the task were never sent, 00Q5 and 00Q6 were claimed while the second
+    # batch was on the wire: all back to pending with no attempt counted.
+    assert [states[k] for k in keys] == [("done", 1)] * 3 + [("pending", 0)] * 5
+    assert (report.stopped, report.written, report.pending) == (stopped, 3, 5)
+    assert _no_send_worker_alive()
+
+
+def test_an_auth_error_in_flight_stops_the_phase_and_keeps_what_landed(store: StateStore) -> None:
+    keys = _enqueue(store, [("Lead", f"00Q{n}") for n in range(1, 6)])
+    crm = PipelinedCRM({"00Q2": (WriteStatus.RETRYABLE, "UNABLE_TO_LOCK_ROW", "locked")})
+
+    def refused() -> None:
+        raise AuthError("the session expired and could not be renewed", crm="salesforce")
+
+    crm.hooks[1] = refused
+    report = CrmReport("salesforce")
+    Sender(store, cast(CRMConnector, crm), "salesforce", report, batch_size=2).send_all()
+
+    states = _states(store)
+    assert [states[k] for k in keys] == [("done", 1), ("pending", 1)] + [("pending", 0)] * 3
+    assert report.stopped == "salesforce: the session expired and could not be renewed"
+
+
+def test_an_unexpected_worker_error_reaches_the_caller_unchanged_after_the_batch_before_is_settled(
+    store: StateStore,
+) -> None:
+    keys = _enqueue(store, [("Lead", "00Q1"), ("Lead", "00Q2"), ("Lead", "00Q3"), ("Contact", "003A"),
+                            ("Lead", "00Q5"), ("Lead", "00Q6"), ("Contact", "003B"), ("Lead", "00Q7"),
+                            ("Lead", "00Q8")])  # fmt: skip
+    crm = PipelinedCRM({"00Q2": (WriteStatus.RETRYABLE, "UNABLE_TO_LOCK_ROW", "locked")})
+    boom = ConnectionResetError("the sandbox went away")
+
+    def fail() -> None:
+        raise boom
+
+    crm.hooks[2] = fail  # the second batch's Lead call; its Contact call is never made
+    report = CrmReport("salesforce")
+    with pytest.raises(ConnectionResetError) as raised:
+        Sender(store, cast(CRMConnector, crm), "salesforce", report, batch_size=4).send_all()
+
+    assert raised.value is boom
+    assert _no_send_worker_alive(), "the worker is joined before the error reaches the caller"
+    assert crm.calls == [["00Q1", "00Q2", "00Q3"], ["003A"], ["00Q5", "00Q6", "00Q7"]]
+    states = _states(store)
+    # The first batch was settled (the retryable 00Q2 requeued in `finally`); the failed batch stays `sent`
+    # for recover_in_flight, as before the pipeline; 00Q8, claimed meanwhile, goes back untouched.
+    assert [states[k] for k in keys] == [("done", 1), ("pending", 1), ("done", 1), ("done", 1),
+                                         ("sent", 1), ("sent", 1), ("sent", 1), ("sent", 1),
+                                         ("pending", 0)]  # fmt: skip
+    assert "write" in report.phases and report.pending == 2
