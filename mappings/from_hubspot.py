@@ -18,7 +18,7 @@ from mappings.record_makers import (
     maker,
 )
 from mappings.records import Account, Activity, CanonicalRecord, Contact, Opportunity, Task
-from mappings.wire import MAPPING_TYPES, BadValue, email_domain, is_free_mail, read_id
+from mappings.wire import ABSENT, MAPPING_TYPES, BadValue, email_domain, is_free_mail, read_id, remember
 
 Builder = Callable[[FieldReader, CrmMapping, str, datetime], CanonicalRecord]
 # Record constructors by position (see `maker`), the fields in the order the builders read them.
@@ -30,6 +30,7 @@ _OPPORTUNITY = maker(Opportunity, *OPPORTUNITY_FIELDS, "contact_ids")
 _TASK = maker(Task, *TASK_FIELDS)
 _ACTIVITY = maker(Activity, *COMMON_FIELDS, "kind", "source_object", "who_id", "account_id", "at", "subject")
 _TAG = re.compile(r"<[^>]*>")
+_SUMMARIES: dict[str, str | None] = {}  # a note's text -> its subject (templated notes repeat across a pull)
 # Engagement objects: (property holding the subject, kind when the mapping does not say).
 _ENGAGEMENTS: dict[str, tuple[str, ActivityKind]] = {
     "notes": ("hs_note_body", "note"),
@@ -53,6 +54,18 @@ def associated(r: FieldReader, object_type: str) -> tuple[str, ...]:
     results = group.get("results") if isinstance(group, MAPPING_TYPES) else None
     if results is None:
         return ()
+    if type(results) is list:
+        # The connector's own blocks hold plain ids, mostly one or two: read as `read_id` answers a plain id
+        # (its common case, inlined), anything else through the general loop below, which owns the problems.
+        plain: list[str] = []
+        for item in results:
+            found = item.get("id") if type(item) is dict else None
+            if not (type(found) is str and found.isalnum() and found.isascii() and len(found) <= 255):
+                break
+            if found not in plain:
+                plain.append(found)
+        else:
+            return tuple(plain)
     path = f"associations.{object_type}"
     if not isinstance(results, list):
         r.problem(path, results, "expected a list of associations")
@@ -73,14 +86,28 @@ def _first(ids: tuple[str, ...]) -> str | None:
     return ids[0] if ids else None
 
 
+_STAGES: list[tuple[CrmMapping, tuple[str, ...], tuple[str, ...]]] = []
+
+
+def _stages(mapping: CrmMapping) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The lifecycle stages that mean converted, and the properties stamping when a contact reached each."""
+    # Remembered for the last mapping (config models are frozen): a pull asks once per contact.
+    if _STAGES and _STAGES[0][0] is mapping:
+        return _STAGES[0][1], _STAGES[0][2]
+    stages = mapping.label.stages if isinstance(mapping.label, LifecycleStageLabel) else ("customer",)
+    dates = tuple(f"hs_lifecyclestage_{name}_date" for name in stages)
+    _STAGES[:] = [(mapping, stages, dates)]
+    return stages, dates
+
+
 def contact(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> Contact:
     """contacts -> `Contact`; converted means the lifecycle stage reached the label's stages."""
     email = r.email("email")
     website = r.domain("website")
     from_email = email_domain(email)
-    stages = mapping.label.stages if isinstance(mapping.label, LifecycleStageLabel) else ("customer",)
+    stages, stage_dates = _stages(mapping)
     stage = (r.text("lifecyclestage") or "").casefold()
-    converted_at = [r.timestamp(f"hs_lifecyclestage_{name}_date") for name in stages]
+    converted_at = [r.timestamp(path) for path in stage_dates]
     decoded, raw = writeback_values(r, mapping)
     name = " ".join(part for part in (r.text("firstname"), r.text("lastname")) if part)
     return _CONTACT(
@@ -172,8 +199,11 @@ def _summary(text: str | None) -> str | None:
     # Notes are HTML; the first line of their text is the subject a person would read.
     if not text:
         return None
+    known = _SUMMARIES.get(text, ABSENT)
+    if known is not ABSENT:
+        return known  # type: ignore[return-value]
     plain = " ".join(_TAG.sub(" ", text).split())
-    return (plain[:255] if len(plain) <= 255 else plain[:254] + "…") or None
+    return remember(_SUMMARIES, text, (plain[:255] if len(plain) <= 255 else plain[:254] + "…") or None)
 
 
 def engagement(object_type: str) -> Builder:

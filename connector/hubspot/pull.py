@@ -15,16 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hubspot.crm.objects import Configuration, Filter, FilterGroup, PublicObjectSearchRequest
-
 from connector.errors import ConnectorConfigError
-from connector.hubspot.client import API_ERRORS, HubSpotApis, api_error, next_after, raw_json
+from connector.hubspot.client import API_ERRORS, HubSpotApis, Json, api_error, next_after, raw_json
 from connector.hubspot.wire import CRM, parse_stamp, to_ms
 from connector.protocol import RawRecord
 
 SEARCHABLE = ("contacts", "companies", "deals", "tasks", "notes")
-# Request models deep-copy the client's default configuration each unless given one (see associations.py)
-_MODELS = Configuration()
+Filter = dict[str, Any]  # one search filter, as the JSON of the generated client's `Filter` model
+_STAMP_CACHE_LIMIT = 10_000
 
 
 def stamp_property(obj: str) -> str:
@@ -33,14 +31,31 @@ def stamp_property(obj: str) -> str:
 
 
 def search_filter(prop: str, operator: str, value: Any = None, values: Sequence[str] | None = None) -> Filter:
-    """One search filter, values as strings (HubSpot compares datetimes given as epoch milliseconds)."""
-    return Filter(
-        property_name=prop,
-        operator=operator,
-        value=None if value is None else str(value),
-        values=list(values) if values is not None else None,
-        local_vars_configuration=_MODELS,
-    )
+    """One search filter, values as strings (HubSpot compares datetimes given as epoch milliseconds).
+
+    Built as the JSON the generated `Filter` model serialises to (its keys in its order, None left out):
+    the models and the client's walk over them cost more than the rest of a search request.
+    """
+    found: Filter = {"propertyName": prop}
+    if values is not None:
+        found["values"] = list(values)
+    if value is not None:
+        found["value"] = str(value)
+    found["operator"] = operator
+    return found
+
+
+def search_body(
+    filters: Sequence[Filter], sort: str, properties: Sequence[str], limit: int, after: str | None
+) -> Json:
+    """A search request body: the JSON of the generated `PublicObjectSearchRequest`, one filter group."""
+    body = Json(limit=limit)
+    if after is not None:
+        body["after"] = after
+    body["sorts"] = [{"propertyName": sort, "direction": "ASCENDING"}]
+    body["properties"] = list(properties)
+    body["filterGroups"] = [{"filters": list(filters)}]
+    return body
 
 
 def flatten(result: dict[str, Any]) -> RawRecord:
@@ -92,6 +107,9 @@ class WindowSearch:
         # ids already yielded at the highest stamp seen: the only ones a restart can read again
         self._edge_stamp: int | None = None
         self._edge_ids: set[str] = set()
+        # A stamp's text -> its reading and epoch ms: records of one pull share stamps (a bulk import, a
+        # workflow's run), and parsing each again was most of leadq's own time in a search page.
+        self._stamps: dict[str, tuple[datetime, int]] = {}
 
     def pages(self) -> Iterator[tuple[list[RawRecord], datetime | None]]:
         """Pages of new records with the highest stamp among them."""
@@ -137,8 +155,7 @@ class WindowSearch:
             results = answer.get("results") or []
             for result in results:
                 record = flatten(result)
-                stamp = parse_stamp(record.get(self.stamp)) or parse_stamp(result.get("updatedAt"))
-                ms = to_ms(stamp) if stamp is not None else 0
+                stamp, ms = self._stamp_of(record, result)
                 first_ms = ms if first_ms is None else first_ms
                 last_ms = ms
                 if pos.tie_after is not None:
@@ -170,6 +187,22 @@ class WindowSearch:
                 return _Position(last_ms, tie_after=0)
             return _Position(last_ms)
 
+    def _stamp_of(self, record: RawRecord, result: dict[str, Any]) -> tuple[datetime | None, int]:
+        """The record's modified stamp (else its `updatedAt`) and its epoch ms (0 without either)."""
+        text = record.get(self.stamp)
+        if type(text) is str:
+            known = self._stamps.get(text)
+            if known is not None:
+                return known
+            stamp = parse_stamp(text)
+            if stamp is not None:
+                if len(self._stamps) >= _STAMP_CACHE_LIMIT:
+                    self._stamps.clear()
+                known = self._stamps[text] = (stamp, to_ms(stamp))
+                return known
+        stamp = parse_stamp(text) or parse_stamp(result.get("updatedAt"))
+        return stamp, to_ms(stamp) if stamp is not None else 0
+
     def _seen(self, record_id: str, ms: int) -> bool:
         if ms != self._edge_stamp:
             if self._edge_stamp is not None and ms < self._edge_stamp:
@@ -182,14 +215,7 @@ class WindowSearch:
         return False
 
     def _search(self, query: _Query, after: str | None) -> dict[str, Any]:
-        request = PublicObjectSearchRequest(
-            filter_groups=[FilterGroup(filters=query.filters, local_vars_configuration=_MODELS)],
-            sorts=[{"propertyName": query.sort, "direction": "ASCENDING"}],
-            properties=self.properties,
-            limit=self.page_size,
-            after=after,
-            local_vars_configuration=_MODELS,
-        )
+        request = search_body(query.filters, query.sort, self.properties, self.page_size, after)
         try:
             answer: dict[str, Any] = raw_json(
                 self.apis.objects_search.do_search, self.obj, public_object_search_request=request

@@ -10,21 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from hubspot.crm.objects import (
-    AssociationSpec,
-    BatchInputSimplePublicObjectBatchInputForCreate,
-    Configuration,
-    FilterGroup,
-    PublicAssociationsForObject,
-    PublicObjectId,
-    PublicObjectSearchRequest,
-    SimplePublicObjectInputForCreate,
-)
-
 from connector.errors import ConnectorConfigError
+from connector.hubspot.associations import pages_with_associations, read_associations
 from connector.hubspot.batches import Batcher
-from connector.hubspot.client import HubSpotApis, next_after, raw_json
-from connector.hubspot.pull import WindowSearch, search_filter
+from connector.hubspot.client import HubSpotApis, Json, next_after, raw_json
+from connector.hubspot.pull import WindowSearch, search_body, search_filter
 from connector.hubspot.wire import CRM, wire_value
 from connector.protocol import NoteSpec, RawRecord, TaskSpec, WriteOutcome, WriteStatus
 
@@ -39,9 +29,9 @@ ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("notes", "companies"): 190,
     ("notes", "deals"): 214,
 }
-# Request models deep-copy the client's default configuration each unless given one (see associations.py):
-# at 24k review tasks that copy was a tenth of the send phase.
-_MODELS = Configuration()
+# Request bodies are built as the JSON the generated models serialise to (`client.Json`): at 24k review
+# tasks the models (each deep-copying a configuration) and the client's walk over them were most of the
+# send phase's own CPU.
 PRIORITIES = {"high": "HIGH", "normal": "MEDIUM", "medium": "MEDIUM", "low": "LOW", "none": "NONE"}
 
 
@@ -63,18 +53,8 @@ def find_by_key(apis: HubSpotApis, obj: str, keys: Sequence[str]) -> dict[str, s
         chunk = unique[start : start + IN_VALUES_LIMIT]
         after: str | None = None
         while True:
-            request = PublicObjectSearchRequest(
-                filter_groups=[
-                    FilterGroup(
-                        filters=[search_filter(KEY_PROPERTY, "IN", values=chunk)],
-                        local_vars_configuration=_MODELS,
-                    )
-                ],
-                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                properties=[KEY_PROPERTY],
-                limit=200,
-                after=after,
-                local_vars_configuration=_MODELS,
+            request = search_body(
+                [search_filter(KEY_PROPERTY, "IN", values=chunk)], "hs_object_id", [KEY_PROPERTY], 200, after
             )
             answer = raw_json(apis.objects_search.do_search, obj, public_object_search_request=request)
             for result in answer.get("results") or []:
@@ -88,7 +68,7 @@ def find_by_key(apis: HubSpotApis, obj: str, keys: Sequence[str]) -> dict[str, s
 
 
 def _create_idempotent(
-    apis: HubSpotApis, obj: str, keys: Sequence[str], inputs: Sequence[SimplePublicObjectInputForCreate]
+    apis: HubSpotApis, obj: str, keys: Sequence[str], inputs: Sequence[dict[str, Any]]
 ) -> list[WriteOutcome]:
     """Create the inputs whose key does not exist yet; one outcome per input, in order."""
     existing = find_by_key(apis, obj, keys)
@@ -105,9 +85,7 @@ def _create_idempotent(
             pending.append(i)
 
     def send(indices: list[int]) -> Any:
-        body = BatchInputSimplePublicObjectBatchInputForCreate(
-            inputs=[inputs[i] for i in indices], local_vars_configuration=_MODELS
-        )
+        body = Json(inputs=[inputs[i] for i in indices])
         return raw_json(
             apis.objects_batch.create, obj, batch_input_simple_public_object_batch_input_for_create=body
         )
@@ -140,19 +118,18 @@ def _create_idempotent(
     return [outcomes[i] for i in range(len(keys))]
 
 
-def _associated(engagement: str, to_object: str, to_id: str) -> list[PublicAssociationsForObject]:
-    spec = AssociationSpec(
-        association_category="HUBSPOT_DEFINED",
-        association_type_id=association_type(engagement, to_object),
-        local_vars_configuration=_MODELS,
-    )
-    return [
-        PublicAssociationsForObject(
-            to=PublicObjectId(id=str(to_id), local_vars_configuration=_MODELS),
-            types=[spec],
-            local_vars_configuration=_MODELS,
-        )
-    ]
+def _associated(engagement: str, to_object: str, to_id: str) -> list[dict[str, Any]]:
+    # The JSON of a `PublicAssociationsForObject` (keys in the model's order).
+    spec = {
+        "associationCategory": "HUBSPOT_DEFINED",
+        "associationTypeId": association_type(engagement, to_object),
+    }
+    return [{"types": [spec], "to": {"id": str(to_id)}}]
+
+
+def _input(properties: dict[str, str], associations: list[dict[str, Any]]) -> dict[str, Any]:
+    # The JSON of a `SimplePublicObjectInputForCreate` (keys in the model's order).
+    return {"associations": associations, "properties": properties}
 
 
 def _extra(values: Mapping[str, Any]) -> dict[str, str]:
@@ -178,27 +155,16 @@ def create_tasks(apis: HubSpotApis, tasks: Sequence[TaskSpec]) -> list[WriteOutc
         }
         if t.owner_id:
             props["hubspot_owner_id"] = str(t.owner_id)
-        inputs.append(
-            SimplePublicObjectInputForCreate(
-                properties=props,
-                associations=_associated("tasks", t.who_object, t.who_id) if t.who_id else [],
-                local_vars_configuration=_MODELS,
-            )
-        )
+        inputs.append(_input(props, _associated("tasks", t.who_object, t.who_id) if t.who_id else []))
     return _create_idempotent(apis, "tasks", [t.idempotency_key for t in tasks], inputs)
 
 
 def create_notes(apis: HubSpotApis, notes: Sequence[NoteSpec]) -> list[WriteOutcome]:
     """Notes on records (`hs_note_body` at `hs_timestamp`), idempotent by key."""
     inputs = [
-        SimplePublicObjectInputForCreate(
-            properties={
-                "hs_note_body": n.body,
-                "hs_timestamp": wire_value(n.at),
-                KEY_PROPERTY: n.idempotency_key,
-            },
-            associations=_associated("notes", n.who_object, n.who_id),
-            local_vars_configuration=_MODELS,
+        _input(
+            {"hs_note_body": n.body, "hs_timestamp": wire_value(n.at), KEY_PROPERTY: n.idempotency_key},
+            _associated("notes", n.who_object, n.who_id),
         )
         for n in notes
     ]
@@ -208,9 +174,11 @@ def create_notes(apis: HubSpotApis, notes: Sequence[NoteSpec]) -> list[WriteOutc
 def completed_tasks(
     apis: HubSpotApis, fields: Sequence[str], start_ms: int, end_ms: int
 ) -> Iterator[tuple[list[RawRecord], Any]]:
-    """leadq tasks completed in the window, each with `contact_id` (its first associated contact, or None)."""
-    from connector.hubspot.associations import read_associations
+    """leadq tasks completed in the window, each with `contact_id` (its first associated contact, or None).
 
+    Contacts are read for consecutive pages together, as the pull reads associations
+    (`pages_with_associations`): each page still comes in order with its own high-water stamp.
+    """
     search = WindowSearch(
         apis,
         "tasks",
@@ -222,9 +190,13 @@ def completed_tasks(
             search_filter("hs_task_status", "EQ", "COMPLETED"),
         ],
     )
-    for records, high in search.pages():
-        links = read_associations(apis, "tasks", [r["id"] for r in records], "contacts")
+
+    def read_links(ids: Sequence[str], to_type: str) -> dict[str, list[str]]:
+        return read_associations(apis, "tasks", ids, to_type)
+
+    size = apis.settings.association_batch_size
+    for records, high in pages_with_associations(search.pages(), ("contacts",), read_links, size):
         for record in records:
-            contacts = links.get(record["id"]) or []
-            record["contact_id"] = contacts[0] if contacts else None
+            contacts = record.pop("associations")["contacts"]["results"]
+            record["contact_id"] = contacts[0]["id"] if contacts else None
         yield records, high
