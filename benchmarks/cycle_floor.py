@@ -4,7 +4,7 @@ Salesforce: per object, the cheaper of REST query pages (2,000 rows) and a Bulk 
 one poll, one results page per 50,000 rows); one `queryAll` per object for deletions; writes in sObject
 Collections of 200, or one Bulk ingest job (6 calls) when that is fewer; review tasks in Collections of 200.
 HubSpot: per object, search pages of 200 (one at least: an empty window still costs a search); per
-association the object reads, batch reads of 100 ids; one archived-list call per object; writes in batch
+association the object reads, batch reads of 1,000 ids (associations v4); one archived-list call per object; writes in batch
 updates of 100; tasks in batch creates of 100.
 """
 
@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 
 SF_PAGE, SF_BULK_PAGE, SF_BULK_QUERY, SF_COLLECTION, SF_BULK_INGEST = 2000, 50_000, 2, 200, 6
-HS_PAGE, HS_BATCH = 200, 100
+HS_PAGE, HS_BATCH, HS_ASSOCIATION_BATCH = 200, 100, 1000
 HUBSPOT_ASSOCIATED = {
     "contacts": 1,
     "deals": 2,
@@ -44,7 +44,7 @@ def hubspot_floor(pulled: Mapping[str, int], written: int, tasks: int) -> int:
     calls = 0
     for obj, n in pulled.items():
         calls += max(1, math.ceil(n / HS_PAGE)) + 1  # + archived list
-        calls += HUBSPOT_ASSOCIATED.get(obj, 0) * math.ceil(n / HS_BATCH)
+        calls += HUBSPOT_ASSOCIATED.get(obj, 0) * math.ceil(n / HS_ASSOCIATION_BATCH)
     calls += math.ceil(written / HS_BATCH) + math.ceil(tasks / HS_BATCH)
     return calls
 
