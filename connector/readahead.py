@@ -22,6 +22,7 @@ and once the caller stops, the fetch in flight is waited for, the source closed 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Generic, TypeVar, cast
@@ -35,25 +36,33 @@ def _step(it: Iterator[T]) -> T | object:
     return next(it, _END)
 
 
-def read_ahead(source: Iterable[T], *, name: str = "leadq-read-ahead") -> Generator[T, None, None]:
-    """The items of `source` in order, each next one fetched on a worker thread while the caller has this one.
+def read_ahead(
+    source: Iterable[T], *, name: str = "leadq-read-ahead", depth: int = 1
+) -> Generator[T, None, None]:
+    """The items of `source` in order, the next `depth` fetched on a worker thread while the caller has this one.
 
-    `name` prefixes the worker thread's name (seen in thread dumps and profiles).
+    `depth` > 1 suits a source whose items come in bursts (several pages released by one slow request):
+    with one item ahead the worker would idle through the burst and the caller would then wait for the
+    whole next one. Requests stay in order, one at a time (one worker). `name` prefixes the worker
+    thread's name (seen in thread dumps and profiles).
     """
+    if depth < 1:
+        raise ValueError(f"read_ahead depth must be at least 1, not {depth}")
     it = iter(source)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as pool:
-        future: Future[T | object] = pool.submit(_step, it)
+        # One worker runs the steps in the order submitted, so the futures come back in the source's order.
+        ahead: deque[Future[T | object]] = deque(pool.submit(_step, it) for _ in range(depth))
         try:
             while True:
-                item = future.result()  # the source's own exception, raised where the item is asked for
+                item = ahead.popleft().result()  # the source's own exception, raised where it is asked for
                 if item is _END:
                     return
-                future = pool.submit(_step, it)
+                ahead.append(pool.submit(_step, it))
                 yield cast(T, item)
         finally:
-            # Stopped early or failed: let the fetch in flight finish (its outcome is nobody's now), then
-            # close the source so it starts nothing more; leaving `with` joins the worker thread.
-            wait([future])
+            # Stopped early or failed: let the fetches in flight finish (their outcomes are nobody's now),
+            # then close the source so it starts nothing more; leaving `with` joins the worker thread.
+            wait(ahead)
             close = getattr(it, "close", None)
             if close is not None:
                 close()

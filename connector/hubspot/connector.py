@@ -73,8 +73,9 @@ class HubSpotConnector:
 
         With `associations` (to-types, possibly none), each record also carries its associated ids as
         `{"associations": {to_type: {"results": [{"id": ...}]}}}`, read for several pages at once (up to
-        `association_batch_size` ids a call, see `pages_with_associations`), and the next page is read on
-        a worker thread while the caller uses this one, one request at a time. Without it nothing is read
+        `association_batch_size` ids a call, see `pages_with_associations`), and the next pages (an
+        association read's worth) are read on a worker thread while the caller uses this one, one request at
+        a time. Without it nothing is read
         ahead, since the caller may then make calls of its own between pages.
         """
         w = self.window(cursor, run_started=run_started)
@@ -90,7 +91,11 @@ class HubSpotConnector:
             self.settings.association_batch_size,
         )
         pages = (ChangePage(object=obj, records=records, high_water=high) for records, high in linked)
-        yield from read_ahead(pages, name=f"leadq-search-{obj}")
+        # Pages come out in bursts (one association read releases several search pages): read a burst's
+        # worth ahead, so the next burst is fetched while the caller works through this one.
+        size, page = self.settings.association_batch_size, self.settings.search_page_size
+        burst = max(1, -(-size // page)) if associations else 1
+        yield from read_ahead(pages, name=f"leadq-search-{obj}", depth=burst)
 
     def pull_deletions(
         self, obj: str, cursor: dict[str, Any] | None, *, run_started: datetime

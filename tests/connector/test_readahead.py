@@ -4,6 +4,7 @@ where the item was asked for, and nothing left running once the caller stops."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -218,3 +219,37 @@ def test_stopping_part_way_through_a_prefetch_closes_the_source() -> None:
     items.close()  # type: ignore[attr-defined]
     assert source.started == 2 and source.closed
     assert not _workers("pf-stop")
+
+
+@settings(max_examples=25, deadline=None)
+@given(pages=st.integers(0, 12), depth=st.integers(1, 6), fail_at=st.one_of(st.none(), st.integers(0, 12)))
+def test_a_deeper_read_ahead_keeps_order_errors_and_at_most_depth_ahead(
+    pages: int, depth: int, fail_at: int | None
+) -> None:
+    started: list[int] = []
+    taken: list[int] = []
+    boom = RuntimeError("page failed")
+
+    def source() -> Iterator[int]:
+        for n in range(pages):
+            started.append(n)
+            if n == fail_at:
+                raise boom
+            yield n
+
+    try:
+        for item in read_ahead(source(), depth=depth):
+            taken.append(item)
+            time.sleep(0.002)  # the worker runs ahead meanwhile, but never more than `depth`
+            assert len(started) <= len(taken) + depth
+    except RuntimeError as exc:
+        assert exc is boom and fail_at is not None and fail_at < pages
+        assert taken == list(range(fail_at))
+    else:
+        assert taken == list(range(pages)) and (fail_at is None or fail_at >= pages)
+    assert not [t for t in threading.enumerate() if t.name.startswith("leadq-read-ahead")]
+
+
+def test_a_read_ahead_depth_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        list(read_ahead([1, 2], depth=0))
