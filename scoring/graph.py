@@ -29,11 +29,11 @@ from networkx.utils.misc import _clear_cache as nx_clear_cache
 
 from mappings import Account, Activity, Crm, Lead, Opportunity, Record
 from scoring.activity import ActivityIndex, epoch_seconds
+from scoring.candidates import CandidateIndex
 from scoring.graph_types import AccountInfo, LeadRef, NodeKey, NodeKind, OpportunityInfo
 from scoring.graph_view import MEMBER_RELATIONS, GraphView, person_key
 from scoring.matching import (
     NO_MATCH,
-    CandidateIndex,
     Match,
     account_match_keys,
     lead_match_keys,
