@@ -69,38 +69,6 @@ def _plain(value: object) -> object:
     return value
 
 
-def previous_many(
-    scored: ScoredBatch, lead_ids: Sequence[str], by_id: Mapping[str, Decision] | None = None
-) -> dict[str, Previous]:
-    """`scored.previous(lead)` of the explained leads among `lead_ids`, read from the frames in one pass
-    (a per-lead `.loc` costs ~0.3 ms each); the commit asks a chunk at a time, so memory stays a chunk's.
-    `by_id` is `scored.decisions` by lead id, when the caller has it (asked per chunk, it is built once)."""
-    points, values = scored.points, scored.values
-    if points.index.has_duplicates or values.index.has_duplicates or len(points.index) == 0:
-        return {i: p for i in lead_ids if (p := scored.previous(i)) is not None}
-    found = points.index.get_indexer(pd.Index(lead_ids, dtype=object))
-    ids = [lead_id for lead_id, k in zip(lead_ids, found, strict=True) if k >= 0]
-    if not ids:
-        return {}
-    at = found[found >= 0]
-    if by_id is None:
-        by_id = {d.lead_id: d for d in scored.decisions}
-    point_names = [str(c) for c in points.columns]
-    value_names = [str(c) for c in values.columns]
-    point_rows = points.iloc[at].to_numpy(dtype=np.float64).tolist()
-    value_rows = values.reindex(points.index[at]).astype(object).to_numpy().tolist()
-    out: dict[str, Previous] = {}
-    for lead_id, point_row, value_row in zip(ids, point_rows, value_rows, strict=True):
-        decision = by_id[lead_id]
-        out[lead_id] = Previous(
-            decision.score,
-            decision.scored_at,
-            dict(zip(point_names, point_row, strict=True)),
-            {name: _plain_value(v) for name, v in zip(value_names, value_row, strict=True)},
-        )
-    return out
-
-
 def _plain_value(value: object) -> object:
     # What `ScoredBatch.previous` makes of a frame cell: numpy scalars as Python, NaN as None.
     if isinstance(value, np.generic):
@@ -108,20 +76,20 @@ def _plain_value(value: object) -> object:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def decision_json(
-    decision: Decision, obj: str, scored: ScoredBatch | None, explained: Mapping[str, Previous] | None = None
-) -> dict[str, Any]:
+def decision_json(decision: Decision, obj: str, scored: ScoredBatch | None) -> dict[str, Any]:
     """What the score history keeps of a decision (`leadq explain` and the next "since" line read it).
 
-    `explained` is `previous_many(scored, ...)` when the caller has it already (one pass for many leads)."""
-    if explained is not None:
-        previous = explained.get(decision.lead_id)
-    else:
-        previous = scored.previous(decision.lead_id) if scored is not None else None
-    if previous is None:
-        return _decision_json(decision, obj, {}, {})
-    points = {k: round(v, 4) for k, v in previous.points.items()}
-    return _decision_json(decision, obj, points, {k: _plain(v) for k, v in previous.values.items()})
+    The commit makes the same rows a chunk at a time (`explained_json`); this is the per-lead definition."""
+    previous = scored.previous(decision.lead_id) if scored is not None else None
+    points, values = _kept(previous) if previous is not None else ({}, {})
+    return _decision_json(decision, obj, points, values)
+
+
+def _kept(previous: Previous) -> tuple[dict[str, float], dict[str, object]]:
+    """The "points" and "values" of a lead's explanation as the score history keeps them."""
+    return {k: round(v, 4) for k, v in previous.points.items()}, {
+        k: _plain(v) for k, v in previous.values.items()
+    }
 
 
 def _reasons(items: Sequence[Any]) -> list[dict[str, Any]]:
@@ -156,21 +124,15 @@ def _decision_json(
 
 
 def explained_json(
-    scored: ScoredBatch, lead_ids: Sequence[str], by_id: Mapping[str, Decision] | None = None
+    scored: ScoredBatch, lead_ids: Sequence[str]
 ) -> dict[str, tuple[dict[str, float], dict[str, object]]]:
     """The "points" and "values" `decision_json` keeps of each explained lead among `lead_ids`, made from
-    the frames directly: the same dicts as from `previous_many`, without a `Previous` and a second dict per
-    lead between them, and with the values of a float, integer or boolean column converted a column at a
-    time (145k people at 100k leads; the per-cell path cost ~10 us a person)."""
+    the frames directly (a per-lead `.loc` costs ~0.3 ms), with the values of a float, integer or boolean
+    column converted a column at a time (145k people at 100k leads; the per-cell path cost ~10 us a
+    person). The commit asks a chunk at a time, so memory stays a chunk's."""
     points, values = scored.points, scored.values
     if points.index.has_duplicates or values.index.has_duplicates or len(points.index) == 0:
-        return {
-            lead_id: (
-                {k: round(v, 4) for k, v in p.points.items()},
-                {k: _plain(v) for k, v in p.values.items()},
-            )
-            for lead_id, p in previous_many(scored, lead_ids, by_id).items()
-        }
+        return {i: _kept(p) for i in lead_ids if (p := scored.previous(i)) is not None}
     found = points.index.get_indexer(pd.Index(lead_ids, dtype=object))
     ids = [lead_id for lead_id, k in zip(lead_ids, found, strict=True) if k >= 0]
     if not ids:
@@ -192,9 +154,9 @@ def explained_json(
 
 
 def _json_cells(cells: pd.Series) -> list[object]:
-    """`_plain(_plain_value(v))` of each cell of one column, as `previous_many` and `decision_json` make
-    them: a float column's cells are Python floats (NaN: None), an integer or boolean column's Python ints
-    and bools; any other column goes cell by cell."""
+    """`_plain(_plain_value(v))` of each cell of one column, as `decision_json` makes them: a float
+    column's cells are Python floats (NaN: None), an integer or boolean column's Python ints and bools; any
+    other column goes cell by cell."""
     kind = cells.dtype.kind
     if kind == "f" and cells.dtype == np.float64:
         return [None if v != v else v for v in cells.to_numpy().tolist()]  # v != v: NaN
