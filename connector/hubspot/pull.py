@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from connector.errors import ConnectorConfigError
@@ -22,12 +23,19 @@ from connector.protocol import RawRecord
 
 SEARCHABLE = ("contacts", "companies", "deals", "tasks", "notes")
 Filter = dict[str, Any]  # one search filter, as the JSON of the generated client's `Filter` model
-_STAMP_CACHE_LIMIT = 10_000
 
 
 def stamp_property(obj: str) -> str:
     """The modified stamp incremental pulls filter and sort on (contacts keep the legacy name)."""
     return "lastmodifieddate" if obj == "contacts" else "hs_lastmodifieddate"
+
+
+@lru_cache(maxsize=10_000)
+def _reading(text: str) -> tuple[datetime, int] | None:
+    """A stamp text's reading and epoch ms (None: not a stamp). Records of one pull share stamps (a bulk
+    import, a workflow's run), and parsing each again was most of leadq's own time in a search page."""
+    stamp = parse_stamp(text)
+    return None if stamp is None else (stamp, to_ms(stamp))
 
 
 def search_filter(prop: str, operator: str, value: Any = None, values: Sequence[str] | None = None) -> Filter:
@@ -107,9 +115,6 @@ class WindowSearch:
         # ids already yielded at the highest stamp seen: the only ones a restart can read again
         self._edge_stamp: int | None = None
         self._edge_ids: set[str] = set()
-        # A stamp's text -> its reading and epoch ms: records of one pull share stamps (a bulk import, a
-        # workflow's run), and parsing each again was most of leadq's own time in a search page.
-        self._stamps: dict[str, tuple[datetime, int]] = {}
 
     def pages(self) -> Iterator[tuple[list[RawRecord], datetime | None]]:
         """Pages of new records with the highest stamp among them."""
@@ -190,16 +195,8 @@ class WindowSearch:
     def _stamp_of(self, record: RawRecord, result: dict[str, Any]) -> tuple[datetime | None, int]:
         """The record's modified stamp (else its `updatedAt`) and its epoch ms (0 without either)."""
         text = record.get(self.stamp)
-        if type(text) is str:
-            known = self._stamps.get(text)
-            if known is not None:
-                return known
-            stamp = parse_stamp(text)
-            if stamp is not None:
-                if len(self._stamps) >= _STAMP_CACHE_LIMIT:
-                    self._stamps.clear()
-                known = self._stamps[text] = (stamp, to_ms(stamp))
-                return known
+        if type(text) is str and (known := _reading(text)) is not None:
+            return known
         stamp = parse_stamp(text) or parse_stamp(result.get("updatedAt"))
         return stamp, to_ms(stamp) if stamp is not None else 0
 
