@@ -6,7 +6,7 @@ rebuilds it from the raw records the state store kept (`World.rebuild`), so both
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,9 +17,6 @@ from sync.state import StateStore
 from sync.state.columns import JSONValue
 
 REBUILD_PAGE = 5000
-# A person's writeback slots are set through their descriptors, as `mappings.record_makers.maker` fills them.
-_SET_WRITEBACK = getattr(Lead, "writeback").__set__  # noqa: B009 (a slot's descriptor, not the field)
-_SET_WRITEBACK_RAW = getattr(Lead, "writeback_raw").__set__  # noqa: B009
 
 
 @dataclass
@@ -39,8 +36,6 @@ class World:
         self.accounts: dict[str, Account] = {}
         self.opportunities: dict[str, Opportunity] = {}
         self.graph = AccountGraph()
-        # One "nothing written yet" writeback mapping per set of slots, shared by every such person.
-        self._unwritten: dict[tuple[str, ...], Mapping[str, object]] = {}
 
     def apply(self, records: Iterable[CanonicalRecord]) -> Applied:
         """Add, update or (records flagged `deleted`) remove records; returns who needs re-scoring."""
@@ -64,7 +59,6 @@ class World:
             if person.deleted:
                 self.people.pop(person.id, None)
             else:
-                self._share_values(person)
                 self.people[person.id] = person
         for account in accounts:
             if account.deleted:
@@ -95,26 +89,8 @@ class World:
         nothing the graph knows changed)."""
         kept = [person for person in echoes if person.id in self.people]
         for person in kept:
-            self._share_values(person)
             self.people[person.id] = person
         self.graph.refresh(kept)  # or the graph keeps the previous record of unlinked people alive
-
-    def _share_values(self, person: Lead) -> None:
-        """Give a person we have never written to (every writeback slot None, as all of a first pull) the
-        world's one mapping of those slots, for both `writeback` and `writeback_raw`.
-
-        Equal values, so nothing reading the record can tell; two dicts a person were ~540 bytes of the
-        ~4.6 KB the world held per person at 10k leads. Records are frozen and nothing mutates their
-        mappings. (Interning their repeated strings as well saved a fifth as much and cost more time.)"""
-        writeback = person.writeback
-        slots = tuple(writeback)
-        unwritten = self._unwritten.get(slots)
-        if unwritten is None:
-            unwritten = self._unwritten[slots] = dict.fromkeys(slots)
-        # Dict equality (in C): the same slots, every one None, in both mappings.
-        if writeback == unwritten and person.writeback_raw == unwritten:
-            _SET_WRITEBACK(person, unwritten)
-            _SET_WRITEBACK_RAW(person, unwritten)
 
     def remove(self, records: Iterable[CanonicalRecord]) -> Applied:
         """Forget deleted records (their ids are all the CRM still tells us)."""
