@@ -12,7 +12,11 @@ Within a cycle, `cycle()` keeps the collector to its young generations: a full p
 the surviving objects grow by a quarter, and a cycle that pulls or re-scores 100k leads grows them many
 times over (the world while it is pulled, then decisions, frames and plans), so full passes cost about 30 s
 of a 250 s cycle at 100k leads. One pass at the cycle's end frees what it left in reference cycles; it does
-not walk the frozen world.
+not walk the frozen world. The young generation is also collected less often (`YOUNG_THRESHOLD`): a cycle
+allocates millions of objects that live until it ends (records, frames, plans), and each young pass walks
+every object allocated since the last one; with a larger threshold more of the short-lived ones are freed by
+reference counting before a pass ever sees them. At 10k leads this cut the collector's time in the full
+cycle from 3.3 to 2.6 s and in the re-scoring cycle from 2.9 to 1.6 s.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 FULL_EVERY = 3600.0  # seconds between full collections of the frozen world
+YOUNG_THRESHOLD = 50_000  # net allocations between young collections inside a cycle (CPython's default: 700)
 NO_FULL_PASS = 1 << 30  # a third threshold no count reaches: the oldest generation is left to `cycle()`
 
 _last_full: float | None = None
@@ -57,7 +62,7 @@ def cycle() -> Iterator[None]:
     Objects a cycle keeps alive until it ends are not garbage while it runs, so walking them again and again
     buys nothing; young collections still free the short-lived cycles as they arise."""
     thresholds = gc.get_threshold()
-    gc.set_threshold(thresholds[0], thresholds[1], NO_FULL_PASS)
+    gc.set_threshold(max(thresholds[0], YOUNG_THRESHOLD), thresholds[1], NO_FULL_PASS)
     try:
         yield
     finally:
