@@ -78,3 +78,34 @@ def test_ids_made_after_a_restart_never_reuse_stored_ones(leads: int, contacts: 
             assert again.hs_count("contacts") == contacts
         finally:
             again.close()
+
+
+def test_the_recycle_bin_read_is_answered_from_an_index_of_deleted_rows(tmp_path: Path) -> None:
+    """leadq reads deletions with `queryAll ... WHERE IsDeleted = true` over a modstamp window; that read
+    must not look up every live record of the window (a first pull of a 1M-lead org timed out on it)."""
+    from sandbox.soql import execute
+    from sandbox.soql.compiler import compile_query
+    from sandbox.soql.parser import parse
+
+    store = Store(str(tmp_path / "crm.db"))
+    try:
+        kept = store.sf_insert("Lead", {"LastName": "Ng", "Company": "Acme"})
+        gone = store.sf_insert("Lead", {"LastName": "Ito", "Company": "Initech"})
+        store.sf_delete("Lead", gone)
+        soql = (
+            "SELECT Id, SystemModstamp FROM Lead WHERE IsDeleted = true AND "
+            "SystemModstamp >= 2000-01-01T00:00:00Z AND SystemModstamp < 2100-01-01T00:00:00Z "
+            "ORDER BY SystemModstamp, Id"
+        )
+        plan = compile_query(store, soql, parse(soql), include_deleted=True, version="v60.0")
+        with store.transaction() as c:
+            explained = c.execute("EXPLAIN QUERY PLAN " + plan.sql, plan.params)
+            steps = " ".join(str(row[-1]) for row in explained)
+        assert "sf_Lead_deleted (IsDeleted=? AND SystemModstamp>? AND SystemModstamp<?)" in steps, steps
+        assert "TEMP B-TREE" not in steps, steps  # the index gives the order too
+        result = execute(store, soql, include_deleted=True)
+        assert [r["Id"] for r in result.records(0, len(result))] == [gone]
+        live = execute(store, "SELECT Id FROM Lead ORDER BY SystemModstamp, Id", include_deleted=False)
+        assert [r["Id"] for r in live.records(0, len(live))] == [kept]
+    finally:
+        store.close()
