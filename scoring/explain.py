@@ -159,12 +159,22 @@ def since_line(
     reason to name it). Movers are the changed sources whose points moved most (at least half a point),
     "Other factors" excepted. None when neither the score nor any source moved.
     """
-    deltas = {s: points.get(s, 0.0) - previous.points.get(s, 0.0) for s in {*points, *previous.points}}
-    ranked = sorted(
-        (s for s in deltas if s != OTHER_FACTORS and abs(deltas[s]) >= MIN_POINTS),
-        key=lambda s: (-abs(deltas[s]), s),
-    )
-    details = [text for s in ranked if (text := describe(s)) is not None][:max_movers]
+    before = previous.points
+    movers: list[tuple[float, str]] = []
+    for s, now in points.items():
+        moved = abs(now - before.get(s, 0.0))
+        if moved >= MIN_POINTS and s != OTHER_FACTORS:
+            movers.append((-moved, s))
+    for s, then in before.items():
+        if s not in points and abs(0.0 - then) >= MIN_POINTS and s != OTHER_FACTORS:
+            movers.append((-abs(0.0 - then), s))
+    movers.sort()  # biggest move first, then by name (names are distinct)
+    details: list[str] = []
+    for _, s in movers:  # `describe` is pure: asking only until `max_movers` answer changes nothing
+        if len(details) == max_movers:
+            break
+        if (text := describe(s)) is not None:
+            details.append(text)
     change = score - previous.score
     if change == 0 and not details:
         return None
@@ -179,11 +189,11 @@ def describe_change(
     """How one column's value changed, in words: "4 more pricing page visits (30 days)",
     "Lead source: Partner Referral (was Web)"; the current value alone when the old one is not `known`;
     None when the value did not change."""
-    now_text = info.render(new, context)
     if not known:
-        return now_text
+        return info.render(new, context)
     if _same(old, new):
         return None
+    now_text = info.render(new, context)
     if _absent(old):
         return f"{now_text} (was not set)"
     if info.kind == "number" and info.origin != "field" and _is_number(old) and _is_number(new):
@@ -208,8 +218,11 @@ def _absent(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+_NUMBERS = (int, float, np.number)  # a tuple, not `int | float | ...`: that union is rebuilt on every call
+
+
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | np.number) and not isinstance(value, bool) and not _absent(value)
+    return isinstance(value, _NUMBERS) and not isinstance(value, bool) and not _absent(value)
 
 
 def join_lines(lines: Sequence[str], max_chars: int | None) -> str:

@@ -17,8 +17,10 @@ each categorical column at that many values (the rarest fold into one bucket) be
 
 The SHAP values themselves are computed by `scoring.treeshap_cells` from the same trees (per tree, over
 the cells of its partition that the rows fall into: 10-20x faster than shap's per-row recursion on
-batches); shap's explainer gives the base value and stays the reference the tests compare with
-(`shap_values_reference`).
+batches), every tree at once on small batches (`scoring.treeshap_forest`, the same values bit for bit);
+shap's explainer gives the base value and stays the reference the tests compare with
+(`shap_values_reference`). Categories are read from pandas' category codes when the frame is one
+`LeadModel.prepare` made (`_matrix_from_codes`), else through the booster's own preprocessor.
 
 The result is exact: base value + row sum of SHAP values == `decision_function` (tests check this and
 compare against brute-force Shapley values of the path-dependent value function). The private sklearn
@@ -37,6 +39,7 @@ import shap
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from scoring import treeshap_cells
+from scoring.treeshap_forest import Forest
 
 __all__ = ["MAX_CATEGORIES", "TreeShap"]
 
@@ -45,6 +48,7 @@ MAX_CATEGORIES = 24
 
 FloatArray = npt.NDArray[np.float64]
 _CATEGORICAL = treeshap_cells.CATEGORICAL
+_MAX_LOOKUPS = 1024  # category lists remembered per explainer (`LeadModel.prepare` makes one a column)
 _BITS = 32
 
 
@@ -82,6 +86,25 @@ def _known_codes(booster: HistGradientBoostingClassifier) -> dict[int, npt.NDArr
         for j, n in enumerate(_encoder_sizes(booster))
         if n is not None
     }
+
+
+def _encoder_codes(
+    booster: HistGradientBoostingClassifier,
+) -> tuple[list[str], dict[int, dict[str, int]]] | None:
+    """The preprocessor's input column names, and per encoded (categorical) preprocessed column its
+    encoder's string categories -> code; None when it does not look as `LeadModel` fits it."""
+    pre = booster._preprocessor
+    names = getattr(pre, "feature_names_in_", None)
+    if (
+        pre is None
+        or names is None
+        or [name for name, *_ in pre.transformers_[:2]] != ["encoder", "numerical"]
+    ):
+        return None
+    encoded: dict[int, dict[str, int]] = {}
+    for j, categories in enumerate(pre.named_transformers_["encoder"].categories_):
+        encoded[j] = {c: i for i, c in enumerate(categories) if isinstance(c, str)}
+    return [str(n) for n in names], encoded
 
 
 def _shap_tree(predictor: Any, sizes: list[int | None]) -> tuple[dict[str, Any], npt.NDArray[np.int32]]:
@@ -144,10 +167,16 @@ class TreeShap:
         self._cells = [
             treeshap_cells.CellTree(tree, tree_types) for tree, tree_types in zip(trees, types, strict=True)
         ]
+        self._forest = Forest(self._cells, len(self._order))
+        self._encoded = _encoder_codes(booster)
+        self._lookups: dict[tuple[int, tuple[str, ...]], FloatArray] = {}
         self.n_leaves = sum(int((tree["children_left"] < 0).sum()) for tree in trees)
 
     def matrix(self, X: pd.DataFrame) -> FloatArray:
         """`X` as shap's trees read it: preprocessed column order, categories as 1-based codes."""
+        fast = self._matrix_from_codes(X)
+        if fast is not None:
+            return fast
         pre = self._booster._preprocessor
         out = np.array(pre.transform(X) if pre is not None else X, dtype=np.float64)
         for j, known in self._known.items():
@@ -159,6 +188,51 @@ class TreeShap:
             out[:, j] = column
         return out
 
+    def _matrix_from_codes(self, X: pd.DataFrame) -> FloatArray | None:
+        """`matrix(X)` read straight from pandas' category codes, for the frames `LeadModel.prepare` makes
+        (categorical columns of string categories, float64 numbers); None for anything else.
+
+        The booster's preprocessor (a ColumnTransformer around an OrdinalEncoder) costs tens of
+        milliseconds a call whatever the batch size; a lookup from each column's category codes to
+        the 1-based encoder code gives the same numbers."""
+        pre = self._booster._preprocessor
+        if pre is None or not isinstance(X, pd.DataFrame) or self._encoded is None:
+            return None
+        names, encoded = self._encoded
+        if len(X.columns) != len(names) or any(str(a) != b for a, b in zip(X.columns, names, strict=True)):
+            return None
+        out = np.empty((len(X), len(self._order)))
+        for j, source in enumerate(self._order.tolist()):
+            column = X.iloc[:, source]
+            if j not in self._known:
+                if column.dtype != np.float64:
+                    return None
+                out[:, j] = column.to_numpy()
+                continue
+            if not isinstance(column.dtype, pd.CategoricalDtype):
+                return None
+            categories = tuple(column.cat.categories)
+            lookup = self._lookups.get((j, categories))
+            if lookup is None:
+                if not all(isinstance(c, str) for c in categories):
+                    return None
+                if len(self._lookups) >= _MAX_LOOKUPS:
+                    self._lookups.clear()
+                lookup = self._lookups[(j, categories)] = self._lookup(j, encoded[j], categories)
+            out[:, j] = lookup[column.cat.codes.to_numpy()]
+        return out
+
+    def _lookup(self, j: int, encoded: dict[str, int], categories: tuple[str, ...]) -> FloatArray:
+        """Category code (-1: missing, the last entry) -> shap's 1-based code of column `j` (NaN: unknown
+        to the encoder or to the booster, or missing)."""
+        known = self._known[j]
+        out = np.full(len(categories) + 1, np.nan)
+        for code, category in enumerate(categories):
+            index = encoded.get(category)
+            if index is not None and known[index]:
+                out[code] = index + 1.0
+        return out
+
     def raw(self, X: pd.DataFrame) -> FloatArray:
         """The trees' raw output as shap computes it (equals the booster's `decision_function`)."""
         return np.asarray(self._explainer.model.predict(self.matrix(X)), dtype=np.float64).reshape(len(X))
@@ -167,7 +241,7 @@ class TreeShap:
         """Path-dependent TreeSHAP values in log-odds, one column per column of `X` (in its order)."""
         if len(X) == 0:
             return np.zeros((0, len(self._order)))
-        values = treeshap_cells.shap_values(self._cells, self.matrix(X), len(self._order))
+        values = self._forest.shap_values(self.matrix(X))
         out = np.zeros((len(X), len(self._order)))
         out[:, self._order] = values
         return out

@@ -32,7 +32,7 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 CATEGORICAL = 1  # shap's threshold type of a categorical split (a bitset of 1-based codes sent left)
-_DIRECT_CODES = 16  # trees with at most this many internal nodes index their cells directly
+DIRECT_CODES = 16  # trees with at most this many internal nodes index their cells directly
 _MAX_CODE_BITS = 62  # more internal nodes than this: cells found by np.unique over decision rows
 
 
@@ -126,7 +126,7 @@ class CellTree:
         code = np.zeros(columns.shape[1], dtype=np.int64)
         for k in range(n):
             code |= self._left(columns, k).astype(np.int64) << k
-        if n <= _DIRECT_CODES:
+        if n <= DIRECT_CODES:
             seen = np.zeros(1 << n, dtype=bool)
             seen[code] = True
             unique = np.flatnonzero(seen)
