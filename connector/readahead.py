@@ -18,6 +18,10 @@ caller does between items must not make requests of its own on the same pull, or
 later (the next object of a pull, while this one is used) is fetched on a worker thread from now on, and
 the rest are read when the caller gets to them. Same guarantees: errors where the item is asked for,
 and once the caller stops, the fetch in flight is waited for, the source closed and the worker joined.
+
+`lookahead(keys, start, ...)` runs a row of such starts: the units of several keys (a pull's objects)
+are started before the caller gets to them, a bounded number ahead, so their first requests overlap,
+while the caller still takes them one at a time, in order.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
+K = TypeVar("K")
+S = TypeVar("S")
 
 _END = object()  # StopIteration cannot cross a Future: raised inside a generator it becomes RuntimeError
 
@@ -90,6 +96,14 @@ class Prefetched(Generic[T]):
         self._source = iter(make())
         return _step(self._source)
 
+    def peek(self) -> T | None:
+        """The first item if it has been fetched; None while it is being fetched, if fetching it failed
+        (the error waits for the iteration) or if there is none. Never waits."""
+        if not self._future.done() or self._future.exception() is not None:
+            return None
+        first = self._future.result()
+        return None if first is _END else cast(T, first)
+
     def __iter__(self) -> Iterator[T]:
         if self._taken:
             raise RuntimeError("a prefetched iterable can be iterated only once")
@@ -132,3 +146,64 @@ def prefetch(make: Callable[[], Iterable[T]], *, name: str = "leadq-prefetch") -
     the source wait for the caller too. `name` prefixes the worker thread's name.
     """
     return Prefetched(make, name=name)
+
+
+def lookahead(
+    keys: Iterable[K],
+    start: Callable[[K], S],
+    *,
+    ahead: int,
+    hold: Callable[[S], bool],
+    close: Callable[[S], None],
+) -> Generator[S, None, None]:
+    """`start(key)` of each key, in order, with up to `ahead` of the following keys started before the
+    caller is handed this one: their work (a `prefetch`) overlaps the caller's wait and work on this one.
+
+    `start` runs on the caller's thread, in the keys' order (it may read what only that thread may read)
+    and should only begin the work, not wait for it. The next key is always started as soon as the
+    caller has this one, as a single `prefetch` ahead would be; keys further ahead are started only
+    while no unit already ahead says `hold(unit)` (it is, or turned out to be, big: what it holds should
+    not be multiplied), so `ahead` bounds the units under way beside the caller's, and a held unit
+    bounds them to the ones before it. `hold` is asked on the caller's thread and must not wait.
+
+    Each unit handed out is the caller's to use; once the caller asks for the next one, or stops (an
+    exception, `close()`, the generator collected), `close(unit)` is called on it, and when the caller
+    stops every unit started ahead is closed too, in order, before the caller goes on: `close` waits
+    for the unit's work in flight and joins its threads, so nothing outlives the caller. A `close`
+    that raises does not keep the others from being closed; the first such error is raised after them.
+    """
+    if ahead < 1:
+        raise ValueError(f"lookahead needs at least one key ahead, not {ahead}")
+    pending = iter(keys)
+    started: deque[S] = deque()
+    current: list[S] = []  # the unit the caller holds (a list: empty between units)
+    more = True
+    try:
+        while True:
+            while more and len(started) <= ahead:
+                # the unit handed out next and at least one after it; further ones while none ahead holds
+                if len(started) >= 2 and any(hold(unit) for unit in list(started)[1:]):
+                    break
+                key = next(pending, _END)
+                if key is _END:
+                    more = False
+                    break
+                started.append(start(cast(K, key)))
+            if not started:
+                return
+            current.append(started.popleft())
+            yield current[0]
+            close(current.pop())
+    finally:
+        _close_all([*current, *started], close)
+
+
+def _close_all(units: list[S], close: Callable[[S], None]) -> None:
+    failed: BaseException | None = None
+    for unit in units:
+        try:
+            close(unit)
+        except BaseException as exc:  # the others must be closed all the same
+            failed = failed or exc
+    if failed is not None:
+        raise failed

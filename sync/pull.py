@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from connector.cursor import advance
+from connector.cursor import advance, parse_value
 from connector.protocol import ChangePage, CRMConnector, Deletion
-from connector.readahead import Prefetched, prefetch
+from connector.readahead import Prefetched, lookahead, prefetch
 from mappings import (
     Account,
     Activity,
@@ -40,6 +40,14 @@ from sync.state import StateStore
 from sync.world import Applied
 
 MAX_PROBLEMS_SHOWN = 20
+OBJECTS_AHEAD = 3
+"""Objects whose first pages are fetched while the current one is applied. Each has up to two requests in
+flight (changes, deletions) beside the current object's two: 8 at most, within the connection pools (the
+Salesforce session's 10 per host, the HubSpot transport's 8), so no connection is opened only to be
+dropped. More would gain little: an incremental pull has 5-7 objects."""
+BIG_PAGE = 1_000
+"""A first page of changes this long says the object is big (likely more pages, or Bulk API chunks whose
+text the connector holds beside it): no further object starts while it is ahead."""
 
 
 class Sink(Protocol):
@@ -108,6 +116,7 @@ def pull_changes(
     into: Sink,
     objects: Sequence[str] | None = None,
     spool_dir: Path | None = None,
+    ahead: int = OBJECTS_AHEAD,
 ) -> Pulled:
     """Pull every configured object of `crm` since its cursor; translate what really changed, page by page,
     into `into` (the world and its graph, timed as phase "graph").
@@ -116,35 +125,40 @@ def pull_changes(
     last), so feeding the world a page at a time builds the graph that feeding it everything at once would.
     The store is only read: the raw records wait in the returned `Pulled` for the commit.
 
-    While one object's pages are used, the next object's first page of changes and of deletions are
-    already being fetched (`_start`): otherwise leadq would idle while the CRM answers the first request
-    of each object (a Bulk API query job runs its whole query then). Objects are still applied in order,
-    and a failure of the next object surfaces at its turn.
+    While one object's pages are used, the first page of changes and of deletions of the next `ahead`
+    objects are already being fetched (`_start`, `connector.readahead.lookahead`): otherwise leadq would
+    wait on one round trip after another, each object's first request answered while it idles (a Bulk API
+    query job runs its whole query then). Objects are still applied in order, page by page, and a failure
+    of an object fetched ahead surfaces at its turn, unchanged.
+
+    What is held ahead is bounded: beyond the next object, objects start only while none of those ahead is
+    big: never pulled yet (a full pull, read as Bulk API chunks) or with a first page of `BIG_PAGE`
+    records or more. So a full pull holds one object ahead, as one big prefetch did; an incremental one,
+    whose objects are mostly one small page, overlaps `ahead` objects' round trips.
     """
     pulled = Pulled(snapshots=SnapshotSpool(spool_dir))
     # Only the fields leadq writes are left out: a reviewer's override or decision is news.
     ours = writeback_fields(mapping)
     names = list(objects or pull_objects(crm, mapping))
-    current: _Started | None = None
-    ahead: _Started | None = None
+    begun = lookahead(
+        names,
+        lambda obj: _start(connector, store, crm, mapping, obj, run_started),
+        ahead=ahead,
+        hold=_Started.big,
+        close=_Started.close,
+    )
     try:
-        for n, obj in enumerate(names):
-            started = time.perf_counter()
-            current = ahead if ahead is not None else _start(connector, store, crm, mapping, obj, run_started)
-            ahead = None  # at most one object ahead: the next one starts once this one is under way
-            if n + 1 < len(names):
-                ahead = _start(connector, store, crm, mapping, names[n + 1], run_started)
+        started = time.perf_counter()  # an object's time includes starting the ones ahead at its turn
+        for current in begun:
             graph = _Feed(into, pulled)
             _pull_object(current, crm, mapping, ours, run_started, store, report, graph, pulled)
-            current = None
             report.phase("pull", time.perf_counter() - started - graph.seconds)
             report.phase("graph", graph.seconds)
+            started = time.perf_counter()
     except BaseException:
         # Stopped early: wait for what is in flight and close it, so no fetch or thread outlives the pull.
         try:
-            for under_way in (current, ahead):
-                if under_way is not None:
-                    under_way.close()
+            begun.close()
         finally:
             pulled.close()
         raise
@@ -163,6 +177,16 @@ class _Started:
     changes: Prefetched[ChangePage] | None = None
     deletions: Prefetched[list[Deletion]] | None = None
     error: Exception | None = None
+
+    def big(self) -> bool:
+        """Whether the object is, or turned out to be, big: never pulled yet (a full pull), or a first page
+        of changes of `BIG_PAGE` records or more. Never waits for a fetch."""
+        if self.error is not None:
+            return False  # nothing is held: the error waits for its turn
+        if parse_value(self.cursor) is None:
+            return True
+        first = self.changes.peek() if self.changes is not None else None
+        return first is not None and len(first.records) >= BIG_PAGE
 
     def close(self) -> None:
         """Wait for the fetches in flight, close them and join their threads (no-op once iterated)."""

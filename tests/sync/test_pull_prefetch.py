@@ -1,6 +1,7 @@
-"""The pull overlaps its objects: the next object's first pages are fetched while this one is applied, yet
-objects reach the world in pull order, a failure of the next object surfaces at its turn, and a pull that
-stops early leaves nothing in flight and no thread behind."""
+"""The pull overlaps its objects: the next objects' first pages are fetched while this one is applied (one
+ahead in a full pull, `OBJECTS_AHEAD` in an incremental one), yet objects reach the world in pull order, a
+failure of an object fetched ahead surfaces at its turn, the calls and what is pulled are those of one
+object at a time, and a pull that stops early leaves nothing in flight and no thread behind."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ import pytest
 
 from connector.errors import ConnectorConfigError, QuotaExhaustedError
 from connector.protocol import ChangePage, CRMConnector, Deletion, ObjectDescription
-from mappings import Account, Activity, CanonicalRecord, Lead, Opportunity
+from mappings import Account, Activity, CanonicalRecord, Crm, Lead, Opportunity
 from sync.context import CycleContext
 from sync.fields import pull_objects
-from sync.pull import pull_changes
+from sync.pull import OBJECTS_AHEAD, Pulled, pull_changes
 from sync.report import CrmReport
 from sync.world import Applied
 from tests.sync.cycle_fixtures import close, seeded_sandbox, set_up_context
@@ -36,9 +37,10 @@ class Recording:
     pull is closed; it can fail at an object's describe, changes or deletions, and can hold an object's
     first page until `release` is set."""
 
-    def __init__(self, inner: CRMConnector, names: Sequence[str]) -> None:
+    def __init__(self, inner: CRMConnector, names: Sequence[str], ahead: int = 1) -> None:
         self.inner = inner
         self.names = list(names)
+        self.ahead = ahead  # objects that must have been asked for by the end of one's changes
         self.lock = threading.Lock()
         self.events: list[tuple[str, str]] = []
         self.requested = {obj: threading.Event() for obj in names}
@@ -84,7 +86,8 @@ class Recording:
             following = self.names.index(obj) + 1
             if following < len(self.names):
                 # Without the prefetch the next object is only asked for after this one: this would time out.
-                self.next_was_requested[obj] = self.requested[self.names[following]].wait(WAIT_S)
+                after = self.names[following : following + self.ahead]
+                self.next_was_requested[obj] = all(self.requested[o].wait(WAIT_S) for o in after)
         finally:
             self.log("closed", obj)
 
@@ -151,9 +154,18 @@ def pull(ctx: CycleContext, connector: Recording, sink: Sink) -> None:
     pulled.close()
 
 
-def recording(ctx: CycleContext) -> Recording:
+def recording(ctx: CycleContext, ahead: int = 1) -> Recording:
     names = pull_objects("salesforce", ctx.mapping("salesforce"))
-    return Recording(ctx.connectors["salesforce"], names)
+    return Recording(ctx.connectors["salesforce"], names, ahead)
+
+
+OLD_CURSOR = {"value": "2000-01-01T00:00:00+00:00"}  # before the seeded org: an incremental window over all
+
+
+def incremental(ctx: CycleContext, crm: Crm = "salesforce") -> None:
+    """Every object pulled before (a cursor each), so the next pull is an incremental one."""
+    for obj in pull_objects(crm, ctx.mapping(crm)):
+        ctx.store.set_cursor(crm, obj, dict(OLD_CURSOR))
 
 
 def test_the_next_object_is_fetched_while_this_one_is_applied_and_objects_reach_the_world_in_order(
@@ -169,19 +181,23 @@ def test_the_next_object_is_fetched_while_this_one_is_applied_and_objects_reach_
         assert {"Account", "Contact", "Lead", "Task"} <= set(sink.applied)
         assert connector.next_was_requested == dict.fromkeys(names[:-1], True)
         for obj, two_ahead in zip(names, names[2:], strict=False):
-            # never more than one object ahead: the one after next starts once this one is done
+            # a full pull (no cursors: big objects) keeps one object ahead: the one after next starts
+            # once this one is done
             assert connector.at("closed", obj) < connector.at("requested", two_ahead)
         assert not leftover_threads()
 
 
+@pytest.mark.parametrize("ahead", [1, OBJECTS_AHEAD], ids=["full", "incremental"])
 @pytest.mark.parametrize(
     ("where", "obj"),
     [("changes", "Contact"), ("deletions", "Lead"), ("describe", "Task"), ("changes", "Account")],
 )
 def test_an_error_of_an_object_fetched_ahead_surfaces_unchanged_at_its_turn(
-    tmp_path: Path, sandbox_state_dir: Path, monkeypatch: pytest.MonkeyPatch, where: str, obj: str
+    tmp_path: Path, sandbox_state_dir: Path, monkeypatch: pytest.MonkeyPatch, where: str, obj: str, ahead: int
 ) -> None:
     with salesforce_org(tmp_path, sandbox_state_dir, monkeypatch) as ctx:
+        if ahead > 1:
+            incremental(ctx)
         connector = recording(ctx)
         error = (ConnectorConfigError if where == "describe" else PullFailedError)(f"{obj} failed: HTTP 500")
         connector.fail[where, obj] = error
@@ -195,10 +211,10 @@ def test_an_error_of_an_object_fetched_ahead_surfaces_unchanged_at_its_turn(
         # (an object's records go to the world once its deletions are in too).
         assert sink.applied == [o for o in before if o in sink.applied]
         assert {"Account", "Contact"} & set(before) <= set(sink.applied)
-        # The object after it had been started (at the failed one's turn) and was closed; nothing beyond it
-        # was asked for (and a failed describe asks for nothing).
+        # The objects after it had been started (at the failed one's turn: one in a full pull, `ahead` in
+        # an incremental one) and were closed; nothing beyond them was asked for (nor by a failed describe).
         requested = [o for what, o in connector.events if what == "requested"]
-        started = names[: names.index(obj) + 2]
+        started = names[: names.index(obj) + 1 + ahead]
         assert sorted(requested) == sorted(o for o in started if (where, o) != ("describe", obj))
         assert sorted(o for what, o in connector.events if what == "closed") == sorted(requested)
         assert not leftover_threads()
@@ -236,3 +252,84 @@ def test_a_quota_stop_mid_pull_keeps_the_objects_before_it_and_leaves_nothing_ru
         requested = [o for what, o in connector.events if what == "requested"]
         assert sorted(o for what, o in connector.events if what == "closed") == sorted(requested)
         assert not leftover_threads()
+
+
+def test_an_incremental_pull_fetches_several_objects_ahead_and_applies_them_in_order(
+    tmp_path: Path, sandbox_state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with salesforce_org(tmp_path, sandbox_state_dir, monkeypatch) as ctx:
+        incremental(ctx)
+        connector = recording(ctx, ahead=OBJECTS_AHEAD)
+        names = connector.names
+        assert len(names) > OBJECTS_AHEAD + 1
+        sink = Sink(connector)
+        pull(ctx, connector, sink)
+        assert sink.applied == [obj for obj in names if obj in sink.applied]  # pull order, each once
+        assert {"Account", "Contact", "Lead", "Task"} <= set(sink.applied)
+        # by the end of each object's changes, the next OBJECTS_AHEAD objects had all been asked for
+        assert connector.next_was_requested == dict.fromkeys(names[:-1], True)
+        for obj, beyond in zip(names, names[OBJECTS_AHEAD + 1 :], strict=False):
+            assert connector.at("closed", obj) < connector.at("requested", beyond), "and no more than those"
+        assert not leftover_threads()
+
+
+class Applying:
+    """Records every record that reaches the world, in order."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str, bool]] = []
+
+    def apply(self, records: Iterable[CanonicalRecord]) -> Applied:
+        self.records.extend((type(r).__name__, r.id, r.deleted) for r in records)
+        return Applied()
+
+    def refresh(self, echoes: Iterable[Lead]) -> None:
+        self.records.extend(("echo", r.id, r.deleted) for r in echoes)
+
+
+def pulled_with(
+    ctx: CycleContext, crm: Crm, ahead: int
+) -> tuple[list[tuple[str, str, bool]], dict[str, Any]]:
+    connector = ctx.connectors[crm]
+    sink = Applying()
+    report = CrmReport(crm)
+    connector.calls.take()
+    with pull_changes(connector, ctx.store, crm, ctx.mapping(crm), run_started=ctx.clock(), report=report,
+                      into=sink, ahead=ahead) as pulled:  # fmt: skip
+        seen = _summary(pulled)
+    seen |= {"calls": connector.calls.take(), "pulled": dict(report.pulled), "deleted": report.deleted}
+    return sink.records, seen
+
+
+def _summary(pulled: Pulled) -> dict[str, Any]:
+    return {
+        "changed": [p.id for p in pulled.changed_people],
+        "echoes": [p.id for p in pulled.echoes],
+        "deleted": pulled.deleted,
+        "cursors": pulled.cursors,
+        "rescore": sorted(pulled.rescore),
+        "problems": [str(p) for p in pulled.problems],
+        "spooled": [
+            (obj, [(put.record_id, put.content_hash) for put in page])
+            for obj, page in pulled.snapshots.chunks(1000)
+        ],
+    }
+
+
+@pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
+def test_several_objects_ahead_pull_the_same_records_with_the_same_calls_as_one_ahead(
+    tmp_path: Path, sandbox_state_dir: Path, monkeypatch: pytest.MonkeyPatch, crm: Crm
+) -> None:
+    with seeded_sandbox(sandbox_state_dir, leads=30, seed=3) as server:
+        ctx = set_up_context(tmp_path, server, crm, monkeypatch)
+        try:
+            incremental(ctx, crm)
+            pulled_with(ctx, crm, ahead=1)  # describes and sign-in, cached for the two compared below
+            one_records, one = pulled_with(ctx, crm, ahead=1)
+            many_records, many = pulled_with(ctx, crm, ahead=OBJECTS_AHEAD)
+        finally:
+            close(ctx)
+    assert one_records and one["changed"] and one["calls"]
+    assert many_records == one_records, "the same records reach the world in the same order"
+    assert many == one, "same people, echoes, deletions, cursors, spool, report and API calls"
+    assert not leftover_threads()
