@@ -145,7 +145,9 @@ def graph_features(
         "related_relation": per_lead_object([f.related[0] if f.related else None for f in facts]),
     }
     values = pd.DataFrame(columns, index=index)
-    return values, pd.DataFrame(context, index=index, columns=list(GRAPH_CONTEXT_COLUMNS)).astype(object)
+    # dtype=object from the start: pandas 3 would build text columns as `str`, where a missing name is NaN,
+    # not None, whenever another lead of the batch has one ("No recorded engagement with nan").
+    return values, pd.DataFrame(context, index=index, columns=list(GRAPH_CONTEXT_COLUMNS), dtype=object)
 
 
 def _engagement(

@@ -245,3 +245,20 @@ def test_quiet_newcomer_leaves_colleagues_alone(world: AccountGraph) -> None:
     assert world.update(leads=[person("00QZ", "zed@acme.com")]) == refs(
         "00QZ", "00QA", "00QB", "003C", "00QN"
     )
+
+
+def test_a_lead_without_an_account_has_no_context_whoever_shares_its_batch(world: AccountGraph) -> None:
+    """The context (account name, owner, related customer) of an unmatched lead is None whether or not
+    another lead of the same batch has an account: under pandas 3 text columns read a missing name as
+    NaN, and reps saw "No recorded engagement with nan" depending on who else was scored."""
+    ann = person("00QA", "ann@acme.com", owner_id="005R")
+    xi = person("00QX", "xi@gmail.com", company="Nobody Ltd")
+    alone = graph_features(world, [xi], now=NOW)[1]
+    together = graph_features(world, [ann, xi], now=NOW)[1]
+    assert together.loc["00QA", "account_name"] == "Acme Corp"
+    for frame in (alone, together):
+        row = frame.loc["00QX"]
+        assert row["account_name"] is None
+        assert row["account_owner_id"] is None
+        assert row["related_customer"] is None
+        assert frame["account_name"].dtype == object
