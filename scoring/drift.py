@@ -24,7 +24,16 @@ import pandas as pd
 
 from mappings.config.policy import Drift
 
-__all__ = ["FLOOR", "SCORE", "ColumnDrift", "DriftBaseline", "DriftReport", "drift_report", "psi"]
+__all__ = [
+    "FLOOR",
+    "SCORE",
+    "ColumnDrift",
+    "DriftBaseline",
+    "DriftCounts",
+    "DriftReport",
+    "drift_report",
+    "psi",
+]
 
 FLOOR = 1e-4
 SCORE = "score"
@@ -50,6 +59,12 @@ class _Bins:
 
     def counts(self, values: pd.Series) -> FloatArray:
         """Share of `values` per bin (last bins: unseen categories, then missing)."""
+        counts = self.tally(values)
+        total = counts.sum()
+        return counts / total if total else counts
+
+    def tally(self, values: pd.Series) -> FloatArray:
+        """How many of `values` fall in each bin (whole numbers, as floats: they add up exactly)."""
         missing = values.isna().to_numpy()
         if self.kind == "numeric":
             numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
@@ -60,9 +75,7 @@ class _Bins:
             position = {c: i for i, c in enumerate(self.categories)}
             index = np.array([position.get(t, len(self.categories)) for t in text], dtype=np.int64)
             counts = np.bincount(index, minlength=len(self.categories) + 1).astype(np.float64)
-        counts = np.append(counts, float(missing.sum()))
-        total = counts.sum()
-        return counts / total if total else counts
+        return np.append(counts, float(missing.sum()))
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "edges": list(self.edges), "categories": list(self.categories),
@@ -150,15 +163,52 @@ def drift_report(
     baseline: DriftBaseline, data: pd.DataFrame, thresholds: Drift, scores: npt.ArrayLike | None = None
 ) -> DriftReport:
     """PSI of each baseline column present in `data` (and of `scores`, 0-100) against the training data."""
-    columns = []
-    for name, bins in baseline.bins.items():
-        if name == SCORE or name not in data.columns:
-            continue
-        value = psi(bins.shares, bins.counts(data[name]))
-        columns.append(ColumnDrift(name, value, _level(value, thresholds)))
-    score = None
-    if scores is not None and SCORE in baseline.bins:
-        bins = baseline.bins[SCORE]
-        value = psi(bins.shares, bins.counts(pd.Series(np.asarray(scores, dtype=np.float64))))
-        score = ColumnDrift(SCORE, value, _level(value, thresholds))
-    return DriftReport(tuple(columns), score, thresholds.psi_warn, thresholds.psi_alert, len(data))
+    counts = DriftCounts(baseline)
+    counts.add(data, scores)
+    return counts.report(thresholds)
+
+
+class DriftCounts:
+    """Per-bin counts of scored batches against a baseline, added a batch at a time.
+
+    Counts add up exactly, so the report of batches added one by one is the report of all of them at
+    once: a cycle that scores its people in chunks keeps a few numbers per column, not the frames.
+    """
+
+    def __init__(self, baseline: DriftBaseline) -> None:
+        self.baseline = baseline
+        self.rows = 0
+        self._counts: dict[str, FloatArray] = {}
+
+    def add(self, data: pd.DataFrame, scores: npt.ArrayLike | None = None) -> None:
+        """Count the baseline columns present in `data` and, when given, `scores` (0-100)."""
+        for name, bins in self.baseline.bins.items():
+            if name != SCORE and name in data.columns:
+                self._add(name, bins.tally(data[name]))
+        if scores is not None and SCORE in self.baseline.bins:
+            values = pd.Series(np.asarray(scores, dtype=np.float64))
+            self._add(SCORE, self.baseline.bins[SCORE].tally(values))
+        self.rows += len(data)
+
+    def _add(self, name: str, counts: FloatArray) -> None:
+        seen = self._counts.get(name)
+        self._counts[name] = counts if seen is None else seen + counts
+
+    def report(self, thresholds: Drift) -> DriftReport:
+        """PSI of each counted column (baseline order) and of the score, against the training shares."""
+        columns = []
+        for name, bins in self.baseline.bins.items():
+            if name == SCORE or name not in self._counts:
+                continue
+            value = psi(bins.shares, _shares(self._counts[name]))
+            columns.append(ColumnDrift(name, value, _level(value, thresholds)))
+        score = None
+        if SCORE in self._counts:
+            value = psi(self.baseline.bins[SCORE].shares, _shares(self._counts[SCORE]))
+            score = ColumnDrift(SCORE, value, _level(value, thresholds))
+        return DriftReport(tuple(columns), score, thresholds.psi_warn, thresholds.psi_alert, self.rows)
+
+
+def _shares(counts: FloatArray) -> FloatArray:
+    total = counts.sum()
+    return counts / total if total else counts

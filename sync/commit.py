@@ -176,28 +176,43 @@ def commit(store: StateStore, c: Commit) -> None:
     """Make the cycle's decisions and plan durable, all together.
 
     Rows are built and written a chunk at a time inside the one transaction: at 100k leads a cycle pulls
-    ~800k records and decides ~145k people, and their rows all at once would cost gigabytes."""
+    ~800k records and decides ~145k people, and their rows all at once would cost gigabytes. A cycle that
+    decides its people in chunks calls `commit_decisions` for each inside its transaction, then this with
+    the rest (no decisions or writes): the rows are the same, in the same order per table."""
     crm = c.crm
     with store.transaction():
         for obj, puts in c.pulled.snapshots.chunks(CHUNK, encoded=True):
             store.put_snapshots(crm, obj, puts)
         for obj, ids in c.pulled.deleted.items():
             store.drop_snapshots(crm, obj, ids)
+        commit_decisions(store, c)
+        for items in _chunks(_other_outbox_items(c)):
+            store.enqueue_many(items)
+        for entries in _chunks(_other_audit_entries(c)):
+            store.audit_many(entries)
+        for e in c.human_edits:
+            store.settle_fields(
+                crm, e.object, e.record_id, [e.field], "parked", f"changed by a person to {e.theirs!r}"
+            )
+
+
+def commit_decisions(store: StateStore, c: Commit) -> None:
+    """The part of `commit` that `c.decisions` and `c.writes` make: the planned fields in the ledger, the
+    field writes in the outbox, the score history and the "scored" audit entries (nothing of `c.pulled`,
+    the extra updates, tasks or human edits)."""
+    crm = c.crm
+    with store.transaction():
         for planned in _chunks(_planned_fields(c.writes)):
             store.plan_writes(crm, planned)
-        for items in _chunks(_outbox_items(c)):
+        for items in _chunks(_write_items(c)):
             store.enqueue_many(items)
         for decisions in _chunks(c.decisions):
             explained = (
                 explained_json(c.scored, [d.lead_id for d in decisions]) if c.scored is not None else {}
             )
             store.add_scores_bulk([_score_record(store, c, d, explained) for d in decisions])
-        for entries in _chunks(_audit_entries(c)):
+        for entries in _chunks(_scored_entries(c)):
             store.audit_many(entries)
-        for e in c.human_edits:
-            store.settle_fields(
-                crm, e.object, e.record_id, [e.field], "parked", f"changed by a person to {e.theirs!r}"
-            )
 
 
 CHUNK = 5000  # rows built and written at a time
@@ -215,7 +230,7 @@ def _planned_fields(writes: Iterable[RecordWrite]) -> Iterator[PlannedField]:
             yield PlannedField(w.object, w.record_id, name, w.old.get(name), value)
 
 
-def _outbox_items(c: Commit) -> Iterator[NewOutboxItem]:
+def _write_items(c: Commit) -> Iterator[NewOutboxItem]:
     crm = c.crm
     by_id = {d.lead_id: d for d in c.decisions}
     for w in c.writes:
@@ -225,6 +240,10 @@ def _outbox_items(c: Commit) -> Iterator[NewOutboxItem]:
             {"values": w.values, "old": w.old, "model_version": decision.model_version if decision else None},
             f"{crm}:{w.object}:{w.record_id}:fields:{c.run_key}",
         )  # fmt: skip
+
+
+def _other_outbox_items(c: Commit) -> Iterator[NewOutboxItem]:
+    crm = c.crm
     for n, (obj, update) in enumerate(c.extra_updates):
         yield NewOutboxItem(
             crm, "field_update", obj, update.id, {"values": dict(update.values), "source": "review"},
@@ -252,7 +271,7 @@ def _score_record(
     )  # fmt: skip
 
 
-def _audit_entries(c: Commit) -> Iterator[dict[str, Any]]:
+def _scored_entries(c: Commit) -> Iterator[dict[str, Any]]:
     crm = c.crm
     for d in c.decisions:
         yield {
@@ -262,6 +281,10 @@ def _audit_entries(c: Commit) -> Iterator[dict[str, Any]]:
             "model_version": d.model_version,
             "policy_version": d.policy_version,
         }  # fmt: skip
+
+
+def _other_audit_entries(c: Commit) -> Iterator[dict[str, Any]]:
+    crm = c.crm
     for e in c.human_edits:
         yield {
             "actor": "crm-user", "action": "human_edit", "crm": crm, "obj": e.object, "record_id": e.record_id,

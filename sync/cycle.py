@@ -8,39 +8,55 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from connector.errors import AuthError, ConnectorError, QuotaExhaustedError, RateLimitedError
-from mappings import Crm, Lead
-from scoring.decision import Decision
-from scoring.pipeline import DecidedBatch, Pipeline
-from scoring.registry import ModelRegistry
+from mappings import Crm
 from sync import drift_task, feedback, gc_policy, review
-from sync.commit import Commit, commit, previous_of
+from sync.commit import Commit, commit, commit_decisions
 from sync.context import CycleContext
-from sync.fields import SCORED_OBJECTS
-from sync.plan import HumanEdit, WritePlan, human_edits_of, object_of, plan_writes
+from sync.decide import (
+    CHUNK,
+    FULL_RESCORE_EVERY,
+    FULL_RESCORE_MARK,
+    MODEL_MARK,
+    DecidedChunk,
+    decide_and_plan,
+    full_rescore_due,
+    model_changed,
+    pipeline_of,
+    to_score,
+)
+from sync.plan import object_of
 from sync.preview import preview
 from sync.pull import Pulled, pull_changes
 from sync.report import CrmReport, RunReport
 from sync.review_common import TASK_OBJECT
 from sync.send import Sender, recover_in_flight
-from sync.state import LedgerEntry
-from sync.triggers import Trigger, triggers_of
 from sync.world import World
 
+__all__ = [
+    "CHUNK",
+    "FULL_RESCORE_EVERY",
+    "FULL_RESCORE_MARK",
+    "MODEL_MARK",
+    "REVIEW_CURSOR",
+    "model_changed",
+    "run_cycle",
+    "sync_crm",
+    "to_score",
+    "update_graph",
+    "world_of",
+]
 log = logging.getLogger("leadq.cycle")
 REVIEW_CURSOR = "review_tasks"
-MODEL_MARK = "scored_with_model"  # kept with the cursors: the model version the last cycle scored with
-FULL_RESCORE_MARK = "full_rescore"  # when everyone was last re-scored
-FULL_RESCORE_EVERY = timedelta(days=1)
 
 
-def run_cycle(ctx: CycleContext, *, dry_run: bool = False) -> RunReport:
-    """One cycle over every configured CRM; the report is also kept in the run history."""
+def run_cycle(ctx: CycleContext, *, dry_run: bool = False, chunk: int = CHUNK) -> RunReport:
+    """One cycle over every configured CRM; the report is also kept in the run history. The people to
+    score are decided, planned and committed `chunk` at a time (the same results at any size)."""
     report = RunReport(started_at=ctx.clock(), dry_run=dry_run)
     run = None if dry_run else ctx.store.start_run(report.started_at)
     report.run_id = None if run is None else run.id
@@ -48,7 +64,7 @@ def run_cycle(ctx: CycleContext, *, dry_run: bool = False) -> RunReport:
         out = report.crm(crm)
         try:
             with gc_policy.cycle():
-                sync_crm(ctx, crm, out, run_key=str(report.run_id or "dry"), dry_run=dry_run)
+                sync_crm(ctx, crm, out, run_key=str(report.run_id or "dry"), dry_run=dry_run, chunk=chunk)
         except (QuotaExhaustedError, AuthError, RateLimitedError) as exc:
             out.stopped = str(exc)
         except ConnectorError as exc:
@@ -63,7 +79,9 @@ def run_cycle(ctx: CycleContext, *, dry_run: bool = False) -> RunReport:
     return report
 
 
-def sync_crm(ctx: CycleContext, crm: Crm, out: CrmReport, *, run_key: str, dry_run: bool) -> None:
+def sync_crm(
+    ctx: CycleContext, crm: Crm, out: CrmReport, *, run_key: str, dry_run: bool, chunk: int = CHUNK
+) -> None:
     """One CRM's cycle; the cursors move only once the plan is durable in the outbox."""
     started = ctx.clock()
     if not dry_run:
@@ -71,13 +89,18 @@ def sync_crm(ctx: CycleContext, crm: Crm, out: CrmReport, *, run_key: str, dry_r
     with pull_into_world(ctx, crm, started, out, keep=not dry_run) as (world, pulled):
         context_changed = update_graph(world, pulled, out)
         if dry_run:
-            _, plan, tasks, escalation = decide_and_plan(
-                ctx, crm, world, pulled, context_changed, review.Pickup(), out
+            planned = decide_and_plan(
+                ctx, crm, world, pulled, context_changed, review.Pickup(), out, chunk=chunk
             )
             drifting = drift_task.plan_drift_tasks(ctx, crm, out.drift, ctx.clock())
-            out.planned = preview(crm, plan, escalation.updates, [*tasks, *escalation.tasks, *drifting])
+            escalation = planned.escalation
+            out.planned = preview(
+                crm, planned.plan, escalation.updates, [*planned.tasks, *escalation.tasks, *drifting]
+            )
             return
-        decide_and_commit(ctx, crm, world, pulled, context_changed, out, run_key=run_key, started=started)
+        decide_and_commit(
+            ctx, crm, world, pulled, context_changed, out, run_key=run_key, started=started, chunk=chunk
+        )
     send(ctx, crm, out)
     checkpoint(ctx, crm, pulled)
     learn(ctx, crm, world, out)
@@ -118,25 +141,34 @@ def decide_and_commit(
     *,
     run_key: str,
     started: datetime,
+    chunk: int = CHUNK,
 ) -> None:
     """One unit of work from reading review decisions to the durable plan: a crash anywhere in it leaves
-    no trace, and the next cycle reads the same decisions and records again."""
+    no trace, and the next cycle reads the same decisions and records again. Each chunk of decisions is
+    committed (inside the transaction) as soon as it is planned; the rest once, after the last chunk."""
+
+    def commit_chunk(part: DecidedChunk) -> None:
+        objects = {d.lead_id: object_of(crm, world.people[d.lead_id]) for d in part.decisions}
+        commit_decisions(ctx.store, Commit(
+            crm, run_key, pulled, part.decisions, objects, part.batch.scored, part.writes,
+            triggers=part.triggers,
+        ))  # fmt: skip
+
     with ctx.store.transaction():
         pickup = review.pick_up_decisions(
             ctx, crm, run_started=started, task_cursor=pulled.cursors.get(TASK_OBJECT[crm])
         )
-        decided, plan, tasks, escalation = decide_and_plan(
-            ctx, crm, world, pulled, context_changed, pickup, out
+        planned = decide_and_plan(
+            ctx, crm, world, pulled, context_changed, pickup, out, on_chunk=commit_chunk, chunk=chunk
         )
-        review.record_planned_tasks(ctx, crm, tasks)
+        escalation = planned.escalation
+        review.record_planned_tasks(ctx, crm, planned.tasks)
         review.record_escalation(ctx, crm, escalation)
         drifting = drift_task.plan_drift_tasks(ctx, crm, out.drift, ctx.clock())
         drift_task.record_drift_tasks(ctx, crm, drifting)
         commit(ctx.store, Commit(
-            crm, run_key, pulled, decided.decisions, {d.lead_id: object_of(crm, world.people[d.lead_id])
-            for d in decided.decisions}, decided.batch.scored, plan.writes,
-            [*pickup.updates, *escalation.updates], [*tasks, *escalation.tasks, *drifting], plan.human_edits,
-            decided.triggers,
+            crm, run_key, pulled, extra_updates=[*pickup.updates, *escalation.updates],
+            tasks=[*planned.tasks, *escalation.tasks, *drifting], human_edits=planned.human_edits,
         ))  # fmt: skip
         if pickup.cursor:
             ctx.store.set_cursor(crm, REVIEW_CURSOR, pickup.cursor)
@@ -185,132 +217,6 @@ def update_graph(world: World, pulled: Pulled, out: CrmReport) -> set[str]:
     gc_policy.settle()  # the world is long-lived: keep the collector from walking it all cycle long
     out.phase("graph", time.perf_counter() - started)
     return changed
-
-
-def to_score(world: World, pulled: Pulled, also: Iterable[str]) -> list[Lead]:
-    """The people to score: those that changed, and those whose context or review state changed."""
-    wanted = {p.id for p in pulled.changed_people} | set(also)
-    return [world.people[i] for i in sorted(wanted) if i in world.people and _scorable(world.people[i])]
-
-
-def _scorable(person: Lead) -> bool:
-    # A converted Salesforce lead is an outcome, and the API refuses updates to it.
-    return not person.deleted and not (person.kind == "lead" and person.is_converted)
-
-
-def model_changed(ctx: CycleContext, crm: Crm) -> bool:
-    """Whether the champion changed since the last cycle scored (promotion, rollback)."""
-    last = ctx.store.get_cursor(crm, MODEL_MARK)
-    return last is not None and last.get("value") != pipeline_of(ctx, crm).model_version
-
-
-def full_rescore_due(ctx: CycleContext, crm: Crm, now: datetime) -> bool:
-    """Whether a day has passed since everyone was last re-scored (never on a CRM's very first cycle)."""
-    mark = ctx.store.get_cursor(crm, FULL_RESCORE_MARK)
-    if mark is None or not mark.get("value"):
-        return False  # the first cycle scores everyone anyway, and sets the mark
-    return now - datetime.fromisoformat(str(mark["value"])) >= FULL_RESCORE_EVERY
-
-
-def pipeline_of(ctx: CycleContext, crm: Crm) -> Pipeline:
-    """The CRM's pipeline with its current champion (reloaded only when the champion changes)."""
-    version = ModelRegistry(ctx.state_dir / crm).champion()
-    cached = ctx.extra.get(f"pipeline:{crm}")
-    if isinstance(cached, tuple) and cached[0] == version:
-        pipeline: Pipeline = cached[1]
-        return pipeline
-    mapping = ctx.mapping(crm)
-    trained = feedback.load_champion(ctx, crm)
-    pipeline = Pipeline.build(
-        ctx.config.scoring, ctx.config.review, mapping.features, crm=crm, trained=trained,
-        max_chars=mapping.writeback.field_for("reasons").max_length,
-    )  # fmt: skip
-    ctx.extra[f"pipeline:{crm}"] = (version, pipeline)
-    return pipeline
-
-
-def decide(ctx: CycleContext, crm: Crm, world: World, people: list[Lead], out: CrmReport) -> DecidedBatch:
-    """Score, explain and apply the policies to `people`."""
-    pipeline = pipeline_of(ctx, crm)
-    started = time.perf_counter()
-    previous = {i: previous_of(r) for i, r in ctx.store.latest_scores(crm, [p.id for p in people]).items()}
-    out.phase("history", time.perf_counter() - started)
-    decided = pipeline.decide(people, world.graph, now=ctx.clock(), previous=previous)
-    for phase, seconds in decided.timings.items():
-        out.phase(phase, seconds)
-    out.scored += len(decided.decisions)
-    out.explained += len(decided.scored.points.index)
-    out.model_version = pipeline.model_version
-    out.rule_based = pipeline.scorer.trained is None
-    if pipeline.scorer.trained is not None and len(decided.decisions):
-        scores = [d.score for d in decided.decisions]
-        out.drift = feedback.measure_drift(ctx, crm, pipeline.scorer.trained, decided.frame.data, scores)
-    return decided
-
-
-@dataclass(frozen=True)
-class Decided:
-    """The decisions of a cycle (overrides applied) and the batch they came from."""
-
-    decisions: list[Decision]
-    batch: DecidedBatch
-    triggers: dict[str, Trigger]  # lead id -> why it was scored this cycle
-
-
-def decide_and_plan(
-    ctx: CycleContext,
-    crm: Crm,
-    world: World,
-    pulled: Pulled,
-    context_changed: set[str],
-    pickup: review.Pickup,
-    out: CrmReport,
-) -> tuple[Decided, WritePlan, list[review.PlannedTask], review.Escalation]:
-    """Score who needs it, apply reviewers' overrides, plan the writes, the review tasks and escalations."""
-    now = ctx.clock()
-    also = context_changed | pickup.rescore
-    # A new champion, or a day gone by (ages grow, activity leaves its window, scores decay): everyone
-    # is re-scored, and still only changed values are written.
-    everyone: Trigger | None = (
-        "model" if model_changed(ctx, crm) else "daily" if full_rescore_due(ctx, crm, now) else None
-    )
-    if everyone is not None:
-        also |= set(world.people)
-    people = to_score(world, pulled, also)
-    triggers = triggers_of(
-        people, {p.id for p in pulled.changed_people}, pickup.rescore, context_changed, everyone
-    )
-    batch = decide(ctx, crm, world, people, out)
-    decisions = review.apply_overrides(ctx, crm, batch.decisions, now)
-    plan, _ = plan_changes(ctx, crm, world, decisions, pulled, out)
-    tasks = review.plan_review_tasks(ctx, crm, decisions, world.people, now)
-    escalation = review.escalate_overdue(ctx, crm, now)
-    return Decided(decisions, batch, triggers), plan, tasks, escalation
-
-
-def plan_changes(
-    ctx: CycleContext, crm: Crm, world: World, decisions: list[Decision], pulled: Pulled, out: CrmReport
-) -> tuple[WritePlan, list[HumanEdit]]:
-    """The field writes of the decisions, and the people's edits to leave alone (reported once)."""
-    started = time.perf_counter()
-    mapping = ctx.mapping(crm)
-    scored_ids = {d.lead_id for d in decisions}
-    echoes = [p for p in pulled.echoes if p.id not in scored_ids]
-    ledger: dict[str, dict[str, LedgerEntry]] = {}
-    for obj in SCORED_OBJECTS[crm]:
-        ids = [i for i in scored_ids | {p.id for p in echoes} if i in world.people]
-        ledger.update(ctx.store.ledger_for_records(crm, obj, ids))
-    plan = plan_writes(crm, mapping, decisions, world.people, ledger)
-    edits = [*plan.human_edits, *human_edits_of(crm, mapping, echoes, ledger)]
-
-    def new(edit: HumanEdit) -> bool:
-        entry = ledger.get(edit.record_id, {}).get(edit.field)
-        return entry is None or entry.last_error != f"changed by a person to {edit.theirs!r}"
-
-    plan.human_edits = [e for e in edits if new(e)]
-    out.human_edits += len(plan.human_edits)
-    out.phase("plan", time.perf_counter() - started)
-    return plan, plan.human_edits
 
 
 def checkpoint(ctx: CycleContext, crm: Crm, pulled: Pulled) -> None:

@@ -7,7 +7,9 @@ The cycle calls, per CRM:
     feedback.should_retrain(ctx, crm, now) -> reason | None              # then, with a reason:
     feedback.retrain(ctx, crm, world, now, reason=reason)
     feedback.load_champion(ctx, crm)                                     # the model to score with
-    feedback.measure_drift(ctx, crm, trained, frame.data, scores)        # after scoring
+    feedback.measure_drift(ctx, crm, trained, frame.data, scores)        # after scoring; or, chunked:
+    counts = feedback.drift_counts(trained)                              # then counts.add(...) a chunk
+    feedback.judge_drift(ctx, crm, trained, counts)                      # at a time, and once at the end
 
 Labels live in `sync.feedback_labels`, training and promotion in `sync.feedback_models`; drift is here.
 """
@@ -22,7 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from mappings import Crm
-from scoring.drift import DriftBaseline, drift_report
+from scoring.drift import DriftBaseline, DriftCounts
 from scoring.training import TrainedModel
 from sync.context import CycleContext
 from sync.feedback_labels import (
@@ -41,6 +43,8 @@ __all__ = [
     "OutcomeIndex",
     "RetrainResult",
     "WorldLike",
+    "drift_counts",
+    "judge_drift",
     "load_champion",
     "measure_drift",
     "outcome_label",
@@ -72,12 +76,30 @@ def measure_drift(
     rows). At alert level a warning is logged on `leadq.drift` and an audit entry `drift_alert` kept;
     batches under `MIN_DRIFT_ROWS` leads are measured but their level stays "ok".
     """
-    if trained is None or "drift_baseline" not in trained.extra or len(inputs) == 0:
+    counts = drift_counts(trained)
+    if counts is None or len(inputs) == 0:
+        return {}
+    values = np.asarray(scores, dtype=np.float64)
+    counts.add(inputs, values if values.size else None)
+    return judge_drift(ctx, crm, trained, counts)
+
+
+def drift_counts(trained: TrainedModel | None) -> DriftCounts | None:
+    """An empty per-bin tally against the champion's training data (None without a model or baseline):
+    add each scored chunk to it, then `judge_drift` gives what `measure_drift` gives of all of them."""
+    if trained is None or "drift_baseline" not in trained.extra:
+        return None
+    return DriftCounts(DriftBaseline.from_dict(trained.extra["drift_baseline"]))
+
+
+def judge_drift(
+    ctx: CycleContext, crm: Crm, trained: TrainedModel | None, counts: DriftCounts | None
+) -> dict[str, Any]:
+    """`measure_drift`'s result, log line and audit entry for the leads added to `counts`."""
+    if trained is None or counts is None or counts.rows == 0:
         return {}
     thresholds = ctx.config.scoring.drift
-    baseline = DriftBaseline.from_dict(trained.extra["drift_baseline"])
-    values = np.asarray(scores, dtype=np.float64)
-    report = drift_report(baseline, inputs, thresholds, scores=values if values.size else None)
+    report = counts.report(thresholds)
     judged = report.rows >= MIN_DRIFT_ROWS
     level = report.level if judged else "ok"
     result: dict[str, Any] = {

@@ -26,11 +26,10 @@ from sync.context import CycleContext
 from sync.review_common import (
     OPEN_STATES,
     PlannedTask,
+    Rotation,
     lead_object,
-    open_load,
     review_key,
     rotate,
-    rotation_start,
 )
 from sync.review_escalation import Escalation, escalate_overdue, record_escalation
 from sync.review_pickup import Pickup, pick_up_decisions
@@ -43,6 +42,7 @@ __all__ = [
     "Escalation",
     "Pickup",
     "PlannedTask",
+    "Rotation",
     "apply_overrides",
     "escalate_overdue",
     "pick_up_decisions",
@@ -72,7 +72,12 @@ def _task_history(ctx: CycleContext, crm: str, lead_ids: Sequence[str]) -> tuple
 
 
 def plan_review_tasks(
-    ctx: CycleContext, crm: Crm, decisions: Sequence[Decision], people: Mapping[str, Lead], now: datetime
+    ctx: CycleContext,
+    crm: Crm,
+    decisions: Sequence[Decision],
+    people: Mapping[str, Lead],
+    now: datetime,
+    rotation: Rotation | None = None,
 ) -> list[PlannedTask]:
     """A task for each decision with review=True whose lead has no open review task (state 'open' or
     'escalated' in the store): one open task per lead.
@@ -82,6 +87,9 @@ def plan_review_tasks(
     lead gets no task this cycle and is tried again next cycle. Without configured reviewers the lead's
     owner reviews. Due `now + sla_hours`. The key's `n` counts the lead's review tasks in the store, so a
     crash and restart plan the same keys. Writes nothing (dry runs call it too).
+
+    Calls for chunks of one cycle's decisions (disjoint leads, in order) pass the same `rotation`, which
+    this advances: together they plan what one call with all the decisions plans.
     """
     config = ctx.config
     if not config.review.enabled:
@@ -93,8 +101,9 @@ def plan_review_tasks(
     counts, open_leads = _task_history(ctx, crm, [d.lead_id for d in wanted])
     reviewers = config.review.reviewers.for_crm(crm)
     cap = config.review.max_open_per_reviewer
-    load = open_load(ctx.store, crm)
-    turn = rotation_start(ctx.store, crm, reviewers)
+    state = rotation if rotation is not None else Rotation()
+    state.start(ctx.store, crm, reviewers)
+    load, turn = state.load, state.turn
     due = as_utc(now) + timedelta(hours=config.review.sla_hours)
     planned: list[PlannedTask] = []
     for decision in wanted:
@@ -124,6 +133,7 @@ def plan_review_tasks(
         )
         detail = _detail(decision, action, target)
         planned.append(PlannedTask(spec, decision.lead_id, obj, reviewer, reasons, detail))
+    state.turn = turn
     return planned
 
 

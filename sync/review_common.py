@@ -101,6 +101,26 @@ def task_closing(crm: str, task_id: str) -> tuple[str, RecordUpdate]:
     return TASK_OBJECT[crm], RecordUpdate(task_id, values)
 
 
+@dataclass
+class Rotation:
+    """Where a cycle's round robin of review tasks stands: open tasks per reviewer and whose turn is next.
+
+    Read from the store on first use (`start`); planning a cycle's decisions in chunks hands one Rotation
+    to every chunk, so turns and caps continue across chunks exactly as in one batch (the chunks' tasks
+    are recorded only once all are planned, so the store cannot carry them in between)."""
+
+    load: dict[str, int] = field(default_factory=dict)
+    turn: int = 0
+    started: bool = False
+
+    def start(self, store: StateStore, crm: str, reviewers: Sequence[str]) -> None:
+        """Read the open load and the rotation's start from the store, once."""
+        if not self.started:
+            self.load = open_load(store, crm)
+            self.turn = rotation_start(store, crm, reviewers)
+            self.started = True
+
+
 def rotate(reviewers: Sequence[str], load: Mapping[str, int], cap: int, start: int) -> tuple[str | None, int]:
     """The next reviewer under `cap`, looking from `start`; (None, start) when everyone is at cap."""
     size = len(reviewers)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mappings.config.policy import Drift
-from scoring.drift import DriftBaseline, drift_report, psi
+from scoring.drift import DriftBaseline, DriftCounts, drift_report, psi
 
 THRESHOLDS = Drift(psi_warn=0.1, psi_alert=0.25)
 
@@ -58,3 +62,28 @@ def test_baseline_round_trips_through_json_form() -> None:
     first = drift_report(baseline, batch, THRESHOLDS)
     second = drift_report(again, batch, THRESHOLDS)
     assert [c.psi for c in first.columns] == [c.psi for c in second.columns]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    cuts=st.lists(st.integers(0, 300), max_size=6),
+    seed=st.integers(0, 2**16),
+    with_scores=st.booleans(),
+)
+def test_counts_added_chunk_by_chunk_report_what_one_batch_reports(
+    n: int, cuts: list[int], seed: int, with_scores: bool
+) -> None:
+    """A cycle scores its people in chunks: the per-bin counts add up to exactly the batch's report."""
+    baseline = DriftBaseline.fit(_data(500, seed=1), scores=np.linspace(0, 100, 500))
+    batch = _data(n, seed=seed, shift=0.5, web=0.8)
+    batch.loc[batch.index[::7], "employees"] = np.nan  # missing values have their own bin
+    scores = np.random.default_rng(seed).integers(0, 101, n).astype(np.float64)
+    counts = DriftCounts(baseline)
+    bounds = [0, *sorted({c for c in cuts if 0 < c < n}), n]
+    for start, end in pairwise(bounds):
+        part = batch.iloc[start:end]  # each chunk's categories are its own (pd.Categorical of the chunk)
+        part = part.assign(source=pd.Categorical(part["source"].astype(str)))
+        counts.add(part, scores[start:end] if with_scores else None)
+    whole = drift_report(baseline, batch, THRESHOLDS, scores=scores if with_scores else None)
+    assert counts.report(THRESHOLDS) == whole
