@@ -1,6 +1,9 @@
 """Salesforce Bulk API 2.0: query jobs (CSV results paged by `Sforce-Locator`) and ingest jobs.
 
-Query jobs snapshot their result when created, as the real service does once the job runs. Ingest jobs
+Query jobs snapshot their result when created, as the real service does once the job runs; on a file-backed
+store the snapshot is rendered to CSV a results page at a time (`sandbox.soql.lazy`), off the event loop,
+and a job whose snapshot was released (idle while writes went on, or evicted; see
+`sandbox.store_base.Snapshots`) refuses further results reads. Ingest jobs
 collect uploaded CSV until closed, then process every row through the same validated write path as the
 REST API, keeping per-row successful and failed results.
 """
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -22,8 +26,10 @@ from sandbox.app import sandbox_state
 from sandbox.clock import sf_datetime
 from sandbox.errors import JSONResponse, SfApiError
 from sandbox.ids import sf_id
+from sandbox.soql.result import QueryResult
 from sandbox.state import SandboxState
 from sandbox.store import integration_user_id
+from sandbox.store_base import SnapshotExpired
 
 _JOB_NUMBER = iter(range(1, 10**9))
 _JOB_LOCK = threading.Lock()
@@ -51,7 +57,7 @@ class BulkJob:
     query: str | None = None
     external_id: str | None = None
     columns: list[str] = field(default_factory=list)
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    result: QueryResult | None = None  # a query job's answer
     uploads: list[str] = field(default_factory=list)
     successful: list[list[str]] = field(default_factory=list)
     failed: list[list[str]] = field(default_factory=list)
@@ -138,8 +144,6 @@ def _job(st: SandboxState, job_id: str, kind: str) -> BulkJob:
 
 # ---------------------------------------------------------------- query jobs
 async def create_query_job(request: Request) -> Response:
-    from sandbox.soql import execute
-
     st = sandbox_state(request)
     body = await _json_body(request)
     operation = body.get("operation")
@@ -148,17 +152,33 @@ async def create_query_job(request: Request) -> Response:
     soql = body.get("query")
     if not isinstance(soql, str) or not soql.strip():
         raise SfApiError(400, "INVALIDJOB", "Query is required for a query job")
-    result = execute(st.store, soql, include_deleted=operation == "queryAll")
-    job = _new_job(st, "query", operation, result.object_name, _version(request), body)
+    result = await run_in_threadpool(_run_query, st, soql, operation == "queryAll")
+    try:
+        job = _new_job(st, "query", operation, result.object_name, _version(request), body)
+    except BaseException:
+        result.close()
+        raise
     job.query = soql
     job.columns = list(result.columns)
-    job.rows = list(result.rows)
+    job.result = result
     job.state = "UploadComplete"
     response = job.info(detail=False)
     job.state = "JobComplete"
-    job.processed = len(job.rows)
+    job.processed = len(result)
     job.modstamp = sf_datetime(st.store.clock.now())
     return JSONResponse(response)
+
+
+def _run_query(st: SandboxState, soql: str, include_deleted: bool) -> QueryResult:
+    from sandbox.soql import execute
+
+    result = execute(st.store, soql, include_deleted=include_deleted)
+    try:
+        len(result)  # the count, while still in the worker thread
+    except BaseException:
+        result.close()
+        raise
+    return result
 
 
 def _csv_value(value: Any) -> str:
@@ -187,9 +207,25 @@ async def query_results(request: Request) -> Response:
         )
     except ValueError as exc:
         raise SfApiError(400, "INVALID_LOCATOR", "The locator is invalid") from exc
-    if max_records <= 0 or start < 0 or start > len(job.rows):
+    if max_records <= 0 or start < 0 or start > job.processed:
         raise SfApiError(400, "INVALID_LOCATOR" if start else "INVALIDJOB", "Invalid maxRecords or locator")
-    page = job.rows[start : start + max_records]
+    body, count = await run_in_threadpool(_results_csv, job, start, max_records)
+    end = start + count
+    locator = _to36(end) if end < job.processed else "null"
+    return Response(
+        body, media_type="text/csv", headers={"Sforce-Locator": locator, "Sforce-NumberOfRecords": str(count)}
+    )
+
+
+def _results_csv(job: BulkJob, start: int, max_records: int) -> tuple[bytes, int]:
+    """Rows `start:start+max_records` of a query job as its CSV (header first), and how many there are."""
+    assert job.result is not None
+    try:
+        page = job.result.rows_between(start, start + max_records)
+    except SnapshotExpired:
+        raise SfApiError(
+            400, "INVALIDJOB", f"The results of job {job.id} are no longer available: create the job again"
+        ) from None
     out = io.StringIO()
     writer = csv.writer(
         out, delimiter=_DELIMITERS[job.column_delimiter], lineterminator=_LINE_ENDINGS[job.line_ending],
@@ -197,13 +233,7 @@ async def query_results(request: Request) -> Response:
     )  # fmt: skip
     writer.writerow(job.columns)
     writer.writerows([_csv_value(v) for v in row] for row in page)
-    end = start + len(page)
-    locator = _to36(end) if end < len(job.rows) else "null"
-    return Response(
-        out.getvalue().encode("utf-8"),
-        media_type="text/csv",
-        headers={"Sforce-Locator": locator, "Sforce-NumberOfRecords": str(len(page))},
-    )
+    return out.getvalue().encode("utf-8"), len(page)
 
 
 def _to36(n: int) -> str:
@@ -288,6 +318,8 @@ async def get_job(request: Request) -> Response:
         if job.state in ("Open", "UploadComplete", "InProgress"):
             raise SfApiError(400, "INVALIDJOBSTATE", "Only jobs that are closed or aborted can be deleted")
         del st.bulk_jobs[job.id]
+        if job.result is not None:
+            job.result.close()
         return Response(status_code=204)
     return JSONResponse(job.info(detail=True))
 

@@ -5,6 +5,10 @@ once, answers the first page, and keeps the snapshot under a locator while pages
 `nextRecordsUrl` is `/services/data/vXX.X/query/<locator>-<offset>`. As in the real API, that URL says
 `query` even for a `queryAll`, and either path reads any locator. Pages hold 2,000 records, or the
 `batchSize` asked for in `Sforce-Query-Options` (200 to 2,000).
+
+On a file-backed store an answer is rendered a page at a time from its snapshot (`sandbox.soql.lazy`), so
+a page of a million-row answer costs a page; a locator whose snapshot was released (idle while writes went
+on, or evicted) answers INVALID_QUERY_LOCATOR, as an expired one does on the real API.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sandbox.app import sandbox_state
 from sandbox.errors import JSONResponse, SfApiError, sf_not_found
 from sandbox.soql import QueryResult, execute
 from sandbox.soql.cursors import QueryCursors
+from sandbox.store_base import SnapshotExpired
 
 DEFAULT_BATCH = 2000
 MIN_BATCH = 200
@@ -61,15 +66,25 @@ def _page(
 ) -> Response:
     if result.kind == "count":
         return JSONResponse({"totalSize": result.total_size, "done": True, "records": []})
-    stop = min(start + batch, len(result))
-    records = orjson.Fragment(result.records_json(start, stop))
-    done = stop >= len(result)
-    body: dict[str, object] = {"totalSize": result.total_size, "done": done}
+    try:
+        texts = result.texts(start, start + batch)
+        total = result.total_size  # known without a count when this page reached the end
+    except SnapshotExpired:
+        if locator is not None:
+            cursors.close(locator)
+        raise _invalid_locator() from None
+    stop = start + len(texts)
+    records = orjson.Fragment("[" + ",".join(texts) + "]")
+    del texts
+    done = stop >= total
+    body: dict[str, object] = {"totalSize": total, "done": done}
     if not done:
         locator = locator or cursors.open(result, batch)
         body["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{stop}"
     elif locator is not None:
         cursors.close(locator)  # fully read: the real API forgets a locator once its last batch is fetched
+    else:
+        result.close()  # answered in one page
     body["records"] = records
     return JSONResponse(body)
 
@@ -82,7 +97,11 @@ def _run(request: Request, *, include_deleted: bool) -> Response:
         raise SfApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
     state = sandbox_state(request)
     result = execute(state.store, soql, include_deleted=include_deleted, version=version)
-    return _page(state.query_cursors, result, version, 0, _batch_size(request) or DEFAULT_BATCH, None)
+    try:
+        return _page(state.query_cursors, result, version, 0, _batch_size(request) or DEFAULT_BATCH, None)
+    except BaseException:
+        result.close()
+        raise
 
 
 def query(request: Request) -> Response:
@@ -102,10 +121,21 @@ def query_more(request: Request) -> Response:
     state = sandbox_state(request)
     m = _LOCATOR.fullmatch(str(request.path_params["locator"]))
     cursor = state.query_cursors.get(m.group(1)) if m else None
-    if m is None or cursor is None or int(m.group(2)) > len(cursor.result):
-        raise SfApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+    if m is None or cursor is None:
+        raise _invalid_locator()
+    try:
+        beyond = int(m.group(2)) > len(cursor.result)
+    except SnapshotExpired:
+        state.query_cursors.close(cursor.locator)
+        raise _invalid_locator() from None
+    if beyond:
+        raise _invalid_locator()
     batch = _batch_size(request) or cursor.batch_size
     return _page(state.query_cursors, cursor.result, version, int(m.group(2)), batch, cursor.locator)
+
+
+def _invalid_locator() -> SfApiError:
+    return SfApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
 
 
 # Sync endpoints: Starlette runs them in its thread pool, so a large query does not stall the event loop.

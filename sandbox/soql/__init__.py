@@ -11,10 +11,12 @@ import re
 import sqlite3
 
 from sandbox.errors import SfApiError
-from sandbox.soql.compiler import compile_query
+from sandbox.soql.compiler import Plan, compile_query
+from sandbox.soql.lazy import PagedResult
 from sandbox.soql.parser import parse
-from sandbox.soql.result import QueryResult
+from sandbox.soql.result import MaterialisedResult, QueryResult
 from sandbox.store import Store
+from sandbox.store_base import ReadSnapshot
 
 __all__ = ["DEFAULT_VERSION", "QueryResult", "execute"]
 
@@ -32,7 +34,11 @@ def execute(store: Store, soql: str, *, include_deleted: bool, version: str = DE
 
     The `QueryResult` gives `total_size`, `columns` (CSV headers, parent fields as `Account.Name`), `rows`
     (tuples of wire-typed values in column order), `records(start, stop)` for JSON records as dicts and
-    `records_json(start, stop)` for the same as one JSON array in text.
+    `records_json(start, stop)` for the same as one JSON array in text. On a file-backed store a records
+    query's answer is a `PagedResult`: a snapshot rendered a slice at a time, which the caller `close()`s
+    when done with it (else it expires with the store's snapshots). On an in-memory store, inside a write
+    transaction of this thread, and for counts and aggregates, every record is rendered here, under the
+    store lock.
     `kind` is "records", "count" (for `COUNT()`: `total_size` is the count and there are no rows) or
     "aggregate" (`COUNT(field)`: one AggregateResult row), for callers that, like Bulk API 2.0, refuse
     aggregates.
@@ -45,6 +51,10 @@ def execute(store: Store, soql: str, *, include_deleted: bool, version: str = DE
         )
     try:
         plan = compile_query(store, soql, parse(soql), include_deleted=include_deleted, version=version)
+        if plan.paging is not None and not _in_own_transaction(store):
+            snapshot = store.snapshots.open()
+            if snapshot is not None:
+                return _paged(plan, snapshot)
         with store.lock:
             cursor = store.conn.cursor()
             # plain tuples: sqlite3.Row objects cost more per row, and each row is one JSON text anyway
@@ -60,7 +70,26 @@ def execute(store: Store, soql: str, *, include_deleted: bool, version: str = DE
         if not _SQLITE_LIMITS.search(str(e)):
             raise
         raise _too_complicated() from None
-    return QueryResult(plan, rows)
+    return MaterialisedResult(plan, rows)
+
+
+def _in_own_transaction(store: Store) -> bool:
+    """Whether this thread is inside a write transaction (a composite `allOrNone` request): its query must
+    see the transaction's uncommitted writes, which only the store's own connection can."""
+    if not store.lock.acquire(blocking=False):
+        return False  # another thread's: its writes are not this query's to see until committed
+    try:
+        return store.conn.in_transaction
+    finally:
+        store.lock.release()
+
+
+def _paged(plan: Plan, snapshot: ReadSnapshot) -> PagedResult:
+    try:
+        return PagedResult(plan, snapshot)
+    except BaseException:
+        snapshot.close()
+        raise
 
 
 def _too_complicated() -> SfApiError:

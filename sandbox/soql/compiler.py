@@ -1,6 +1,7 @@
-"""A parsed query checked against the metadata and turned into one parameterised SQLite statement.
+"""A parsed query checked against the metadata and turned into parameterised SQLite statements.
 
-The statement selects one column: each record rendered as JSON by SQLite (see `jsonsql`).
+`Plan.sql` selects one column: each record rendered as JSON by SQLite (see `jsonsql`). A records query also
+gets a `Paging`: the same answer split so that it can be served a page at a time (`sandbox.soql.lazy`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,33 @@ class Column:
     keys: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Paging:
+    """A records query split for paging: which rows, in which order, and how to render some of them.
+
+    `keys_sql` selects the matched rows' rowids in answer order, and ends in `LIMIT ? OFFSET ?` so a read can
+    start anywhere: `keys_params(start)` skips `start` rows of the answer (SOQL's own LIMIT and OFFSET
+    included). `count_sql` counts the answer without rendering it. `page_sql` renders the rows whose rowids
+    are in the JSON array given as its last parameter, in that array's order.
+    """
+
+    keys_sql: str
+    where_params: list[Any]
+    limit: int | None
+    offset: int
+    count_sql: str
+    count_params: list[Any]
+    page_sql: str
+    render_params: list[Any]
+
+    def keys_params(self, start: int) -> list[Any]:
+        left = -1 if self.limit is None else max(self.limit - start, 0)
+        return [*self.where_params, left, self.offset + start]
+
+    def page_params(self, rowids_json: str) -> list[Any]:
+        return [*self.render_params, rowids_json]
+
+
 @dataclass
 class Plan:
     """The statement and what its rows mean. Each row is one JSON record (a count for `COUNT()`)."""
@@ -40,6 +68,7 @@ class Plan:
     sql: str
     params: list[Any]
     columns: list[Column] = field(default_factory=list)
+    paging: Paging | None = None
 
 
 def compile_query(store: Store, soql: str, query: Query, *, include_deleted: bool, version: str) -> Plan:
@@ -68,7 +97,25 @@ def compile_query(store: Store, soql: str, query: Query, *, include_deleted: boo
         return _aggregate(soql, query, obj, resolver, clauses, (limit_sql, limit_params))
     selected = _select_list(soql, query, obj, resolver)
     order_sql = _order_by(query, resolver)
-    return _records(obj, resolver, selected, clauses, order_sql, (limit_sql, limit_params), version)
+    plan = _records(obj, resolver, selected, clauses, order_sql, (limit_sql, limit_params), version)
+    count_sql = f"SELECT COUNT(*) FROM (SELECT 1 {resolver.from_sql(filters.used)}{where_sql}{limit_sql})"
+    record_sql, record_params = record_json(obj.name, selected, resolver.joins, version)
+    # json_each drives the loop, so each rowid is one primary-key lookup, in the array's order
+    page_sql = (
+        f"SELECT {record_sql} FROM json_each(?) AS k CROSS JOIN {quote('sf_' + obj.name)} AS t "
+        f"{resolver.joins_sql()} WHERE t.rowid = k.value ORDER BY k.key"
+    )
+    plan.paging = Paging(
+        keys_sql=f"SELECT t.rowid {resolver.from_sql()}{where_sql}{order_sql} LIMIT ? OFFSET ?",
+        where_params=list(filters.params),
+        limit=query.limit,
+        offset=query.offset or 0,
+        count_sql=count_sql,
+        count_params=[*filters.params, *limit_params],
+        page_sql=page_sql,
+        render_params=record_params,
+    )
+    return plan
 
 
 def _limit(query: Query) -> tuple[str, list[int]]:

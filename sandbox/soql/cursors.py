@@ -2,7 +2,8 @@
 
 A cursor is dropped once its last page has been served, or after `ttl_seconds` without being read (the
 real API keeps an idle locator about 15 minutes). At most `max_open` are kept; opening one more drops the
-least recently used, as a real org drops the oldest of a user's open cursors.
+least recently used, as a real org drops the oldest of a user's open cursors. A dropped cursor's answer is
+closed, releasing its snapshot.
 """
 
 from __future__ import annotations
@@ -46,33 +47,43 @@ class QueryCursors:
         """Keep `result` for paging; returns its locator."""
         now = time.monotonic()
         with self._lock:
-            self._expire(now)
+            dropped = self._expire(now)
             locator = sf_id("01g", next(self._numbers), pod="D0")
             self._open[locator] = Cursor(locator, result, batch_size, now)
             while len(self._open) > self.max_open:
-                self._open.popitem(last=False)
-            return locator
+                dropped.append(self._open.popitem(last=False)[1])
+        _close(dropped)
+        return locator
 
     def get(self, locator: str) -> Cursor | None:
         """The cursor for a locator (marking it used), or None if unknown or expired."""
         now = time.monotonic()
         with self._lock:
-            self._expire(now)
+            dropped = self._expire(now)
             cursor = self._open.get(locator)
             if cursor is not None:
                 cursor.touched = now
                 self._open.move_to_end(locator)
-            return cursor
+        _close(dropped)
+        return cursor
 
     def close(self, locator: str) -> None:
+        """Forget a locator and close its answer."""
         with self._lock:
-            self._open.pop(locator, None)
+            cursor = self._open.pop(locator, None)
+        if cursor is not None:
+            cursor.result.close()
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._open)
 
-    def _expire(self, now: float) -> None:
+    def _expire(self, now: float) -> list[Cursor]:
         stale = [k for k, c in self._open.items() if now - c.touched > self.ttl_seconds]
-        for k in stale:
-            del self._open[k]
+        return [self._open.pop(k) for k in stale]
+
+
+def _close(cursors: list[Cursor]) -> None:
+    # outside the registry's lock: closing waits for a page being read from that answer to finish
+    for cursor in cursors:
+        cursor.result.close()

@@ -178,6 +178,10 @@ class Resolver:
                 parts.extend(sqls)
         return " ".join(parts)
 
+    def joins_sql(self) -> str:
+        """Every join so far (`LEFT JOIN ...`), without the root table."""
+        return " ".join(sql for sqls in self._join_sql.values() for sql in sqls)
+
 
 def _reference(obj: SfObject, relationship: str) -> SfField | None:
     low = relationship.lower()
