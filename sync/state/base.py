@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +13,6 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.state.columns import as_utc, utcnow
-from sync.state.wal import IDLE_SECONDS, WAL_BACKSTOP_BYTES, WAL_KEEP_BYTES, WalCheckpointer
 
 T = TypeVar("T")
 
@@ -27,12 +25,8 @@ def to_record(cls: type[T], row: object) -> T:
     return cls(**{name: getattr(row, name) for name in names})
 
 
-def prepare_sqlite(
-    engine: Engine, *, backstop_bytes: int = WAL_BACKSTOP_BYTES, idle_seconds: float = IDLE_SECONDS
-) -> WalCheckpointer | None:
-    """Make pysqlite transactional in the SQL sense, and let readers run beside the daemon; for a file
-    database, the `WalCheckpointer` the store must nudge after commits and stop when it closes.
-    `backstop_bytes` and `idle_seconds` (see `WAL_BACKSTOP_BYTES` and `WalCheckpointer`) are for tests.
+def prepare_sqlite(engine: Engine) -> None:
+    """Make pysqlite transactional in the SQL sense, and let readers run beside the daemon.
 
     By default the driver begins a transaction lazily before the first write, so reads inside a unit of
     work are not isolated and SAVEPOINT misbehaves; SQLAlchemy's documented remedy is to turn the driver's
@@ -46,53 +40,30 @@ def prepare_sqlite(
     last commit that survived, which is the crash the outbox recovers from: sent items are requeued, the
     pull cursor only ever follows durable writes, and re-sent writes carry their idempotency keys, so the
     CRM sees no duplicates.
-
-    Checkpoints (copying the WAL's pages into the database file) run on the checkpointer's own thread and
-    connection; the store's connections only checkpoint past `WAL_BACKSTOP_BYTES`. Where a checkpoint runs
-    changes nothing of the above: a commit is durable once it is in the WAL, and a checkpoint killed
-    half-way is redone from the WAL when the database is next opened.
     """
-    file_database = engine.url.database not in (None, "", ":memory:")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
-        if file_database:
+        if engine.url.database not in (None, "", ":memory:"):
             cursor = dbapi_connection.cursor()
             (mode,) = cursor.execute("PRAGMA journal_mode=WAL").fetchone()
             # Per connection (not stored in the file). NORMAL is safe in WAL only (see the docstring); a
             # file system that cannot do WAL keeps the rollback journal and the default, FULL.
             if str(mode).lower() == "wal":
-                (page_size,) = cursor.execute("PRAGMA page_size").fetchone()
                 cursor.execute("PRAGMA synchronous=NORMAL")
-                cursor.execute(f"PRAGMA wal_autocheckpoint={max(1, backstop_bytes // int(page_size))}")
-                cursor.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
             cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
 
-    if not file_database:
-        return None
-    args, kwargs = engine.dialect.create_connect_args(engine.url)
-    dbapi = engine.dialect.loaded_dbapi
-
-    def connect() -> sqlite3.Connection:
-        # Its own plain connection, outside the pool: it must not take a connection the store needs.
-        connection: sqlite3.Connection = dbapi.connect(*args, **{**kwargs, "check_same_thread": False})
-        connection.isolation_level = None
-        return connection
-
-    return WalCheckpointer(connect, idle_seconds=idle_seconds)
-
 
 class StoreBase:
     """Session plumbing: one unit of work per thread, joined by every store call made inside it."""
 
-    def __init__(self, engine: Engine, clock: Clock = utcnow, wal: WalCheckpointer | None = None) -> None:
+    def __init__(self, engine: Engine, clock: Clock = utcnow) -> None:
         self._engine = engine
-        self._wal = wal
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
         self._local = threading.local()
@@ -126,8 +97,6 @@ class StoreBase:
                 yield session
             finally:
                 self._local.session = None
-        if self._wal is not None:
-            self._wal.nudge()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -140,8 +109,5 @@ class StoreBase:
             yield session
 
     def close(self) -> None:
-        """Stop the WAL checkpointer (after a last checkpoint) and release the engine's connections (the
-        store can no longer be used)."""
-        if self._wal is not None:
-            self._wal.close()
+        """Release the engine's connections (the store can no longer be used)."""
         self._engine.dispose()

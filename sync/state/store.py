@@ -60,10 +60,11 @@ class StateStore(WritesMixin, DecisionsMixin, BulkMixin, ReviewBulkMixin):
         if is_sqlite and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, echo=echo, pool_pre_ping=not is_sqlite)
-        wal = prepare_sqlite(engine) if is_sqlite else None
+        if is_sqlite:
+            prepare_sqlite(engine)
         if migrate:
             upgrade(engine)
-        return cls(engine, clock, wal)
+        return cls(engine, clock)
 
     # ---- cursors -----------------------------------------------------------------------------------
 
