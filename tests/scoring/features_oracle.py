@@ -182,7 +182,8 @@ def graph_features(
         for m, i in zip(matches, at.tolist(), strict=True)
     ]
     values = pd.DataFrame(columns, index=index)
-    return values, pd.DataFrame(context, index=index, columns=list(GRAPH_CONTEXT_COLUMNS)).astype(object)
+    # Missing context is None (dtype=object from the start: pandas 3 would read it as NaN in a str column).
+    return values, pd.DataFrame(context, index=index, columns=list(GRAPH_CONTEXT_COLUMNS), dtype=object)
 
 
 def _encode(
