@@ -11,46 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.readahead import Prefetched, lookahead, prefetch, read_ahead
-
-WAIT_S = 30.0  # a liveness bound for a background fetch that must happen, not a speed threshold
-
-
-class PageFailedError(Exception):
-    pass
-
-
-class Source:
-    """A fake paged source: records which pages were started and finished, on which thread, and whether
-    it was closed; fails at page `fail_at` if given."""
-
-    def __init__(self, pages: int, fail_at: int | None = None) -> None:
-        self.pages = pages
-        self.fail_at = fail_at
-        self.started = 0
-        self.finished = 0
-        self.threads: list[str] = []
-        self.closed = False
-        self.fetched = [threading.Event() for _ in range(pages + 1)]
-        self.error: PageFailedError | None = None
-
-    def __iter__(self) -> Iterator[int]:
-        try:
-            for n in range(self.pages):
-                self.started += 1
-                self.threads.append(threading.current_thread().name)
-                if n == self.fail_at:
-                    self.error = PageFailedError(f"page {n} failed: HTTP 503")
-                    raise self.error
-                self.finished += 1
-                self.fetched[n].set()
-                yield n
-        finally:
-            self.closed = True
-
-
-def _workers(name: str) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith(name)]
+from connector.readahead import prefetch, read_ahead
+from tests.connector.readahead_support import WAIT_S, PageFailedError, Source, workers
 
 
 @settings(max_examples=60, deadline=None)
@@ -64,7 +26,7 @@ def test_items_come_in_order_and_at_most_one_is_fetched_ahead(pages: int) -> Non
     assert got == list(range(pages))
     assert source.started == pages and source.closed
     assert all(name.startswith("ra-order") for name in source.threads), "fetched on the worker thread"
-    assert not _workers("ra-order"), "the worker is joined when the items run out"
+    assert not workers("ra-order"), "the worker is joined when the items run out"
 
 
 def test_the_next_item_is_fetched_while_the_caller_holds_this_one() -> None:
@@ -90,7 +52,7 @@ def test_an_error_surfaces_unchanged_where_its_item_is_asked_for(data: st.DataOb
     assert got == list(range(fail_at)), "every item before the failed one is handed out first"
     assert raised.value is source.error and str(raised.value) == f"page {fail_at} failed: HTTP 503"
     assert source.started == fail_at + 1, "nothing is fetched after the failure"
-    assert not _workers("ra-error")
+    assert not workers("ra-error")
 
 
 @settings(max_examples=60, deadline=None)
@@ -106,7 +68,7 @@ def test_closing_early_waits_for_the_fetch_in_flight_and_starts_no_more(data: st
     assert source.started <= taken + 1
     assert source.finished == source.started, "the fetch in flight finished before close() returned"
     assert source.closed, "the source is closed, so it starts nothing more"
-    assert not _workers("ra-close"), "no worker thread outlives the pull"
+    assert not workers("ra-close"), "no worker thread outlives the pull"
 
 
 def test_an_exception_in_the_caller_stops_the_read_ahead() -> None:
@@ -120,12 +82,12 @@ def test_an_exception_in_the_caller_stops_the_read_ahead() -> None:
     with pytest.raises(KeyError, match="item 2"):
         consume()
     assert source.started <= 4 and source.finished == source.started and source.closed
-    assert not _workers("ra-raise")
+    assert not workers("ra-raise")
 
 
 def test_an_empty_source_yields_nothing_and_joins_the_worker() -> None:
     assert list(read_ahead(iter(()), name="ra-empty")) == []
-    assert not _workers("ra-empty")
+    assert not workers("ra-empty")
 
 
 # ---- prefetch: the first item now, the rest when the caller gets to them ---------------------------------
@@ -143,7 +105,7 @@ def test_prefetch_fetches_the_first_item_on_a_worker_before_it_is_asked_for(page
     assert source.started == pages and source.closed
     assert all(t.startswith("pf-first") for t in source.threads[:1]), "the first on the worker thread"
     assert all(not t.startswith("pf-first") for t in source.threads[1:]), "the rest on the caller's thread"
-    assert not _workers("pf-first")
+    assert not workers("pf-first")
 
 
 def test_prefetch_fetches_only_the_first_item_ahead() -> None:
@@ -173,7 +135,7 @@ def test_prefetch_errors_surface_unchanged_where_their_item_is_asked_for(data: s
     assert got == list(range(fail_at))
     assert raised.value is source.error and str(raised.value) == f"page {fail_at} failed: HTTP 503"
     assert source.started == fail_at + 1 and source.closed
-    assert not _workers("pf-error")
+    assert not workers("pf-error")
 
 
 def test_an_error_building_the_source_surfaces_when_the_items_are_asked_for() -> None:
@@ -186,7 +148,7 @@ def test_an_error_building_the_source_surfaces_when_the_items_are_asked_for() ->
     with pytest.raises(PageFailedError) as raised:
         list(ahead)
     assert raised.value is error
-    assert not _workers("pf-make")
+    assert not workers("pf-make")
 
 
 def test_closing_a_prefetch_never_iterated_waits_for_its_fetch_closes_the_source_and_joins() -> None:
@@ -208,7 +170,7 @@ def test_closing_a_prefetch_never_iterated_waits_for_its_fetch_closes_the_source
     closer.join(WAIT_S)
     assert not closer.is_alive()
     assert source.started == 1 and source.closed, "the source was closed and started nothing more"
-    assert not _workers("pf-close")
+    assert not workers("pf-close")
     ahead.close()  # a second close is harmless
 
 
@@ -218,7 +180,7 @@ def test_stopping_part_way_through_a_prefetch_closes_the_source() -> None:
     assert [next(items), next(items)] == [0, 1]
     items.close()  # type: ignore[attr-defined]
     assert source.started == 2 and source.closed
-    assert not _workers("pf-stop")
+    assert not workers("pf-stop")
 
 
 @settings(max_examples=25, deadline=None)
@@ -278,143 +240,4 @@ def test_peek_never_waits_and_gives_the_first_item_once_fetched() -> None:
     assert list(done) == [0, 1] and done.peek() == 0
     empty = prefetch(lambda: Source(0), name="pf-peek")
     assert list(empty) == [] and empty.peek() is None
-    assert not _workers("pf-peek")
-
-
-# ---- lookahead: several keys' first items fetched at once, handed out one at a time, in order -------------
-
-
-class Unit:
-    """One key's prefetched pages, and the bookkeeping the lookahead tests check."""
-
-    def __init__(self, key: int, source: Source, big: bool) -> None:
-        self.key = key
-        self.source = source
-        self.big = big
-        self.items: Prefetched[int] = prefetch(lambda: source, name="la-unit")
-        self.closes = 0
-
-    def close(self) -> None:
-        self.closes += 1
-        self.items.close()
-
-
-class Row:
-    """Starts units for keys 0..n-1 and records, at each start, what was started and not yet handed out."""
-
-    def __init__(self, pages: list[int], fail: dict[int, int], big: set[int]) -> None:
-        self.pages = pages
-        self.fail = fail
-        self.big = big
-        self.units: list[Unit] = []
-        self.handed = 0  # units the caller has been given
-        self.waiting_at_start: list[list[Unit]] = []  # per start: units started, not handed out yet
-
-    def start(self, key: int) -> Unit:
-        self.waiting_at_start.append(self.units[self.handed :])
-        unit = Unit(key, Source(self.pages[key], self.fail.get(key)), key in self.big)
-        self.units.append(unit)
-        return unit
-
-
-rows = st.lists(st.integers(0, 4), min_size=0, max_size=7)
-
-
-@settings(max_examples=80, deadline=None)
-@given(data=st.data(), pages=rows, ahead=st.integers(1, 4))
-def test_lookahead_hands_units_out_in_order_with_errors_where_they_were_and_at_most_ahead_started(
-    data: st.DataObject, pages: list[int], ahead: int
-) -> None:
-    keys = range(len(pages))
-    fail = data.draw(st.dictionaries(st.sampled_from(keys), st.integers(0, 4), max_size=2)) if pages else {}
-    fail = {k: at for k, at in fail.items() if at < pages[k]}
-    big = set(data.draw(st.sets(st.sampled_from(keys)))) if pages else set()
-    stop = data.draw(st.none() | st.tuples(st.integers(0, 7), st.integers(0, 4)))  # the caller stops there
-    row = Row(pages, fail, big)
-    got: list[tuple[int, int]] = []
-    raised: BaseException | None = None
-    try:
-        for unit in lookahead(keys, row.start, ahead=ahead, hold=lambda u: u.big, close=Unit.close):
-            row.handed += 1
-            for page in unit.items:
-                if (unit.key, page) == stop:
-                    raise KeyboardInterrupt
-                got.append((unit.key, page))
-    except (PageFailedError, KeyboardInterrupt) as exc:
-        raised = exc
-    # What one object at a time would have done: every page before the first failure or stop, in order.
-    expected: list[tuple[int, int]] = []
-    first_error: BaseException | KeyboardInterrupt | None = None
-    for key in keys:
-        for page in range(pages[key]):
-            if fail.get(key) == page:
-                first_error = row.units[key].source.error
-                break
-            if (key, page) == stop:
-                first_error = KeyboardInterrupt()
-                break
-            expected.append((key, page))
-        if first_error is not None:
-            break
-    assert got == expected
-    if first_error is None:
-        assert raised is None and row.handed == len(pages)
-    elif isinstance(first_error, KeyboardInterrupt):
-        assert isinstance(raised, KeyboardInterrupt)
-    else:
-        assert raised is first_error, "the failed unit's own error, raised at its turn"
-    for waiting in row.waiting_at_start:
-        assert len(waiting) <= ahead, "never more than `ahead` started beyond the caller's"
-        assert not any(u.big for u in waiting[1:]), "nothing further starts while a big one is ahead"
-    for unit in row.units:
-        assert unit.closes >= 1 and unit.source.closed, "every unit started was closed"
-        assert unit.source.finished == unit.source.started or unit.source.error is not None
-    assert not _workers("la-unit"), "no worker thread outlives the caller"
-
-
-@settings(max_examples=30, deadline=None)
-@given(keys=st.integers(1, 7), ahead=st.integers(1, 4))
-def test_lookahead_starts_the_next_keys_before_the_caller_gets_the_first(keys: int, ahead: int) -> None:
-    row = Row([1] * keys, {}, set())
-    units = lookahead(range(keys), row.start, ahead=ahead, hold=lambda u: u.big, close=Unit.close)
-    first = next(units)
-    assert first.key == 0 and len(row.units) == min(keys, ahead + 1)
-    for unit in row.units[1:]:
-        # Nobody asked for them yet: without the lookahead their page would only be fetched later.
-        assert unit.source.fetched[0].wait(WAIT_S)
-    units.close()
-    assert [u.key for u in row.units] == list(range(min(keys, ahead + 1))), "nothing more after close"
-    assert all(u.source.closed for u in row.units) and not _workers("la-unit")
-
-
-def test_a_big_unit_ahead_holds_the_ones_after_it_but_the_next_key_always_starts() -> None:
-    row = Row([1] * 6, {}, {1, 4})
-    order: list[tuple[int, int]] = []  # (key handed out, units started by then)
-    for unit in lookahead(range(6), row.start, ahead=3, hold=lambda u: u.big, close=Unit.close):
-        row.handed += 1
-        order.append((unit.key, len(row.units)))
-        list(unit.items)
-    # 0 with 1 (big: holds); 1 with 2, 3, 4 (big: holds); 2 and 3 start nothing past 4; 4 with 5.
-    assert order == [(0, 2), (1, 5), (2, 5), (3, 5), (4, 6), (5, 6)]
-    assert not _workers("la-unit")
-
-
-def test_a_failing_close_does_not_keep_the_other_units_from_being_closed() -> None:
-    closed: list[int] = []
-    boom = RuntimeError("close failed")
-
-    def close(key: int) -> None:
-        closed.append(key)
-        if key == 1:
-            raise boom
-
-    units = lookahead(range(5), lambda k: k, ahead=3, hold=lambda k: False, close=close)
-    assert next(units) == 0
-    with pytest.raises(RuntimeError) as raised:
-        units.close()
-    assert raised.value is boom and closed == [0, 1, 2, 3]
-
-
-def test_lookahead_refuses_fewer_than_one_ahead() -> None:
-    with pytest.raises(ValueError, match="at least one"):
-        list(lookahead([1], lambda k: k, ahead=0, hold=lambda k: False, close=lambda k: None))
+    assert not workers("pf-peek")
