@@ -19,15 +19,12 @@ from sync.commit import Commit, commit, commit_decisions
 from sync.context import CycleContext
 from sync.decide import (
     CHUNK,
-    FULL_RESCORE_EVERY,
     FULL_RESCORE_MARK,
     MODEL_MARK,
     DecidedChunk,
     decide_and_plan,
     full_rescore_due,
-    model_changed,
     pipeline_of,
-    to_score,
 )
 from sync.plan import object_of
 from sync.preview import preview
@@ -37,19 +34,6 @@ from sync.review_common import TASK_OBJECT
 from sync.send import Sender, recover_in_flight
 from sync.world import World
 
-__all__ = [
-    "CHUNK",
-    "FULL_RESCORE_EVERY",
-    "FULL_RESCORE_MARK",
-    "MODEL_MARK",
-    "REVIEW_CURSOR",
-    "model_changed",
-    "run_cycle",
-    "sync_crm",
-    "to_score",
-    "update_graph",
-    "world_of",
-]
 log = logging.getLogger("leadq.cycle")
 REVIEW_CURSOR = "review_tasks"
 

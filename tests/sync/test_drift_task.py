@@ -22,7 +22,8 @@ from scoring.features import build_features
 from scoring.registry import ModelRegistry
 from scoring.training import train
 from sync.context import CycleContext
-from sync.cycle import MODEL_MARK, run_cycle, world_of
+from sync.cycle import run_cycle, world_of
+from sync.decide import MODEL_MARK
 from sync.drift_task import DUE_AFTER, LISTED, drift_key, plan_drift_tasks, record_drift_tasks
 from sync.state import StateStore
 from tests.conftest import hubspot_client, salesforce_client
