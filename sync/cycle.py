@@ -85,9 +85,9 @@ def sync_crm(
         decide_and_commit(
             ctx, crm, world, pulled, context_changed, out, run_key=run_key, started=started, chunk=chunk
         )
-    send(ctx, crm, out)
-    checkpoint(ctx, crm, pulled)
-    learn(ctx, crm, world, out)
+    with learning(ctx, crm, world):
+        send(ctx, crm, out)
+        checkpoint(ctx, crm, pulled)
 
 
 @contextmanager
@@ -210,14 +210,23 @@ def checkpoint(ctx: CycleContext, crm: Crm, pulled: Pulled) -> None:
             ctx.store.set_cursor(crm, obj, cursor)
 
 
-def learn(ctx: CycleContext, crm: Crm, world: World, out: CrmReport) -> None:
-    """Retrain when the labels say so; a promoted model scores from the next cycle on."""
+@contextmanager
+def learning(ctx: CycleContext, crm: Crm, world: feedback.WorldLike) -> Iterator[None]:
+    """Retrain when the labels say so, beside the block: the fit runs in a worker process while the block
+    sends, and the model is stored (a promoted one scores from the next cycle on) once the block is done.
+    If the block fails, the fit is dropped and the next cycle trains again."""
     now = ctx.clock()
     reason = feedback.should_retrain(ctx, crm, now)
-    if reason is None:
-        return
-    result = feedback.retrain(ctx, crm, world, now, reason=reason)
-    log.info("retrained %s: %s", crm, result.reason)
+    training = None if reason is None else feedback.begin_retrain(ctx, crm, world, now, reason=reason)
+    try:
+        yield
+    except BaseException:
+        if training is not None:
+            training.abandon()
+        raise
+    if training is not None:
+        result = training.finish()
+        log.info("retrained %s: %s", crm, result.reason)
 
 
 def _status(report: RunReport) -> str:

@@ -5,7 +5,8 @@ The cycle calls, per CRM:
 
     feedback.record_outcome_labels(ctx, crm, world, changed_ids, now)   # after the commit
     feedback.should_retrain(ctx, crm, now) -> reason | None              # then, with a reason:
-    feedback.retrain(ctx, crm, world, now, reason=reason)
+    feedback.retrain(ctx, crm, world, now, reason=reason)              # or, beside the send:
+    training = feedback.begin_retrain(ctx, crm, world, now, reason=reason); ...; training.finish()
     feedback.load_champion(ctx, crm)                                     # the model to score with
     feedback.measure_drift(ctx, crm, trained, frame.data, scores)        # after scoring; or, chunked:
     counts = feedback.drift_counts(trained)                              # then counts.add(...) a chunk
@@ -35,14 +36,23 @@ from sync.feedback_labels import (
     record_outcome_labels,
     training_labels,
 )
-from sync.feedback_models import RetrainResult, load_champion, retrain, should_retrain
+from sync.feedback_models import (
+    Retraining,
+    RetrainResult,
+    begin_retrain,
+    load_champion,
+    retrain,
+)
+from sync.feedback_when import should_retrain
 
 __all__ = [
     "MIN_DRIFT_ROWS",
     "LabelConfig",
     "OutcomeIndex",
     "RetrainResult",
+    "Retraining",
     "WorldLike",
+    "begin_retrain",
     "drift_counts",
     "judge_drift",
     "load_champion",

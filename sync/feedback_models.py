@@ -1,4 +1,5 @@
-"""Retraining and champion/challenger: when to train, training on the world's labels, promotion.
+"""Retraining and champion/challenger: training on the world's labels, promotion (when to train is
+`sync.feedback_when`).
 
 Every CRM has its own registry, `<state>/<crm>/models/` (`scoring.registry.ModelRegistry`), mirrored in
 the store's model index (segment `all`: one entry per artifact, whether or not it holds per-segment
@@ -16,19 +17,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import multiprocessing
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
-from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from sklearn.model_selection import train_test_split
 
 from mappings import Crm, Lead
 from scoring.coldstart import label_counts, use_model
 from scoring.features import FeatureFrame, build_features
 from scoring.graph import AccountGraph
-from scoring.metrics import quality
 from scoring.pipeline import Pipeline, policy_frame
 from scoring.registry import ModelRegistry, Promotion, RegistryError
 from scoring.training import (
@@ -36,25 +37,27 @@ from scoring.training import (
     NotEnoughLabels,
     TrainedModel,
     cap_rows,
-    holdout_evaluation,
-    predict,
-    subset,
-    train,
 )
+from scoring.training_job import TrainingJob
 from sync.context import CycleContext
-from sync.daemon import crontab_weekdays
-from sync.feedback_labels import WorldLike, label_high_water, labels_after, latest_labels, training_labels
-from sync.state import as_utc
+from sync.feedback_labels import WorldLike, label_high_water, training_labels
+from sync.feedback_when import (
+    Attempt,
+    forget_attempt,
+    registry_of,
+    remember_attempt,
+    utc,
+)
 
 __all__ = [
     "HOLDOUT_SHARE",
     "SEGMENT",
     "RetrainResult",
+    "Retraining",
+    "begin_retrain",
     "holdout_ids",
     "load_champion",
-    "registry_of",
     "retrain",
-    "should_retrain",
 ]
 
 log = logging.getLogger("leadq.feedback")
@@ -62,7 +65,6 @@ HOLDOUT_SHARE = 0.2
 IMPLAUSIBLE_AUC = 0.98
 """A holdout AUC at or above this means a feature is set by the outcome itself (a leak): not promoted."""
 SEGMENT = "all"
-_ATTEMPT_KEY = "feedback:last_attempt:{crm}"
 _BUCKETS = 10_000
 
 
@@ -76,94 +78,6 @@ class RetrainResult:
     reason: str
     metrics: dict[str, float] = field(default_factory=dict)
     labels: tuple[int, int] = (0, 0)
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    at: datetime
-    label_id: int | None  # labels with a higher id came after it; None: compare label times instead
-
-
-def registry_of(ctx: CycleContext, crm: Crm) -> ModelRegistry:
-    """The model registry of one CRM: `<state>/<crm>/models/`."""
-    return ModelRegistry(ctx.state_dir / crm)
-
-
-def _utc(moment: datetime) -> datetime:
-    return as_utc(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
-
-
-# ---- when ------------------------------------------------------------------------------------------
-
-
-def _last_attempt(ctx: CycleContext, crm: Crm, registry: ModelRegistry) -> _Attempt | None:
-    """The latest training: the newest indexed model, or one this process tried that saved nothing."""
-    candidates: list[_Attempt] = []
-    remembered = ctx.extra.get(_ATTEMPT_KEY.format(crm=crm))
-    if isinstance(remembered, _Attempt):
-        candidates.append(remembered)
-    entries = ctx.store.models(crm)
-    if entries:
-        newest = entries[-1]
-        metrics = newest.metrics if isinstance(newest.metrics, dict) else {}
-        mark = metrics.get("label_high_water")
-        candidates.append(_Attempt(_utc(newest.created_at), int(mark) if isinstance(mark, int) else None))
-    elif not candidates and (champion := registry.champion()) is not None:
-        # A champion the index never saw (the store was replaced): its training time is in its metadata.
-        created = datetime.fromisoformat(str(registry.metadata(champion)["created"]))
-        candidates.append(_Attempt(_utc(created), None))
-    return max(candidates, key=lambda a: a.at) if candidates else None
-
-
-def _next_fire(schedule: str, after: datetime) -> datetime | None:
-    """The first time the crontab `schedule` fires after `after` (machine time zone, as `schedule.cron`)."""
-    minute, hour, day, month, weekday = schedule.split()
-    trigger = CronTrigger(
-        minute=minute, hour=hour, day=day, month=month, day_of_week=crontab_weekdays(weekday)
-    )
-    fire = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
-    return fire if isinstance(fire, datetime) else None
-
-
-def should_retrain(ctx: CycleContext, crm: Crm, now: datetime) -> str | None:
-    """Why to train a challenger now, or None.
-
-    Reasons, in order: there is no model yet and the labels suffice; `scoring.retrain.every_n_labels`
-    labels arrived since the last training; the `scoring.retrain.schedule` cron fired since the last
-    training. "Last training" includes challengers that were not promoted, so a challenger that lost is
-    not retrained every cycle on the same labels.
-    """
-    scoring = ctx.config.scoring
-    registry = registry_of(ctx, crm)
-    now = _utc(now)
-    last = _last_attempt(ctx, crm, registry)
-    if registry.champion() is None:
-        positives, negatives = label_counts(latest_labels(ctx.store, crm).values())
-        if not use_model(positives, negatives, scoring):
-            return None
-        if last is None:
-            return (
-                f"no model yet and enough labels: {positives} positive and {negatives} negative "
-                f"(scoring.min_labels_per_class: {scoring.min_labels_per_class})"
-            )
-    if last is None:
-        return None
-    new = labels_after(ctx.store, crm, label_id=last.label_id, at=last.at)
-    every = scoring.retrain.every_n_labels
-    if new >= every:
-        since = f"{last.at:%Y-%m-%d %H:%M} UTC"
-        return f"{new} new labels since the last training on {since} (retrain.every_n_labels: {every})"
-    schedule = scoring.retrain.schedule
-    if schedule is None:
-        return None
-    try:
-        fire = _next_fire(schedule, last.at)
-    except ValueError as exc:
-        log.error("scoring.retrain.schedule %r cannot be used (%s); fix it in leadq.yaml", schedule, exc)
-        return None
-    if fire is not None and fire <= now:
-        return f"scheduled retrain: retrain.schedule {schedule!r} fired at {fire.isoformat()}"
-    return None
 
 
 # ---- training ---------------------------------------------------------------------------------------
@@ -205,12 +119,10 @@ def _skip(ctx: CycleContext, crm: Crm, now: datetime, reason: str, counts: tuple
     return RetrainResult(None, False, reason, {}, counts)
 
 
-def _fit(
+def _training_job(
     ctx: CycleContext, crm: Crm, world: WorldLike, labels: pd.Series, now: datetime
-) -> tuple[TrainedModel, FeatureFrame, pd.Series, pd.Series | None]:
-    """Train on the labelled people outside the holdout; returns the model with its holdout figures, the
-    holdout's frame, outcomes and segments."""
-    scoring = ctx.config.scoring
+) -> TrainingJob:
+    """The fit on the labelled people outside the holdout, its features built from the world."""
     features = ctx.mapping(crm).features
     # Rows in id order: the booster's early-stopping split is by position, so the order labels were
     # recorded in (pull order: REST pages sorted, Bulk results not) would otherwise change the model.
@@ -222,24 +134,7 @@ def _fit(
     people = [world.people[i] for i in (*train_ids, *test_ids)]
     frame = build_features(people, graph=world.graph, features=features, crm=crm, now=now)
     segments = _segments(ctx, crm, people, frame, world.graph, now)
-    fitted = labels.loc[train_ids]
-    # The totals passed the minimum; the training part is smaller by the holdout, so the fit may go
-    # below it (per-segment models keep the configured minimum wherever the data allows it).
-    smallest = max(1, min(scoring.min_labels_per_class, *label_counts(fitted)))
-    fit_config = scoring.model_copy(update={"min_labels_per_class": smallest})
-    trained = train(frame, fitted, fit_config, segments=segments, features=features)
-    held = subset(frame, test_ids)
-    routed = None if segments is None else segments.loc[test_ids]
-    y = labels.loc[test_ids].to_numpy()
-    p = predict(trained, held, segments=routed)
-    evaluation = holdout_evaluation(
-        trained, held, y, p, features=features, segments=routed, thresholds=scoring.drift
-    )
-    positives, negatives = label_counts(labels)
-    # Label counts are all labels the model was built from (training and holdout), as cold start counts.
-    trained = replace(trained, metrics=quality(y, p), positives=positives, negatives=negatives,
-                      extra={**trained.extra, "holdout": evaluation})  # fmt: skip
-    return trained, held, labels.loc[test_ids], routed
+    return TrainingJob(frame, labels, train_ids, test_ids, ctx.config.scoring, features, segments)
 
 
 def _figures(promotion: Promotion | None, trained: TrainedModel) -> dict[str, float]:
@@ -255,10 +150,24 @@ def retrain(ctx: CycleContext, crm: Crm, world: WorldLike, now: datetime, *, rea
 
     Too few labels is not an error: the result says so (counts and the minimum) and nothing is stored.
     """
+    return begin_retrain(ctx, crm, world, now, reason=reason, beside=False).finish()
+
+
+def begin_retrain(
+    ctx: CycleContext, crm: Crm, world: WorldLike, now: datetime, *, reason: str, beside: bool = True
+) -> Retraining:
+    """`retrain` in two steps: the labels are read and the features built now, the fit runs in a worker
+    process (`beside`) while the caller goes on, and `Retraining.finish` stores and promotes it on the
+    caller's thread.
+
+    The cycle sends its writes meanwhile. The fit is ~10 s at 100k leads, most of it scikit-learn code
+    holding the GIL: on a thread it would take turns with the send; in a process it has a core of its
+    own, and against a real CRM the send mostly waits on the network anyway.
+    """
     scoring = ctx.config.scoring
-    now = _utc(now)
+    now = utc(now)
     mark = label_high_water(ctx.store, crm)
-    ctx.extra[_ATTEMPT_KEY.format(crm=crm)] = _Attempt(now, mark)
+    before = remember_attempt(ctx, crm, Attempt(now, mark))
     labels = training_labels(ctx, crm, world, now)
     counts = label_counts(labels)
     if not use_model(*counts, scoring):
@@ -266,14 +175,94 @@ def retrain(ctx: CycleContext, crm: Crm, world: WorldLike, now: datetime, *, rea
             f"too few labels to train: {counts[0]} positive and {counts[1]} negative; a model needs "
             f"{scoring.min_labels_per_class} of each (scoring.min_labels_per_class)"
         )
-        return _skip(ctx, crm, now, why, counts)
-    try:
-        trained, held, outcome, routed = _fit(ctx, crm, world, labels, now)
-    except NotEnoughLabels as exc:
-        return _skip(ctx, crm, now, f"too few labels to train: {exc}", counts)
-    registry = registry_of(ctx, crm)
+        return Retraining(ctx, crm, now, reason, done=_skip(ctx, crm, now, why, counts))
     created = [p.created_at for p in (world.people[str(i)] for i in labels.index) if p.created_at]
     window = {"from": min(created).isoformat() if created else None, "to": now.isoformat()}
+    job = _training_job(ctx, crm, world, labels, now)
+    training = Retraining(ctx, crm, now, reason, counts=counts, mark=mark, window=window, before=before)
+    training.job = job
+    training.fitting = _fit_beside(job) if beside else _run_now(job)
+    return training
+
+
+def _fit_beside(job: TrainingJob) -> Future[TrainedModel]:
+    """`job.run()` in a worker process (the fit is Python and C that holds the GIL much of the time: a
+    thread would take turns with the send); a thread where no process can be started."""
+    worker: Executor
+    try:
+        worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        fitting = worker.submit(job.run)
+    except OSError as exc:
+        log.warning("training in a thread: no worker process could be started (%s)", exc)
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-train")
+        fitting = worker.submit(job.run)
+    worker.shutdown(wait=False)  # the worker ends with the fit
+    return fitting
+
+
+def _run_now(job: TrainingJob) -> Future[TrainedModel]:
+    done: Future[TrainedModel] = Future()
+    try:
+        done.set_result(job.run())
+    except NotEnoughLabels as exc:
+        done.set_exception(exc)
+    return done
+
+
+@dataclass
+class Retraining:
+    """A retrain `begin_retrain` started: `finish` waits for its fit, then stores, audits and promotes the
+    model; `abandon` waits and keeps nothing (the attempt does not count: the next cycle trains again)."""
+
+    ctx: CycleContext
+    crm: Crm
+    now: datetime
+    reason: str
+    done: RetrainResult | None = None  # known at once: too few labels
+    counts: tuple[int, int] = (0, 0)
+    mark: int | None = None
+    window: dict[str, str | None] = field(default_factory=dict)
+    before: object = None
+    job: TrainingJob | None = None
+    fitting: Future[TrainedModel] | None = None
+
+    def finish(self) -> RetrainResult:
+        """The retrain's result, once its model is stored and (if it earned it) promoted."""
+        if self.done is not None:
+            return self.done
+        assert self.fitting is not None and self.job is not None
+        ctx, crm, now, counts = self.ctx, self.crm, self.now, self.counts
+        try:
+            trained = self.fitting.result()
+        except NotEnoughLabels as exc:
+            self.done = _skip(ctx, crm, now, f"too few labels to train: {exc}", counts)
+            return self.done
+        self.done = _store_and_promote(
+            ctx, crm, now, trained, self.job.holdout(), reason=self.reason, counts=counts, mark=self.mark,
+            window=self.window,
+        )  # fmt: skip
+        return self.done
+
+    def abandon(self) -> None:
+        """Wait for the fit and drop it (its errors too: the caller is already failing for its own)."""
+        if self.fitting is not None and self.done is None:
+            self.fitting.exception()
+            forget_attempt(self.ctx, self.crm, self.before)
+
+
+def _store_and_promote(
+    ctx: CycleContext,
+    crm: Crm,
+    now: datetime,
+    trained: TrainedModel,
+    holdout: tuple[FeatureFrame, pd.Series, pd.Series | None],
+    *,
+    reason: str,
+    counts: tuple[int, int],
+    mark: int | None,
+    window: dict[str, str | None],
+) -> RetrainResult:
+    registry = registry_of(ctx, crm)
     version = registry.save(trained, training_window=window, retrain_reason=reason)
     figures = _figures(None, trained)
     path = str(registry.root / version)
@@ -281,8 +270,7 @@ def retrain(ctx: CycleContext, crm: Crm, world: WorldLike, now: datetime, *, rea
     ctx.store.register_model(version, crm, SEGMENT, path, role="challenger", metrics=indexed, created_at=now)
     detail = {"reason": reason, "positive": counts[0], "negative": counts[1], "holdout": figures}
     ctx.store.audit("leadq", "model_trained", crm=crm, model_version=version, at=now, detail=detail)
-    floor = scoring.drift.min_auc
-    promotion, why = _promote(registry, version, trained, floor, held, outcome, routed)
+    promotion, why = _promote(registry, version, trained, ctx.config.scoring.drift.min_auc, *holdout)
     promoted = promotion is not None and promotion.promoted
     figures = _figures(promotion, trained)
     if promoted:

@@ -1,0 +1,108 @@
+"""Retraining beside the send: `begin_retrain` fits in a worker process while the caller goes on using
+the store, `finish` stores and promotes as `retrain` does, and a cycle whose send fails keeps no model and
+trains again on its next cycle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scoring.registry import ModelRegistry
+from sync import feedback
+from sync.cycle import learning
+from sync.state import StateStore
+from tests.scoring.model_fixtures import one_thread
+from tests.sync.feedback_support import NOW, SF, context, trainable_world
+
+DRIFT = "  drift: {min_auc: 0.51}"
+
+
+@pytest.fixture(autouse=True)
+def _single_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+
+
+def _store(path: Path) -> StateStore:
+    return StateStore.open(f"sqlite:///{path / 'leadq.db'}", clock=lambda: NOW)
+
+
+def _model_actions(store: StateStore) -> list[str]:
+    return [e["action"] for e in store.audit_export() if e["action"].startswith("model_")]
+
+
+def test_a_retrain_begun_beside_ends_as_retrain_does(tmp_path: Path) -> None:
+    world = trainable_world()
+    results = []
+    for name, beside in (("inline", False), ("beside", True)):
+        store = _store(tmp_path / name)
+        try:
+            ctx = context(store, tmp_path / name, DRIFT)
+            feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+            training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test", beside=beside)
+            # The caller's thread keeps the store while the fit runs.
+            store.audit("leadq", "fields_written", crm=SF, record_id="00Q000000000001")
+            results.append(training.finish())
+            assert training.finish() is results[-1]  # finishing twice stores once
+            assert _model_actions(store) == ["model_trained", "model_promoted"]
+            assert store.champion(SF, "all") is not None
+        finally:
+            store.close()
+    inline, beside_result = results
+    assert beside_result.promoted and inline.promoted
+    assert beside_result.metrics == inline.metrics and beside_result.labels == inline.labels
+
+
+def test_the_fit_runs_while_the_caller_waits_for_something_else(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    try:
+        ctx = context(store, tmp_path, DRIFT)
+        world = trainable_world()
+        training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
+        assert training.fitting is not None
+        deadline = time.monotonic() + 300  # a liveness bound, not a speed target
+        while not training.fitting.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert training.fitting.done() and store.models(SF) == []  # fitted, nothing stored until finish
+        assert training.finish().version is not None and len(store.models(SF)) == 1
+    finally:
+        store.close()
+
+
+def test_a_failed_send_keeps_no_model_and_the_next_cycle_trains(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    try:
+        ctx = context(store, tmp_path, DRIFT)
+        world = trainable_world()
+        feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+        assert feedback.should_retrain(ctx, SF, NOW) is not None
+        with pytest.raises(ConnectionError, match="send failed"), learning(ctx, SF, world):
+            raise ConnectionError("send failed")
+        assert store.models(SF) == [] and _model_actions(store) == []
+        assert ModelRegistry(ctx.state_dir / SF).champion() is None
+        assert feedback.should_retrain(ctx, SF, NOW) is not None  # the dropped fit does not count
+
+        with learning(ctx, SF, world):
+            pass
+        champion = store.champion(SF, "all")
+        assert champion is not None and ModelRegistry(ctx.state_dir / SF).champion() == champion.version
+        assert feedback.should_retrain(ctx, SF, NOW) is None
+    finally:
+        store.close()
+
+
+def test_too_few_labels_is_known_at_once_and_nothing_runs_beside(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    try:
+        ctx = context(store, tmp_path)
+        world = trainable_world(60)
+        training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
+        assert training.fitting is None and training.done is not None
+        result = training.finish()
+        assert result.version is None and "too few labels" in result.reason
+        assert _model_actions(store) == ["model_not_trained"]
+    finally:
+        store.close()
