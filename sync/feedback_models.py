@@ -18,8 +18,10 @@ import hashlib
 import logging
 import math
 import multiprocessing
+import signal
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -190,7 +192,9 @@ def _fit_beside(job: TrainingJob) -> Future[TrainedModel]:
     thread would take turns with the send); a thread where no process can be started."""
     worker: Executor
     try:
-        worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        worker = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
+        )
         fitting = worker.submit(job.run)
     except OSError as exc:
         log.warning("training in a thread: no worker process could be started (%s)", exc)
@@ -198,6 +202,12 @@ def _fit_beside(job: TrainingJob) -> Future[TrainedModel]:
         fitting = worker.submit(job.run)
     worker.shutdown(wait=False)  # the worker ends with the fit
     return fitting
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group: the daemon turns it into a clean stop after the batch in
+    # flight, and the fit must live on until `finish` (or `abandon`) collects it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_now(job: TrainingJob) -> Future[TrainedModel]:
@@ -236,6 +246,15 @@ class Retraining:
             trained = self.fitting.result()
         except NotEnoughLabels as exc:
             self.done = _skip(ctx, crm, now, f"too few labels to train: {exc}", counts)
+            return self.done
+        except BrokenProcessPool as exc:
+            # The worker was killed (out of memory, say): nothing of the cycle is lost, it trains again.
+            forget_attempt(ctx, crm, self.before)
+            why = (
+                f"the training process ended before the model was fitted ({exc}); the next cycle trains again"
+            )
+            log.error("%s: %s", crm, why)
+            self.done = _skip(ctx, crm, now, why, counts)
             return self.done
         self.done = _store_and_promote(
             ctx, crm, now, trained, self.job.holdout(), reason=self.reason, counts=counts, mark=self.mark,

@@ -4,6 +4,9 @@ trains again on its next cycle."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,5 +107,55 @@ def test_too_few_labels_is_known_at_once_and_nothing_runs_beside(tmp_path: Path)
         result = training.finish()
         assert result.version is None and "too few labels" in result.reason
         assert _model_actions(store) == ["model_not_trained"]
+    finally:
+        store.close()
+
+
+def _started_since(before: set[int]) -> int:
+    """The pid of the one process started since `before` (earlier tests' workers may still be exiting)."""
+    (pid,) = {p.pid for p in multiprocessing.active_children()} - before - {None}
+    assert pid is not None
+    return pid
+
+
+def _children() -> set[int]:
+    return {p.pid for p in multiprocessing.active_children() if p.pid is not None}
+
+
+def _ignores_interrupts(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    ignored = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")), 16)
+    return bool(ignored & (1 << (signal.SIGINT - 1)))
+
+
+def test_a_killed_training_process_loses_nothing_and_the_next_cycle_trains(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    try:
+        ctx = context(store, tmp_path, DRIFT)
+        world = trainable_world()
+        feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+        before = _children()
+        training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
+        os.kill(_started_since(before), signal.SIGKILL)  # as the kernel's OOM killer would
+        result = training.finish()
+        assert result.version is None and "training process ended" in result.reason
+        assert store.models(SF) == [] and _model_actions(store) == ["model_not_trained"]
+        assert feedback.should_retrain(ctx, SF, NOW) is not None
+    finally:
+        store.close()
+
+
+def test_ctrl_c_does_not_stop_the_training_process(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    try:
+        ctx = context(store, tmp_path, DRIFT)
+        before = _children()
+        training = feedback.begin_retrain(ctx, SF, trainable_world(), NOW, reason="test")
+        child = _started_since(before)
+        deadline = time.monotonic() + 300  # the worker starts up, then ignores SIGINT
+        while not _ignores_interrupts(child) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(child, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
+        assert training.finish().version is not None and len(store.models(SF)) == 1
     finally:
         store.close()
