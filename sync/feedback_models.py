@@ -181,10 +181,9 @@ def begin_retrain(
     created = [p.created_at for p in (world.people[str(i)] for i in labels.index) if p.created_at]
     window = {"from": min(created).isoformat() if created else None, "to": now.isoformat()}
     job = _training_job(ctx, crm, world, labels, now)
-    training = Retraining(ctx, crm, now, reason, counts=counts, mark=mark, window=window, before=before)
-    training.job = job
-    training.fitting = _fit_beside(job) if beside else _run_now(job)
-    return training
+    fitting = _fit_beside(job) if beside else _run_now(job)
+    return Retraining(ctx, crm, now, reason, counts=counts, mark=mark, window=window, before=before,
+                      job=job, fitting=fitting)  # fmt: skip
 
 
 def _fit_beside(job: TrainingJob) -> Future[TrainedModel]:

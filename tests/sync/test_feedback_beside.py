@@ -33,6 +33,13 @@ def _store(path: Path) -> StateStore:
     return StateStore.open(f"sqlite:///{path / 'leadq.db'}", clock=lambda: NOW)
 
 
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[StateStore]:
+    opened = _store(tmp_path)
+    yield opened
+    opened.close()
+
+
 def _model_actions(store: StateStore) -> list[str]:
     return [e["action"] for e in store.audit_export() if e["action"].startswith("model_")]
 
@@ -59,56 +66,44 @@ def test_a_retrain_begun_beside_ends_as_retrain_does(tmp_path: Path) -> None:
     assert beside_result.metrics == inline.metrics and beside_result.labels == inline.labels
 
 
-def test_the_fit_runs_while_the_caller_waits_for_something_else(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    try:
-        ctx = context(store, tmp_path, DRIFT)
-        world = trainable_world()
-        training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
-        assert training.fitting is not None
-        deadline = time.monotonic() + 300  # a liveness bound, not a speed target
-        while not training.fitting.done() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert training.fitting.done() and store.models(SF) == []  # fitted, nothing stored until finish
-        assert training.finish().version is not None and len(store.models(SF)) == 1
-    finally:
-        store.close()
+def test_the_fit_runs_while_the_caller_waits_for_something_else(store: StateStore, tmp_path: Path) -> None:
+    ctx = context(store, tmp_path, DRIFT)
+    world = trainable_world()
+    training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
+    assert training.fitting is not None
+    deadline = time.monotonic() + 300  # a liveness bound, not a speed target
+    while not training.fitting.done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert training.fitting.done() and store.models(SF) == []  # fitted, nothing stored until finish
+    assert training.finish().version is not None and len(store.models(SF)) == 1
 
 
-def test_a_failed_send_keeps_no_model_and_the_next_cycle_trains(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    try:
-        ctx = context(store, tmp_path, DRIFT)
-        world = trainable_world()
-        feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
-        assert feedback.should_retrain(ctx, SF, NOW) is not None
-        with pytest.raises(ConnectionError, match="send failed"), learning(ctx, SF, world):
-            raise ConnectionError("send failed")
-        assert store.models(SF) == [] and _model_actions(store) == []
-        assert ModelRegistry(ctx.state_dir / SF).champion() is None
-        assert feedback.should_retrain(ctx, SF, NOW) is not None  # the dropped fit does not count
+def test_a_failed_send_keeps_no_model_and_the_next_cycle_trains(store: StateStore, tmp_path: Path) -> None:
+    ctx = context(store, tmp_path, DRIFT)
+    world = trainable_world()
+    feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+    assert feedback.should_retrain(ctx, SF, NOW) is not None
+    with pytest.raises(ConnectionError, match="send failed"), learning(ctx, SF, world):
+        raise ConnectionError("send failed")
+    assert store.models(SF) == [] and _model_actions(store) == []
+    assert ModelRegistry(ctx.state_dir / SF).champion() is None
+    assert feedback.should_retrain(ctx, SF, NOW) is not None  # the dropped fit does not count
 
-        with learning(ctx, SF, world):
-            pass
-        champion = store.champion(SF, "all")
-        assert champion is not None and ModelRegistry(ctx.state_dir / SF).champion() == champion.version
-        assert feedback.should_retrain(ctx, SF, NOW) is None
-    finally:
-        store.close()
+    with learning(ctx, SF, world):
+        pass
+    champion = store.champion(SF, "all")
+    assert champion is not None and ModelRegistry(ctx.state_dir / SF).champion() == champion.version
+    assert feedback.should_retrain(ctx, SF, NOW) is None
 
 
-def test_too_few_labels_is_known_at_once_and_nothing_runs_beside(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    try:
-        ctx = context(store, tmp_path)
-        world = trainable_world(60)
-        training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
-        assert training.fitting is None and training.done is not None
-        result = training.finish()
-        assert result.version is None and "too few labels" in result.reason
-        assert _model_actions(store) == ["model_not_trained"]
-    finally:
-        store.close()
+def test_too_few_labels_is_known_at_once_and_nothing_runs_beside(store: StateStore, tmp_path: Path) -> None:
+    ctx = context(store, tmp_path)
+    world = trainable_world(60)
+    training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
+    assert training.fitting is None and training.done is not None
+    result = training.finish()
+    assert result.version is None and "too few labels" in result.reason
+    assert _model_actions(store) == ["model_not_trained"]
 
 
 def _started_since(before: set[int]) -> int:
@@ -128,34 +123,28 @@ def _ignores_interrupts(pid: int) -> bool:
     return bool(ignored & (1 << (signal.SIGINT - 1)))
 
 
-def test_a_killed_training_process_loses_nothing_and_the_next_cycle_trains(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    try:
-        ctx = context(store, tmp_path, DRIFT)
-        world = trainable_world()
-        feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
-        before = _children()
-        training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
-        os.kill(_started_since(before), signal.SIGKILL)  # as the kernel's OOM killer would
-        result = training.finish()
-        assert result.version is None and "training process ended" in result.reason
-        assert store.models(SF) == [] and _model_actions(store) == ["model_not_trained"]
-        assert feedback.should_retrain(ctx, SF, NOW) is not None
-    finally:
-        store.close()
+def test_a_killed_training_process_loses_nothing_and_the_next_cycle_trains(
+    store: StateStore, tmp_path: Path
+) -> None:
+    ctx = context(store, tmp_path, DRIFT)
+    world = trainable_world()
+    feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+    before = _children()
+    training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
+    os.kill(_started_since(before), signal.SIGKILL)  # as the kernel's OOM killer would
+    result = training.finish()
+    assert result.version is None and "training process ended" in result.reason
+    assert store.models(SF) == [] and _model_actions(store) == ["model_not_trained"]
+    assert feedback.should_retrain(ctx, SF, NOW) is not None
 
 
-def test_ctrl_c_does_not_stop_the_training_process(tmp_path: Path) -> None:
-    store = _store(tmp_path)
-    try:
-        ctx = context(store, tmp_path, DRIFT)
-        before = _children()
-        training = feedback.begin_retrain(ctx, SF, trainable_world(), NOW, reason="test")
-        child = _started_since(before)
-        deadline = time.monotonic() + 300  # the worker starts up, then ignores SIGINT
-        while not _ignores_interrupts(child) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.kill(child, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
-        assert training.finish().version is not None and len(store.models(SF)) == 1
-    finally:
-        store.close()
+def test_ctrl_c_does_not_stop_the_training_process(store: StateStore, tmp_path: Path) -> None:
+    ctx = context(store, tmp_path, DRIFT)
+    before = _children()
+    training = feedback.begin_retrain(ctx, SF, trainable_world(), NOW, reason="test")
+    child = _started_since(before)
+    deadline = time.monotonic() + 300  # the worker starts up, then ignores SIGINT
+    while not _ignores_interrupts(child) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(child, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
+    assert training.finish().version is not None and len(store.models(SF)) == 1
