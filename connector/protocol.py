@@ -60,6 +60,7 @@ class FieldInfo:
     picklist_values: tuple[str, ...] = ()
     reference_to: tuple[str, ...] = ()
     group: str | None = None
+    external_id: bool = False  # Salesforce: indexed, so a filter on it is selective
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class FieldSpec:
     options: tuple[str, ...] = ()
     description: str = ""
     group: str = "leadq"
+    # Salesforce: an External ID field is indexed; leadq looks its task keys up by this field
+    external_id: bool = False
 
 
 @runtime_checkable

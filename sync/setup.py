@@ -33,6 +33,8 @@ SLOT_TEXT: dict[str, tuple[str, str]] = {
     "task_key": ("leadq Key", "Idempotency key of a leadq review task or note. Do not edit."),
     "task_decision": ("leadq Review Decision", "The reviewer's decision: approve, reject or override."),
 }  # fmt: skip
+# Looked up by value before every task is created: an External ID (indexed) on Salesforce.
+KEY_SLOTS = frozenset({"task_key"})
 _SF_SPEC_TYPES = {
     "Number": "number", "Text": "text", "LongTextArea": "longtext", "Picklist": "picklist",
     "DateTime": "datetime", "Checkbox": "checkbox",
@@ -50,7 +52,7 @@ def field_spec(target: WritebackTarget) -> FieldSpec:
         kind = _SF_SPEC_TYPES[spec.type]
         length = spec.max_length or 255
         return FieldSpec(obj, name, label, kind, length, spec.precision, spec.scale, spec.options,
-                         description=description, group=GROUP)  # fmt: skip
+                         description=description, group=GROUP, external_id=target.slot in KEY_SLOTS)  # fmt: skip
     assert isinstance(spec, HubSpotWritebackField)
     kind = _HS_SPEC_TYPES[spec.type]
     if kind == "text" and spec.field_type == "textarea":
@@ -124,6 +126,10 @@ def plan(crm: str, block: CrmBlock, describe: Describer) -> list[Planned]:
             out.append(Planned(crm, target, spec, Step.CONFLICT,
                                f"exists as a {info.type}; the config writes {target.spec.type}: change or delete "
                                f"the field in the CRM, or change writeback.{target.slot}"))  # fmt: skip
+        elif spec.external_id and crm == "salesforce" and not info.external_id:
+            out.append(Planned(crm, target, spec, Step.PRESENT,
+                               f"writeback.{target.slot}; not an External ID, so every look-up of task keys "
+                               "scans all Tasks: tick External ID on the field in Setup"))  # fmt: skip
         else:
             out.append(Planned(crm, target, spec, Step.PRESENT, f"writeback.{target.slot}"))
     return out

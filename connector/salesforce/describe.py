@@ -101,6 +101,7 @@ def parse_describe(body: dict[str, Any]) -> Described:
             filterable=bool(f.get("filterable", True)),
             picklist_values=picklist,
             reference_to=tuple(str(r) for r in f.get("referenceTo") or []),
+            external_id=bool(f.get("externalId", False)),
         )
         fields[info.name] = info
         if f.get("relationshipName"):

@@ -78,6 +78,13 @@ def metadata(spec: FieldSpec) -> dict[str, Any]:
             "datetime, date or checkbox",
             crm=CRM,
         )
+    if spec.external_id:
+        if kind != "text":
+            raise ConnectorConfigError(
+                f"{spec.object}.{spec.name}: only a text field can be an External ID here (it is {kind})",
+                crm=CRM,
+            )
+        meta["externalId"] = True  # indexed: a filter on the key stays selective among millions of Tasks
     return meta
 
 

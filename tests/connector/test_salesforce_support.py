@@ -11,7 +11,7 @@ from sandbox import SandboxServer
 
 T0 = datetime(2031, 3, 1, 9, 0, 0, tzinfo=UTC)
 SCORE = FieldSpec("Lead", "leadq_Score__c", "leadq Score", "number", precision=3, scale=0)
-KEY = FieldSpec("Task", "leadq_Key__c", "leadq Key", "text", length=100)
+KEY = FieldSpec("Task", "leadq_Key__c", "leadq Key", "text", length=100, external_id=True)
 FAST: dict[str, Any] = {"backoff_initial": 0.001, "backoff_max": 0.01, "bulk_poll_seconds": 0}
 
 

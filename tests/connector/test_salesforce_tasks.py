@@ -66,6 +66,33 @@ def test_create_fields_is_idempotent_and_maps_types(sandbox: SandboxServer) -> N
     assert TOOLING not in conn.calls.snapshot(), "existing fields cost no Tooling call"
 
 
+def test_the_task_key_is_an_indexed_external_id_and_its_look_up_uses_the_index(
+    sandbox: SandboxServer,
+) -> None:
+    """Keys are looked up before each batch of tasks is created; among millions of Tasks an unindexed
+    filter scans them all (minutes per batch on a 1M-lead org), on Salesforce as in the sandbox."""
+    from sandbox.soql.compiler import compile_query
+    from sandbox.soql.parser import parse
+
+    conn = connector_for(sandbox)
+    (outcome,) = conn.create_fields([KEY])
+    assert outcome.ok and outcome.created
+    assert conn.describe("Task").fields["leadq_Key__c"].external_id
+    soql = "SELECT Id, leadq_Key__c FROM Task WHERE leadq_Key__c IN ('review-0', 'review-1')"
+    plan = compile_query(sandbox.store, soql, parse(soql), include_deleted=True, version="v60.0")
+    with sandbox.store.transaction() as c:
+        steps = " ".join(str(row[-1]) for row in c.execute("EXPLAIN QUERY PLAN " + plan.sql, plan.params))
+    assert "USING INDEX sf_Task_leadq_Key__c" in steps, steps
+
+
+def test_only_a_text_field_can_be_an_external_id(sandbox: SandboxServer) -> None:
+    bad = FieldSpec("Lead", "leadq_Score__c", "leadq Score", "number", external_id=True)
+    with pytest.raises(
+        ConnectorConfigError, match=r"Lead\.leadq_Score__c: only a text field can be an External ID"
+    ):
+        connector_for(sandbox).create_fields([bad])
+
+
 def test_duplicate_developer_name_counts_as_existing(sandbox: SandboxServer) -> None:
     stale = connector_for(sandbox)
     stale.describe("Lead")  # cached before the field exists

@@ -69,6 +69,9 @@ def test_setup_twice_creates_once(
     assert f"{LEADQ_FIELDS + LEADQ_PROPERTIES} created, 0 present" in first.stdout
     assert "field-level security" in first.stdout and "permission set" in first.stdout
     assert "leadq_Key__c" in {name.split(".")[1] for name in _custom_sf_fields(sandbox)}
+    key = sandbox.store.sf_field("Task", "leadq_Key__c")
+    assert key is not None and key.external_id, "task keys are looked up by value: the field is indexed"
+    assert not sandbox.store.sf_field("Lead", "leadq_Reasons__c").external_id  # type: ignore[union-attr]
     assert {"tasks.leadq_key", "notes.leadq_key", "contacts.leadq_score"} <= _leadq_properties(sandbox)
     tier = sandbox.store.hs_properties("contacts")["leadq_tier"]
     assert tier["groupName"] == "leadq" and [o["value"] for o in tier["options"]] == ["A", "B", "C", "D"]
@@ -106,6 +109,17 @@ def test_sfdx_out_gets_the_generated_source(
     assert written == expected
 
 
+def test_a_task_key_field_without_an_index_is_present_with_a_warning(
+    sandbox: SandboxServer, init_config: Callable[..., Path], invoke: Invoke
+) -> None:
+    """An org set up by hand (or before leadq asked for External ID) keeps its field; setup says what it costs."""
+    sandbox.store.sf_add_field("Task", SfField("leadq_Key__c", "string", "leadq Key", length=80, custom=True))
+    result = invoke("setup", "--config", str(init_config("salesforce")), "--no-sfdx")
+    assert result.exit_code == 0, result.stdout
+    assert "not an External ID" in result.stdout and "tick External ID" in result.stdout
+    assert result.stdout.count("not an External ID") == 1, "only the key field is meant to be indexed"
+
+
 def test_field_existing_but_hidden_says_to_grant_access() -> None:
     target = writeback_targets("salesforce", default_mapping("salesforce"))[0]
     planned = Planned("salesforce", target, field_spec(target), Step.CREATE)
@@ -127,7 +141,8 @@ def test_field_specs_follow_the_config() -> None:
     score, reasons, key = specs["Lead", "score"], specs["Lead", "reasons"], specs["Task", "task_key"]
     assert (score.type, score.precision, score.scale) == ("number", 3, 0)
     assert (reasons.type, reasons.length) == ("longtext", 32768)
-    assert (key.name, key.type, key.length) == ("leadq_Key__c", "text", 80)
+    assert (key.name, key.type, key.length, key.external_id) == ("leadq_Key__c", "text", 80, True)
+    assert not score.external_id and not specs["Task", "task_decision"].external_id
     assert specs["Task", "task_decision"].options == ("Approve", "Reject", "Override")
     hs = {(t.object, t.slot): field_spec(t) for t in writeback_targets("hubspot", default_mapping("hubspot"))}
     assert hs["contacts", "reasons"].type == "longtext" and hs["contacts", "tier"].type == "picklist"
