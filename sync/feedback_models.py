@@ -114,10 +114,18 @@ def _segments(
     return pd.Series(chosen, index=frame.data.index, dtype=object)
 
 
-def _skip(ctx: CycleContext, crm: Crm, now: datetime, reason: str, counts: tuple[int, int]) -> RetrainResult:
+def _skip(
+    ctx: CycleContext,
+    crm: Crm,
+    now: datetime,
+    reason: str,
+    counts: tuple[int, int],
+    *,
+    level: int = logging.INFO,
+) -> RetrainResult:
     ctx.store.audit("leadq", "model_not_trained", crm=crm, at=now,
                     detail={"reason": reason, "positive": counts[0], "negative": counts[1]})  # fmt: skip
-    log.info("%s: no model trained: %s", crm, reason)
+    log.log(level, "%s: no model trained: %s", crm, reason)
     return RetrainResult(None, False, reason, {}, counts)
 
 
@@ -252,8 +260,7 @@ class Retraining:
             why = (
                 f"the training process ended before the model was fitted ({exc}); the next cycle trains again"
             )
-            log.error("%s: %s", crm, why)
-            self.done = _skip(ctx, crm, now, why, counts)
+            self.done = _skip(ctx, crm, now, why, counts, level=logging.ERROR)
             return self.done
         self.done = _store_and_promote(
             ctx, crm, now, trained, self.job.holdout(), reason=self.reason, counts=counts, mark=self.mark,

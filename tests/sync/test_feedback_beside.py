@@ -4,6 +4,7 @@ trains again on its next cycle."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -124,7 +125,7 @@ def _ignores_interrupts(pid: int) -> bool:
 
 
 def test_a_killed_training_process_loses_nothing_and_the_next_cycle_trains(
-    store: StateStore, tmp_path: Path
+    store: StateStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     ctx = context(store, tmp_path, DRIFT)
     world = trainable_world()
@@ -132,7 +133,10 @@ def test_a_killed_training_process_loses_nothing_and_the_next_cycle_trains(
     before = _children()
     training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
     os.kill(_started_since(before), signal.SIGKILL)  # as the kernel's OOM killer would
-    result = training.finish()
+    with caplog.at_level(logging.INFO, logger="leadq"):
+        result = training.finish()
+    said = [r.levelno for r in caplog.records if "training process ended" in r.getMessage()]
+    assert said == [logging.ERROR], "said once, as an error"
     assert result.version is None and "training process ended" in result.reason
     assert store.models(SF) == [] and _model_actions(store) == ["model_not_trained"]
     assert feedback.should_retrain(ctx, SF, NOW) is not None
