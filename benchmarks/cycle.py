@@ -23,7 +23,7 @@ ones arrive, which after a large write are our own echoes (the idle rows show wh
 Pacing is lifted in the sandbox and the connectors (HubSpot's 4 searches/s and 100 calls/10 s, the
 Salesforce daily quota): the benchmark times leadq, and counts the calls; the table says what the real
 limits would add. Phases come from the run report (`CrmReport.phases`); "other" is the rest of the wall
-time (commit of the plan, labels, retraining). Prints tables, then as the last line one JSON object:
+time (labels, the review pickup, the transaction's end, starting the retraining). Prints tables, then as the last line one JSON object:
 {"full_100k_s": ..., "incremental_1pct_s": ..., "full_1m_s": ..., "peak_rss_mb": ..., "api_calls": ..., "api_floor": ...}
 (seconds summed over both CRMs; calls and floor of the 100k full cycle; null for a skipped case).
 """
@@ -46,7 +46,7 @@ from benchmarks.cycle_floor import HS_PAGE, floor
 from benchmarks.cycle_org import seed_file, serve
 from benchmarks.cycle_run import CRMS, CycleResult, run_scale_in_child
 
-PHASES = ("pull", "graph", "history", "features", "score", "policy", "plan", "write")
+PHASES = ("pull", "graph", "history", "features", "score", "policy", "plan", "commit", "write")
 TARGETS = {"full_100k_s": 90.0, "incremental_1pct_s": 3.0, "full_1m_s": 900.0, "peak_rss_mb": 2048.0}
 HS_REAL_PER_10S, HS_REAL_SEARCH_PER_S = 100, 4
 

@@ -132,11 +132,13 @@ def decide_and_commit(
     committed (inside the transaction) as soon as it is planned; the rest once, after the last chunk."""
 
     def commit_chunk(part: DecidedChunk) -> None:
+        started = time.perf_counter()
         objects = {d.lead_id: object_of(crm, world.people[d.lead_id]) for d in part.decisions}
         commit_decisions(ctx.store, Commit(
             crm, run_key, pulled, part.decisions, objects, part.batch.scored, part.writes,
             triggers=part.triggers,
         ))  # fmt: skip
+        out.phase("commit", time.perf_counter() - started)
 
     with ctx.store.transaction():
         pickup = review.pick_up_decisions(
@@ -150,10 +152,12 @@ def decide_and_commit(
         review.record_escalation(ctx, crm, escalation)
         drifting = drift_task.plan_drift_tasks(ctx, crm, out.drift, ctx.clock())
         drift_task.record_drift_tasks(ctx, crm, drifting)
+        started_commit = time.perf_counter()
         commit(ctx.store, Commit(
             crm, run_key, pulled, extra_updates=[*pickup.updates, *escalation.updates],
             tasks=[*planned.tasks, *escalation.tasks, *drifting], human_edits=planned.human_edits,
         ))  # fmt: skip
+        out.phase("commit", time.perf_counter() - started_commit)
         if pickup.cursor:
             ctx.store.set_cursor(crm, REVIEW_CURSOR, pickup.cursor)
         ctx.store.set_cursor(crm, MODEL_MARK, {"value": pipeline_of(ctx, crm).model_version})

@@ -236,6 +236,9 @@ def first_cycles(whole: Twin, tiny: Twin, crm: Crm, clock: Frozen) -> CrmReport:
 
     first, _ = run_both(whole, tiny, crm, clock)
     assert first.scored > 10 * TINY and first.rule_based and first.tasks_created == CAP * 2
+    assert {"pull", "graph", "plan", "commit", "write"} <= set(
+        first.phases
+    ) and "commit" not in preview.phases
     tasks = whole.ctx.store.review_tasks(crm)
     assert {t.reviewer for t in tasks} == set(users(whole.server, crm))
     rank = {i: n for n, i in enumerate(sorted(world_of(whole.ctx, crm).people))}
