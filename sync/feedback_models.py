@@ -24,6 +24,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.process import BaseProcess
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
@@ -189,26 +190,32 @@ def begin_retrain(
     created = [p.created_at for p in (world.people[str(i)] for i in labels.index) if p.created_at]
     window = {"from": min(created).isoformat() if created else None, "to": now.isoformat()}
     job = _training_job(ctx, crm, world, labels, now)
-    fitting = _fit_beside(job) if beside else _run_now(job)
+    fitting, worker = _fit_beside(job) if beside else (_run_now(job), None)
     return Retraining(ctx, crm, now, reason, counts=counts, mark=mark, window=window, before=before,
-                      job=job, fitting=fitting)  # fmt: skip
+                      job=job, fitting=fitting, worker=worker)  # fmt: skip
 
 
-def _fit_beside(job: TrainingJob) -> Future[TrainedModel]:
+def _fit_beside(job: TrainingJob) -> tuple[Future[TrainedModel], BaseProcess | None]:
     """`job.run()` in a worker process (the fit is Python and C that holds the GIL much of the time: a
-    thread would take turns with the send); a thread where no process can be started."""
-    worker: Executor
+    thread would take turns with the send), with that process; a thread where no process can be started.
+    """
+    pool: Executor
+    worker: BaseProcess | None = None
     try:
-        worker = ProcessPoolExecutor(
+        before = set(multiprocessing.active_children())
+        pool = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
         )
-        fitting = worker.submit(job.run)
+        fitting = pool.submit(job.run)  # starts the worker process
+        started = set(multiprocessing.active_children()) - before
+        # Known only when it is the one process started meanwhile: then `abandon` can stop it.
+        worker = started.pop() if len(started) == 1 else None
     except OSError as exc:
         log.warning("training in a thread: no worker process could be started (%s)", exc)
-        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-train")
-        fitting = worker.submit(job.run)
-    worker.shutdown(wait=False)  # the worker ends with the fit
-    return fitting
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-train")
+        fitting = pool.submit(job.run)
+    pool.shutdown(wait=False)  # the worker ends with the fit
+    return fitting, worker
 
 
 def _ignore_interrupts() -> None:
@@ -229,7 +236,8 @@ def _run_now(job: TrainingJob) -> Future[TrainedModel]:
 @dataclass
 class Retraining:
     """A retrain `begin_retrain` started: `finish` waits for its fit, then stores, audits and promotes the
-    model; `abandon` waits and keeps nothing (the attempt does not count: the next cycle trains again)."""
+    model; `abandon` stops the fit and keeps nothing (the attempt does not count: the next cycle trains
+    again)."""
 
     ctx: CycleContext
     crm: Crm
@@ -242,6 +250,7 @@ class Retraining:
     before: object = None
     job: TrainingJob | None = None
     fitting: Future[TrainedModel] | None = None
+    worker: BaseProcess | None = None  # the process fitting, when known
 
     def finish(self) -> RetrainResult:
         """The retrain's result, once its model is stored and (if it earned it) promoted."""
@@ -269,9 +278,14 @@ class Retraining:
         return self.done
 
     def abandon(self) -> None:
-        """Wait for the fit and drop it (its errors too: the caller is already failing for its own)."""
+        """Stop the fit and drop it (its errors too: the caller is already failing for its own).
+
+        The worker process is terminated; a fit whose process is not known (a thread's) is waited for.
+        """
         if self.fitting is not None and self.done is None:
-            self.fitting.exception()
+            if self.worker is not None and not self.fitting.done():
+                self.worker.terminate()
+            self.fitting.exception()  # BrokenProcessPool once the worker is gone
             forget_attempt(self.ctx, self.crm, self.before)
 
 

@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,22 @@ def test_ctrl_c_does_not_stop_the_training_process(store: StateStore, tmp_path: 
         time.sleep(0.02)
     os.kill(child, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
     assert training.finish().version is not None and len(store.models(SF)) == 1
+
+
+def test_abandoning_stops_the_worker_instead_of_waiting_for_the_fit(
+    store: StateStore, tmp_path: Path
+) -> None:
+    ctx = context(store, tmp_path, DRIFT)
+    world = trainable_world()
+    feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+    before = _children()
+    training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
+    worker = _started_since(before)
+    assert training.worker is not None and training.worker.pid == worker
+    training.abandon()  # a send that failed right away: the fit has not got far
+    assert training.fitting is not None
+    assert isinstance(training.fitting.exception(), BrokenProcessPool), "stopped, not fitted to its end"
+    training.worker.join(timeout=60)
+    assert not training.worker.is_alive()
+    assert store.models(SF) == [] and _model_actions(store) == []
+    assert feedback.should_retrain(ctx, SF, NOW) is not None  # the stopped fit does not count
