@@ -140,6 +140,9 @@ class Snapshots:
             self._open = [s for s in self._open if not s.closed and s not in closed]
 
 
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
 class StoreBase:
     """An SQLite database (a file, or memory when `path` is None) tuned for a single local server."""
 
@@ -151,6 +154,8 @@ class StoreBase:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
         self.conn.execute("PRAGMA synchronous=OFF")
+        if path:  # a large org's bulk writes leave a WAL of gigabytes; keep the file small once checkpointed
+            self.conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         self.snapshots = Snapshots(path)
 
     @contextmanager

@@ -25,6 +25,9 @@ def to_record(cls: type[T], row: object) -> T:
     return cls(**{name: getattr(row, name) for name in names})
 
 
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes of WAL file kept once a checkpoint has emptied it
+
+
 def prepare_sqlite(engine: Engine) -> None:
     """Make pysqlite transactional in the SQL sense, and let readers run beside the daemon.
 
@@ -52,6 +55,9 @@ def prepare_sqlite(engine: Engine) -> None:
             # file system that cannot do WAL keeps the rollback journal and the default, FULL.
             if str(mode).lower() == "wal":
                 cursor.execute("PRAGMA synchronous=NORMAL")
+                # A cycle's commit is one transaction (gigabytes of WAL at 1M leads); without a limit the
+                # WAL file keeps that size on disk for good after the checkpoint has copied it back.
+                cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -109,3 +109,18 @@ def test_the_recycle_bin_read_is_answered_from_an_index_of_deleted_rows(tmp_path
         assert [r["Id"] for r in live.records(0, len(live))] == [kept]
     finally:
         store.close()
+
+
+def test_a_file_store_keeps_its_wal_file_small_once_checkpointed(tmp_path: Path) -> None:
+    from sandbox.store_base import WAL_SIZE_LIMIT
+
+    store = Store(str(tmp_path / "crm.db"))
+    try:
+        assert store.conn.execute("PRAGMA journal_size_limit").fetchone()[0] == WAL_SIZE_LIMIT
+    finally:
+        store.close()
+    memory = Store()
+    try:
+        assert memory.conn.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
+    finally:
+        memory.close()

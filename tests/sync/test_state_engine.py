@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from sync.state import StateStore
+from sync.state.base import WAL_SIZE_LIMIT
 
 
 def _pragma(store: StateStore, name: str) -> object:
@@ -47,5 +48,29 @@ def test_an_in_memory_store_keeps_the_default_journal(tmp_path: Path) -> None:
     try:
         assert _pragma(store, "journal_mode") == "memory"
         assert _pragma(store, "synchronous") == 2  # FULL, SQLite's default: nothing was changed
+    finally:
+        store.close()
+
+
+def test_the_wal_file_shrinks_back_after_a_large_commit(tmp_path: Path) -> None:
+    """A full cycle at 1M leads commits ~12 GB in one transaction; the WAL file must not stay that size."""
+    store = StateStore.open(f"sqlite:///{tmp_path / 'leadq.db'}")
+    wal = tmp_path / "leadq.db-wal"
+    big = WAL_SIZE_LIMIT + 16 * 1024 * 1024
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE scratch (blob BLOB)"))
+            conn.execute(
+                text(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows) "
+                    "INSERT INTO scratch SELECT randomblob(65536) FROM n"
+                ),
+                {"rows": big // 65536},
+            )
+        assert wal.stat().st_size > big  # the transaction went through the WAL
+        with store.transaction():  # the next write starts the WAL over, and trims the file
+            store.set_cursor("salesforce", "Lead", {"value": "2025-03-01T12:00:00Z"})
+        assert wal.stat().st_size <= WAL_SIZE_LIMIT
+        assert _pragma(store, "journal_size_limit") == WAL_SIZE_LIMIT
     finally:
         store.close()
