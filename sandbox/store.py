@@ -21,6 +21,10 @@ from sandbox.sf_standard import standard_objects
 from sandbox.store_hubspot import HubSpotTables
 
 INTEGRATION_USER_NUMBER = 1
+# The live-rows filter for SQL on Salesforce tables. `likely` tells SQLite that it keeps nearly every
+# row: the recycle-bin index (IsDeleted, SystemModstamp, Id) must not win over a selective index (the
+# primary key under `Id IN (...)`, an External ID), which made every batch update scan all live rows.
+LIVE = 'likely("IsDeleted" = 0)'
 SfValue = str | int | float | bool | None
 
 
@@ -222,10 +226,7 @@ class Store(HubSpotTables):
                 chunk = ids[start : start + 500]
                 marks = ", ".join("?" for _ in chunk)
                 live.update(
-                    r[0]
-                    for r in c.execute(
-                        f"SELECT Id FROM {table} WHERE IsDeleted = 0 AND Id IN ({marks})", chunk
-                    )
+                    r[0] for r in c.execute(f"SELECT Id FROM {table} WHERE {LIVE} AND Id IN ({marks})", chunk)
                 )
             # Consecutive updates of the same columns go in one executemany; a change of columns flushes,
             # so repeated ids in one batch still apply in order.
@@ -280,15 +281,14 @@ class Store(HubSpotTables):
         """One record's stored values (booleans as 0/1), or None."""
         with self.lock:
             row = self.conn.execute(
-                f"SELECT * FROM {_q('sf_' + obj)} WHERE Id = ?"
-                + ("" if include_deleted else " AND IsDeleted = 0"),
+                f"SELECT * FROM {_q('sf_' + obj)} WHERE Id = ?" + ("" if include_deleted else f" AND {LIVE}"),
                 (record_id,),
             ).fetchone()
         return dict(row) if row is not None else None
 
     def sf_find(self, obj: str, field: str, value: SfValue) -> list[str]:
         """Ids of live records whose `field` equals `value` (for upsert by external id)."""
-        rows = self.sql(f"SELECT Id FROM {_q('sf_' + obj)} WHERE {_q(field)} = ? AND IsDeleted = 0", (value,))
+        rows = self.sql(f"SELECT Id FROM {_q('sf_' + obj)} WHERE {_q(field)} = ? AND {LIVE}", (value,))
         return [r[0] for r in rows]
 
     def sf_count(self, obj: str, *, include_deleted: bool = False) -> int:

@@ -21,6 +21,7 @@ from sandbox.salesforce import records
 from sandbox.salesforce.common import json_body, render_record, routes, select_fields, sobject, version_of
 from sandbox.salesforce.sobjects import lock_fault
 from sandbox.state import SandboxState
+from sandbox.store import LIVE
 
 MAX_RECORDS = 200
 MAX_RETRIEVE = 2000
@@ -304,9 +305,7 @@ async def retrieve(request: Request) -> Response:
     for start in range(0, len(live), 500):
         chunk = live[start : start + 500]
         marks = ", ".join("?" for _ in chunk)
-        for row in st.store.sql(
-            f'SELECT * FROM "sf_{obj.name}" WHERE IsDeleted = 0 AND Id IN ({marks})', chunk
-        ):
+        for row in st.store.sql(f'SELECT * FROM "sf_{obj.name}" WHERE {LIVE} AND Id IN ({marks})', chunk):
             found[row["Id"]] = render_record(obj, dict(row), version, fields)
     return JSONResponse([found.get(w) if w else None for w in wanted])
 

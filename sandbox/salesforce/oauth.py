@@ -37,6 +37,7 @@ from sandbox.app import sandbox_state
 from sandbox.errors import JSONResponse
 from sandbox.salesforce.common import identity_url, integration_user
 from sandbox.state import SandboxState
+from sandbox.store import LIVE
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
@@ -70,7 +71,7 @@ def _active_user(st: SandboxState, username: str | None) -> str | None:
     if not username:
         return None
     rows = st.store.sql(
-        'SELECT Id FROM "sf_User" WHERE Username = ? COLLATE NOCASE AND IsDeleted = 0 AND IsActive = 1',
+        f'SELECT Id FROM "sf_User" WHERE Username = ? COLLATE NOCASE AND {LIVE} AND IsActive = 1',
         (username,),
     )
     return str(rows[0][0]) if rows else None

@@ -26,6 +26,7 @@ from sandbox.salesforce.describe import describe_global, describe_object, object
 from sandbox.salesforce.fieldvalues import coerce
 from sandbox.sf_schema import SfObject
 from sandbox.state import SandboxState
+from sandbox.store import LIVE
 
 _BASE = "/services/data/v{version}/sobjects"
 # API version 46.0 changed upsert: an update answers 200 with a body (and `created`) instead of 204.
@@ -100,7 +101,7 @@ async def basic_info_or_create(request: Request) -> Response:
     name_field = next((f.name for f in obj.fields if f.name_field), None)
     cols = "Id" + (f', "{name_field}"' if name_field else "")
     rows = st.store.sql(
-        f'SELECT {cols} FROM "sf_{obj.name}" WHERE IsDeleted = 0 ORDER BY LastModifiedDate DESC, Id LIMIT 10'
+        f'SELECT {cols} FROM "sf_{obj.name}" WHERE {LIVE} ORDER BY LastModifiedDate DESC, Id LIMIT 10'
     )
     recent = []
     for row in rows:

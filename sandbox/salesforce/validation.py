@@ -12,7 +12,7 @@ from typing import Any
 
 from sandbox.salesforce.fieldvalues import CSV_NULL, TEXT_TYPES, RecordError, coerce, validate
 from sandbox.sf_schema import SfField, SfObject
-from sandbox.store import SfValue, Store
+from sandbox.store import LIVE, SfValue, Store
 
 # Standard fields indexed for lookups (describe `idLookup`), besides Id, external ids and unique fields.
 _STANDARD_ID_LOOKUP = frozenset(
@@ -116,7 +116,7 @@ def find(store: Store, obj: SfObject, field: SfField, value: SfValue) -> list[st
     """Ids of live records whose `field` equals `value` (text compares case-insensitively, as Salesforce does)."""
     collate = " COLLATE NOCASE" if field.type in TEXT_TYPES else ""
     rows = store.sql(
-        f"SELECT Id FROM {_q('sf_' + obj.name)} WHERE {_q(field.name)} = ?{collate} AND IsDeleted = 0 ORDER BY Id",
+        f"SELECT Id FROM {_q('sf_' + obj.name)} WHERE {_q(field.name)} = ?{collate} AND {LIVE} ORDER BY Id",
         (value,),
     )
     return [str(r[0]) for r in rows]
@@ -274,7 +274,7 @@ def check_unique(store: Store, schema: Schema, rec: Mapping[str, SfValue], own_i
         if value is None:
             continue
         rows = store.sql(
-            f"SELECT Id FROM {schema.table} WHERE {_q(f.name)} = ? COLLATE NOCASE AND IsDeleted = 0 AND Id != ? "
+            f"SELECT Id FROM {schema.table} WHERE {_q(f.name)} = ? COLLATE NOCASE AND {LIVE} AND Id != ? "
             "LIMIT 1",
             (value, own_id or ""),
         )

@@ -80,7 +80,9 @@ def compile_query(store: Store, soql: str, query: Query, *, include_deleted: boo
         raise SfApiError(400, "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
     resolver = Resolver(store, soql, obj, query.object_alias)
     filters = FilterCompiler(resolver, store.clock.now().date())
-    where = ['t."IsDeleted" = 0'] if not include_deleted else []
+    # `likely`: a live filter selects nearly every row, so an index on IsDeleted must not win over a
+    # selective one (`Id IN (...)` scanned every live row through it); see `store.LIVE`.
+    where = ['likely(t."IsDeleted" = 0)'] if not include_deleted else []
     if query.where is not None:
         where.append(filters.compile(query.where))
     where_sql = (" WHERE " + " AND ".join(where)) if where else ""

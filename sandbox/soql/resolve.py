@@ -163,7 +163,7 @@ class Resolver:
         join = Join(rel_path, targets, aliases, polymorphic, id_sql)
         join_sql = [
             f'LEFT JOIN {quote("sf_" + obj.name)} AS {alias} ON {alias}."Id" = {parent_alias}.{quote(ref.name)} '
-            f'AND {alias}."IsDeleted" = 0'
+            f'AND likely({alias}."IsDeleted" = 0)'
             for obj, alias in zip(targets, aliases, strict=True)
         ]
         self._join_sql[key] = join_sql

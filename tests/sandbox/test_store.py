@@ -124,3 +124,35 @@ def test_a_file_store_keeps_its_wal_file_small_once_checkpointed(tmp_path: Path)
         assert memory.conn.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
     finally:
         memory.close()
+
+
+def test_reads_by_id_use_the_primary_key_not_the_recycle_bin_index(tmp_path: Path) -> None:
+    """The (IsDeleted, SystemModstamp, Id) index must not answer `IsDeleted = false AND Id IN (...)`: through
+    it, every batch update and every query by ids read all live rows (a 1M-lead write-back slowed to ~340
+    records a second on it)."""
+    from sandbox.soql.compiler import compile_query
+    from sandbox.soql.parser import parse
+    from sandbox.store import LIVE
+
+    store = Store(str(tmp_path / "crm.db"))
+    try:
+        ids = store.sf_insert_many("Lead", [{"LastName": f"L{n}", "Company": "Acme"} for n in range(30)])
+        listed = ", ".join(f"'{i}'" for i in ids[:5])
+        soql = f"SELECT Id, Company FROM Lead WHERE Id IN ({listed})"
+        plan = compile_query(store, soql, parse(soql), include_deleted=False, version="v60.0")
+        batch = f'SELECT Id FROM "sf_Lead" WHERE {LIVE} AND Id IN (?, ?)'
+        with store.transaction() as c:
+            for sql, params in ((plan.sql, plan.params), (batch, ids[:2])):
+                steps = " ".join(str(row[-1]) for row in c.execute("EXPLAIN QUERY PLAN " + sql, params))
+                assert "sqlite_autoindex_sf_Lead_1 (Id=?)" in steps, steps
+        window = (
+            "SELECT Id FROM Lead WHERE SystemModstamp >= 2000-01-01T00:00:00Z ORDER BY SystemModstamp, Id"
+        )
+        plan = compile_query(store, window, parse(window), include_deleted=False, version="v60.0")
+        with store.transaction() as c:
+            steps = " ".join(str(row[-1]) for row in c.execute("EXPLAIN QUERY PLAN " + plan.sql, plan.params))
+        assert "sf_Lead_deleted (IsDeleted=? AND SystemModstamp>?)" in steps, "a window still reads it"
+        assert store.sf_update_many("Lead", [(ids[0], {"Company": "Initech"})]) == [True]
+        assert (store.sf_get("Lead", ids[0]) or {})["Company"] == "Initech"
+    finally:
+        store.close()
