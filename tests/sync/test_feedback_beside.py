@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,31 @@ def test_abandoning_stops_the_worker_instead_of_waiting_for_the_fit(
     assert not training.worker.is_alive()
     assert store.models(SF) == [] and _model_actions(store) == []
     assert feedback.should_retrain(ctx, SF, NOW) is not None  # the stopped fit does not count
+
+
+@contextmanager
+def _no_new_files() -> Iterator[None]:
+    """No file descriptor can be opened (EMFILE), so no worker process can be started."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowest_free = os.dup(0)  # a new descriptor always takes the lowest free number
+    os.close(lowest_free)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_where_no_worker_process_can_start_the_fit_runs_in_a_thread(
+    store: StateStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ctx = context(store, tmp_path, DRIFT)
+    world = trainable_world()
+    feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+    before = _children()
+    with caplog.at_level(logging.WARNING, logger="leadq"), _no_new_files():
+        training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
+    assert "training in a thread: no worker process could be started" in caplog.text
+    assert training.worker is None and _children() == before
+    result = training.finish()
+    assert result.version is not None and _model_actions(store) == ["model_trained", "model_promoted"]
