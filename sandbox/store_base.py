@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sandbox.clock import Clock
@@ -37,6 +37,7 @@ class ReadSnapshot:
         self._lock = threading.Lock()
         self.touched = clock()
         self.closed = False
+        self._cursors: list[sqlite3.Cursor] = []
 
     @contextmanager
     def use(self) -> Iterator[sqlite3.Connection]:
@@ -48,6 +49,11 @@ class ReadSnapshot:
             yield self._conn
             self.touched = self._clock()
 
+    def track(self, cursor: sqlite3.Cursor) -> sqlite3.Cursor:
+        """Keep `cursor` (a statement read a step at a time across calls) to be closed with the snapshot."""
+        self._cursors.append(cursor)
+        return cursor
+
     def close(self, *, wait: bool = True) -> bool:
         """End the read transaction and close the connection. With `wait=False` a snapshot in use is left
         alone (False is returned)."""
@@ -56,6 +62,14 @@ class ReadSnapshot:
         try:
             if not self.closed:
                 self.closed = True
+                # A half-read statement (a locator's keys) would keep the connection, and its read
+                # transaction, alive past `close()`: the snapshot would go on pinning the WAL, which no
+                # checkpoint could then reset (it grew by every write made after: tens of GB at 1M leads).
+                for cursor in self._cursors:
+                    cursor.close()
+                self._cursors.clear()
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
                 self._conn.close()
             return True
         finally:

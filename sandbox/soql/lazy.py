@@ -71,7 +71,11 @@ class PagedResult(QueryResult):
         self._snapshot.close()
 
     def _restart(self, conn: sqlite3.Connection, start: int) -> None:
-        self._keys_cursor = conn.execute(self._paging.keys_sql, self._paging.keys_params(start))
+        if self._keys_cursor is not None:
+            self._keys_cursor.close()
+        self._keys_cursor = self._snapshot.track(
+            conn.execute(self._paging.keys_sql, self._paging.keys_params(start))
+        )
         self._next, self._pending = start, []
 
     def _rowids(self, conn: sqlite3.Connection, start: int, n: int) -> list[int]:
