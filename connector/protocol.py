@@ -156,6 +156,9 @@ class CRMConnector(Protocol):
 
     crm: str
     calls: CallLog
+    # How many writes the send hands over at a time: what a round of `apply_updates` calls takes well
+    # (Salesforce sends an object's updates beyond its `bulk_threshold` as one Bulk API 2.0 job).
+    write_batch: int
 
     def pull_changes(
         self,

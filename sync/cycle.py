@@ -187,6 +187,7 @@ def send(ctx: CycleContext, crm: Crm, out: CrmReport) -> None:
         out,
         on_tasks_created=lambda created: review.tasks_created(ctx, created),
         should_stop=ctx.stop_requested,
+        batch_size=ctx.connectors[crm].write_batch,
     ).send_all()
 
 

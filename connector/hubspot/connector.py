@@ -41,6 +41,7 @@ class HubSpotConnector:
     """
 
     crm = CRM
+    write_batch = 2_000  # batch updates take 100 records a call whatever the batch
 
     def __init__(self, settings: HubSpotSettings, *, calls: CallLog | None = None) -> None:
         self.settings = settings

@@ -275,3 +275,28 @@ def test_a_spent_quota_stops_the_send_phase_and_never_costs_an_attempt(
         assert resumed.stopped is None and resumed.written == len(pending) and resumed.pending == 0
     finally:
         close(ctx)
+
+
+def test_a_large_send_goes_through_bulk_api_jobs_with_the_same_result(
+    tmp_path: Path, server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above `bulk_threshold` updates of one object in a batch, the send makes a Bulk API 2.0 ingest job of
+    them (a handful of calls) instead of a Collections call per 200 records."""
+    ctx = make_ctx(tmp_path, server, "salesforce", monkeypatch, {"bulk_threshold: 2000": "bulk_threshold: 5"})
+    try:
+        first = run_cycle(ctx).crms["salesforce"]
+        assert first.scored > 5 and first.written == first.scored and first.pending == 0
+        calls = first.api_calls
+        assert any(k.startswith("POST") and k.endswith("/jobs/ingest") for k in calls), calls
+        assert not any(k.startswith("PATCH") and "composite/sobjects" in k for k in calls), calls
+        in_crm = Org(server, "salesforce").scores()
+        history = {
+            i: ctx.store.score_history("salesforce", i, limit=1)[0].score
+            for i in in_crm
+            if in_crm[i] is not None
+        }
+        assert len(history) == first.scored and all(float(in_crm[i]) == s for i, s in history.items())
+        idle = run_cycle(ctx).crms["salesforce"]
+        assert (idle.scored, idle.written) == (0, 0), "what the jobs wrote is recognised as ours"
+    finally:
+        close(ctx)
