@@ -19,10 +19,11 @@ import pytest
 
 from scoring.registry import ModelRegistry
 from sync import feedback
+from sync.context import CycleContext
 from sync.cycle import learning
 from sync.state import StateStore
 from tests.scoring.model_fixtures import one_thread
-from tests.sync.feedback_support import NOW, SF, context, trainable_world
+from tests.sync.feedback_support import NOW, SF, FakeWorld, context, trainable_world
 
 DRIFT = "  drift: {min_auc: 0.51}"
 
@@ -42,6 +43,14 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
     opened = _store(tmp_path)
     yield opened
     opened.close()
+
+
+def _labelled(store: StateStore, tmp_path: Path) -> tuple[CycleContext, FakeWorld]:
+    """A context and a world whose outcome labels are recorded: enough to train on."""
+    ctx = context(store, tmp_path, DRIFT)
+    world = trainable_world()
+    feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+    return ctx, world
 
 
 def _model_actions(store: StateStore) -> list[str]:
@@ -83,9 +92,7 @@ def test_the_fit_runs_while_the_caller_waits_for_something_else(store: StateStor
 
 
 def test_a_failed_send_keeps_no_model_and_the_next_cycle_trains(store: StateStore, tmp_path: Path) -> None:
-    ctx = context(store, tmp_path, DRIFT)
-    world = trainable_world()
-    feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+    ctx, world = _labelled(store, tmp_path)
     assert feedback.should_retrain(ctx, SF, NOW) is not None
     with pytest.raises(ConnectionError, match="send failed"), learning(ctx, SF, world):
         raise ConnectionError("send failed")
@@ -130,9 +137,7 @@ def _ignores_interrupts(pid: int) -> bool:
 def test_a_killed_training_process_loses_nothing_and_the_next_cycle_trains(
     store: StateStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ctx = context(store, tmp_path, DRIFT)
-    world = trainable_world()
-    feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+    ctx, world = _labelled(store, tmp_path)
     before = _children()
     training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
     os.kill(_started_since(before), signal.SIGKILL)  # as the kernel's OOM killer would
@@ -160,9 +165,7 @@ def test_ctrl_c_does_not_stop_the_training_process(store: StateStore, tmp_path: 
 def test_abandoning_stops_the_worker_instead_of_waiting_for_the_fit(
     store: StateStore, tmp_path: Path
 ) -> None:
-    ctx = context(store, tmp_path, DRIFT)
-    world = trainable_world()
-    feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+    ctx, world = _labelled(store, tmp_path)
     before = _children()
     training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
     worker = _started_since(before)
@@ -192,9 +195,7 @@ def _no_new_files() -> Iterator[None]:
 def test_where_no_worker_process_can_start_the_fit_runs_in_a_thread(
     store: StateStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ctx = context(store, tmp_path, DRIFT)
-    world = trainable_world()
-    feedback.record_outcome_labels(ctx, SF, world, list(world.people), NOW)
+    ctx, world = _labelled(store, tmp_path)
     before = _children()
     with caplog.at_level(logging.WARNING, logger="leadq"), _no_new_files():
         training = feedback.begin_retrain(ctx, SF, world, NOW, reason="test")
