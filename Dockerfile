@@ -1,11 +1,12 @@
 # leadq daemon: `leadq run` on the config's schedule, /healthz and /metrics on port 9464.
 #
 #   docker build -t leadq .
-#   docker run -d --name leadq -p 9464:9464 \
+#   docker run -d --name leadq -p 9464:9464 --stop-timeout 120 \
 #     -v "$PWD/config:/config:ro" -v leadq-state:/state \
 #     -e LEADQ_SF_CLIENT_SECRET -e LEADQ_HUBSPOT_TOKEN \
 #     leadq
 #
+# --stop-timeout: on `docker stop` leadq finishes the batch in flight (up to a 10,000-record Bulk API job).
 # /config holds leadq.yaml (and any CA bundle or secret file it names); /state holds the state database,
 # models and reports; pass with -e whichever environment variables leadq.yaml references.
 #
