@@ -21,10 +21,20 @@ from sandbox.sf_standard import standard_objects
 from sandbox.store_hubspot import HubSpotTables
 
 INTEGRATION_USER_NUMBER = 1
-# The live-rows filter for SQL on Salesforce tables. `likely` tells SQLite that it keeps nearly every
-# row: the recycle-bin index (IsDeleted, SystemModstamp, Id) must not win over a selective index (the
-# primary key under `Id IN (...)`, an External ID), which made every batch update scan all live rows.
-LIVE = 'likely("IsDeleted" = 0)'
+
+
+def live(alias: str | None = None) -> str:
+    """The live-rows filter for SQL on a Salesforce table (`alias."IsDeleted"` when the table has one).
+
+    `likely` tells SQLite that it keeps nearly every row: the recycle-bin index (IsDeleted, SystemModstamp,
+    Id) must not win over a selective index (the primary key under `Id IN (...)`, an External ID), which
+    made every batch update scan all live rows.
+    """
+    column = f'{alias}."IsDeleted"' if alias else '"IsDeleted"'
+    return f"likely({column} = 0)"
+
+
+LIVE = live()
 SfValue = str | int | float | bool | None
 
 

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 from sandbox.clock import Clock
@@ -68,8 +68,6 @@ class ReadSnapshot:
                 for cursor in self._cursors:
                     cursor.close()
                 self._cursors.clear()
-                with suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
                 self._conn.close()
             return True
         finally:

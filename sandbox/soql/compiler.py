@@ -16,7 +16,7 @@ from sandbox.soql.filters import FilterCompiler
 from sandbox.soql.jsonsql import aggregate_json, record_json
 from sandbox.soql.nodes import Query, SelectCount, SelectCountField, SelectField, SelectFields
 from sandbox.soql.resolve import STRING_TYPES, Resolved, Resolver, quote
-from sandbox.store import Store
+from sandbox.store import Store, live
 
 MAX_OFFSET = 2000
 FIELDS_LIMIT = 200
@@ -80,9 +80,7 @@ def compile_query(store: Store, soql: str, query: Query, *, include_deleted: boo
         raise SfApiError(400, "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
     resolver = Resolver(store, soql, obj, query.object_alias)
     filters = FilterCompiler(resolver, store.clock.now().date())
-    # `likely`: a live filter selects nearly every row, so an index on IsDeleted must not win over a
-    # selective one (`Id IN (...)` scanned every live row through it); see `store.LIVE`.
-    where = ['likely(t."IsDeleted" = 0)'] if not include_deleted else []
+    where = [live("t")] if not include_deleted else []
     if query.where is not None:
         where.append(filters.compile(query.where))
     where_sql = (" WHERE " + " AND ".join(where)) if where else ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sandbox.sf_schema import SfField, SfObject
 from sandbox.soql.errors import bad_relationship, no_such_column
 from sandbox.soql.nodes import Path
-from sandbox.store import Store
+from sandbox.store import Store, live
 
 # Owners that may be a queue in a real org, so the API answers them through the Name entity.
 QUEUE_OWNED = frozenset({("Lead", "OwnerId"), ("Task", "OwnerId"), ("Event", "OwnerId"), ("Case", "OwnerId")})
@@ -163,7 +163,7 @@ class Resolver:
         join = Join(rel_path, targets, aliases, polymorphic, id_sql)
         join_sql = [
             f'LEFT JOIN {quote("sf_" + obj.name)} AS {alias} ON {alias}."Id" = {parent_alias}.{quote(ref.name)} '
-            f'AND likely({alias}."IsDeleted" = 0)'
+            f"AND {live(alias)}"
             for obj, alias in zip(targets, aliases, strict=True)
         ]
         self._join_sql[key] = join_sql
