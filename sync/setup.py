@@ -126,7 +126,7 @@ def plan(crm: str, block: CrmBlock, describe: Describer) -> list[Planned]:
             out.append(Planned(crm, target, spec, Step.CONFLICT,
                                f"exists as a {info.type}; the config writes {target.spec.type}: change or delete "
                                f"the field in the CRM, or change writeback.{target.slot}"))  # fmt: skip
-        elif spec.external_id and crm == "salesforce" and not info.external_id:
+        elif spec.external_id and not info.external_id:  # only Salesforce specs ask for one
             out.append(Planned(crm, target, spec, Step.PRESENT,
                                f"writeback.{target.slot}; not an External ID, so every look-up of task keys "
                                "scans all Tasks: tick External ID on the field in Setup"))  # fmt: skip

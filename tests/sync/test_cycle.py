@@ -40,6 +40,16 @@ def make_ctx(tmp_path: Path, server: SandboxServer, crm: str, monkeypatch: pytes
     return set_up_context(tmp_path, server, crm, monkeypatch, replace)
 
 
+def assert_crm_holds_the_latest_scores(
+    ctx: CycleContext, server: SandboxServer, crm: str, scored: int
+) -> None:
+    """Every scored person's CRM score is the latest in leadq's score history."""
+    in_crm = Org(server, crm).scores()
+    history = {i: ctx.store.score_history(crm, i, limit=1)[0].score for i in in_crm if in_crm[i] is not None}
+    assert len(history) == scored
+    assert all(float(in_crm[i]) == score for i, score in history.items())
+
+
 @pytest.mark.parametrize("crm", CRMS)
 def test_first_cycle_scores_and_writes_then_an_idle_cycle_writes_nothing(
     tmp_path: Path, server: SandboxServer, crm: str, monkeypatch: pytest.MonkeyPatch
@@ -54,12 +64,7 @@ def test_first_cycle_scores_and_writes_then_an_idle_cycle_writes_nothing(
         assert review_cursor is not None and review_cursor == ctx.store.get_cursor(crm, task_object), (
             "the first read of completed review tasks starts where the task pull stood, not at the epoch"
         )
-        in_crm = Org(server, crm).scores()
-        history = {
-            i: ctx.store.score_history(crm, i, limit=1)[0].score for i in in_crm if in_crm[i] is not None
-        }
-        assert len(history) == first.scored
-        assert all(float(in_crm[i]) == score for i, score in history.items())
+        assert_crm_holds_the_latest_scores(ctx, server, crm, first.scored)
 
         idle = run_cycle(ctx).crms[crm]
         assert (idle.scored, idle.written, idle.tasks_created) == (0, 0, 0)
@@ -289,13 +294,7 @@ def test_a_large_send_goes_through_bulk_api_jobs_with_the_same_result(
         calls = first.api_calls
         assert any(k.startswith("POST") and k.endswith("/jobs/ingest") for k in calls), calls
         assert not any(k.startswith("PATCH") and "composite/sobjects" in k for k in calls), calls
-        in_crm = Org(server, "salesforce").scores()
-        history = {
-            i: ctx.store.score_history("salesforce", i, limit=1)[0].score
-            for i in in_crm
-            if in_crm[i] is not None
-        }
-        assert len(history) == first.scored and all(float(in_crm[i]) == s for i, s in history.items())
+        assert_crm_holds_the_latest_scores(ctx, server, "salesforce", first.scored)
         idle = run_cycle(ctx).crms["salesforce"]
         assert (idle.scored, idle.written) == (0, 0), "what the jobs wrote is recognised as ours"
     finally:
