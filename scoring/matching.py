@@ -6,8 +6,16 @@ never; then the normalised company name, exactly, then fuzzily (rapidfuzz `token
 a threshold, default 90). Among equally good accounts: customers before prospects, the most recently
 engaged, parents before children, then the lowest id, so a rerun gives the same answer.
 
-Accounts are indexed by domain, normalised name and a blocking key (4-letter token prefixes), so fuzzy
-matching only compares names that share a block, and each distinct company name is matched once.
+Names are compared after normalising: legal suffixes go, a common business word and its abbreviation are
+one word ("International" and "Intl"), words run together in camel case come apart ("BlueRiver"), and
+names that differ only in spacing ("Blueriver", "Blue River") are the same name.
+
+Accounts are indexed by domain, by name with its spaces removed, and by blocking keys (4-letter token
+prefixes, and that of the name without spaces). Fuzzy matching compares a company name with one block of
+account names: that of its rarest key, the one fewest account names share. The distinctive word of a name
+picks its candidates, so the work per lead does not grow with an org's common words ("Solutions",
+"Academy"), and "Acme Solutions" is compared with the accounts called Acme, not with every company of
+solutions. Each distinct company name is matched once.
 """
 
 from __future__ import annotations
@@ -65,14 +73,26 @@ _LEGAL_SUFFIXES = frozenset(
         "inc", "incorporated", "corp", "corporation", "llc", "llp", "lp", "ltd", "limited", "gmbh", "mbh",
         "ag", "kg", "kgaa", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy", "oyj", "ab", "as", "asa",
         "aps", "plc", "co", "company", "holdings", "holding", "group", "pty", "pte", "pvt", "private",
-        "ulc", "lda", "sl", "kk", "se", "cv",
+        "ulc", "lda", "sl", "kk", "se", "cv", "grp",
     }
 )  # fmt: skip
 # Removed without a space so that "S.A." reads "sa" and "McDonald's" reads "mcdonalds".
 _JOINERS = re.compile("['\u2019`.]")
+# "BlueRiver Analytics" and "PrairielakeTechnologies" as typed into a form: words run together. A short
+# lower-case run stays whole ("McDonald", "eBay", "GmbH").
+_CAMEL = re.compile(r"(?<=[a-z]{3})(?=[A-Z][a-z])")
 _NON_WORD = re.compile(r"[\W_]+")
 _WEB_SUFFIX = re.compile(r"\.(?:com|net|org|io|co|ai|biz)\b")
 _MAX_NAME = 200
+# Read as one word, in its short form: a form's "Acme Intl" is the CRM's "Acme International", and the
+# short form keeps "EvergreenLabs" one spacing away from "Evergreen Laboratories".
+_ABBREVIATIONS = {
+    "technologies": "tech", "technology": "tech", "systems": "sys", "system": "sys", "manufacturing": "mfg",
+    "industries": "ind", "industrial": "ind", "international": "intl", "associates": "assoc",
+    "financial": "finl", "communications": "comms", "communication": "comms", "services": "svcs",
+    "management": "mgmt", "brothers": "bros", "laboratories": "labs", "laboratory": "labs", "lab": "labs",
+    "national": "natl", "university": "univ", "center": "ctr", "centre": "ctr", "department": "dept",
+}  # fmt: skip
 _BLOCK_PREFIX = 4
 _MAX_BLOCK = 5000
 _MIN_FUZZY_LENGTH = 4
@@ -86,9 +106,10 @@ _LEAD_DOMAINS_LIMIT = 100_000
 def normalise_company(name: str | None) -> str | None:
     """A company name reduced for comparison: `"ACME Corporation, Inc."` -> `"acme"`.
 
-    Lower-case, accents folded, punctuation dropped, `&`/`and`/`the` and trailing legal suffixes (Inc,
-    Corp, LLC, GmbH, S.A., PLC, Holdings, Group...) stripped, unless nothing else would be left. None
-    when nothing comparable remains.
+    Camel case split ("BlueRiver" -> "blue river"), lower-case, accents folded, punctuation dropped,
+    business words in their short form ("Technologies" -> "tech", "International" -> "intl"),
+    `&`/`and`/`the` and trailing legal suffixes (Inc, Corp, LLC, GmbH, S.A., PLC, Holdings, Group...)
+    stripped, unless nothing else would be left. None when nothing comparable remains.
     """
     if not isinstance(name, str):
         return None
@@ -97,23 +118,30 @@ def normalise_company(name: str | None) -> str | None:
 
 @lru_cache(maxsize=100_000)
 def _normalise(name: str) -> str | None:
-    text = name.casefold()
+    text = _CAMEL.sub(" ", name).casefold()
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _NON_WORD.sub(" ", _JOINERS.sub("", _WEB_SUFFIX.sub("", text)))
-    tokens = text.split()
+    tokens = [_ABBREVIATIONS.get(token, token) for token in text.split()]
     kept = [token for token in tokens if token not in ("and", "the")] or tokens
     while len(kept) > 1 and kept[-1] in _LEGAL_SUFFIXES:
         kept.pop()
     return " ".join(kept) or None
 
 
+def _squash(norm: str) -> str:
+    """The name without its spaces: "blue river analytics" and "blueriver analytics" are one name."""
+    return norm.replace(" ", "")
+
+
 def _block_keys(norm: str) -> tuple[str, ...]:
     # Interned: every unlinked lead's keys are kept in the candidate index, and a few thousand prefixes
-    # would otherwise be held as a new 4-letter string per lead (~53 bytes each).
+    # would otherwise be held as a new 4-letter string per lead (~53 bytes each). The squashed name's
+    # prefix is a key too, so names equal but for spacing ("ab cdef", "abcdef") always share a block.
     keys = {sys.intern(token[:_BLOCK_PREFIX]) for token in norm.split() if len(token) >= 3}
-    return tuple(sorted(keys)) if keys else (sys.intern(norm[:_BLOCK_PREFIX]),)
+    keys.add(sys.intern(_squash(norm)[:_BLOCK_PREFIX]))
+    return tuple(sorted(keys))
 
 
 def _company_domains(*values: str | None) -> tuple[str, ...]:
@@ -183,8 +211,9 @@ class AccountMatcher:
         self._recent = recent_activity
         self._accounts: dict[str, _Entry] = {}
         self._by_domain: defaultdict[str, set[str]] = defaultdict(set)
-        self._by_name: defaultdict[str, set[str]] = defaultdict(set)
-        self._blocks: defaultdict[str, set[str]] = defaultdict(set)
+        self._by_name: defaultdict[str, set[str]] = defaultdict(set)  # squashed name -> account ids
+        self._names: dict[str, int] = {}  # normalised name -> how many accounts have it
+        self._blocks: defaultdict[str, set[str]] = defaultdict(set)  # key -> normalised names
         for account in accounts:
             self.upsert(account)
 
@@ -217,10 +246,11 @@ class AccountMatcher:
         for domain in entry.domains:
             self._by_domain[domain].add(account.id)
         if norm:
-            if not self._by_name[norm]:
+            if norm not in self._names:
                 for key in _block_keys(norm):
                     self._blocks[key].add(norm)
-            self._by_name[norm].add(account.id)
+            self._names[norm] = self._names.get(norm, 0) + 1
+            self._by_name[_squash(norm)].add(account.id)
 
     def remove(self, account_id: str) -> None:
         """Forget an account (no error if it was never indexed)."""
@@ -230,8 +260,11 @@ class AccountMatcher:
         for domain in entry.domains:
             _discard(self._by_domain, domain, account_id)
         if entry.norm:
-            _discard(self._by_name, entry.norm, account_id)
-            if entry.norm not in self._by_name:
+            _discard(self._by_name, _squash(entry.norm), account_id)
+            left = self._names.pop(entry.norm) - 1
+            if left:
+                self._names[entry.norm] = left
+            else:
                 for key in _block_keys(entry.norm):
                     _discard(self._blocks, key, entry.norm)
 
@@ -249,7 +282,7 @@ class AccountMatcher:
             if match is NO_MATCH and norm and len(norm) >= _MIN_FUZZY_LENGTH:
                 pending[norm].append((lead.id, (lead.company or "").strip()))
         for norm, (score, names) in self._fuzzy(list(pending)).items():
-            candidates = {account_id for name in names for account_id in self._by_name.get(name, ())}
+            candidates = {account_id for name in names for account_id in self._by_name[_squash(name)]}
             best = self._best(candidates)
             for lead_id, company in pending[norm]:
                 shown = self._accounts[best].name
@@ -269,18 +302,20 @@ class AccountMatcher:
                 reason = f"{what} {domain} matches {_possessive(self._accounts[best].name)} website"
                 return Match(best, "domain", 100.0, reason), None
         norm = normalise_company(lead.company)
-        if norm and norm in self._by_name:
-            best = self._best(self._by_name[norm])
+        named = self._by_name.get(_squash(norm)) if norm else None
+        if named:
+            best = self._best(named)
             reason = f"company name {(lead.company or '').strip()!r} matches {self._accounts[best].name!r}"
             return Match(best, "name", 100.0, reason), None
         return NO_MATCH, norm
 
     def _fuzzy(self, queries: list[str]) -> dict[str, tuple[float, set[str]]]:
+        """The best-scoring account names (at or above the threshold) of each name, from its rarest block."""
         by_block: defaultdict[str, list[str]] = defaultdict(list)
         for norm in queries:
-            for key in _block_keys(norm):
-                if 0 < len(self._blocks.get(key, ())) <= _MAX_BLOCK:
-                    by_block[key].append(norm)
+            key = self._rarest_block(norm)
+            if key is not None:
+                by_block[key].append(norm)
         best: dict[str, tuple[float, set[str]]] = {}
         for key, block_queries in by_block.items():
             choices = sorted(self._blocks[key])
@@ -289,15 +324,18 @@ class AccountMatcher:
             )
             top = scores.max(axis=1)
             for row in np.flatnonzero(top >= self.threshold):
-                score = float(top[row])
                 names = {choices[col] for col in np.flatnonzero(scores[row] == top[row])}
-                norm = block_queries[row]
-                known = best.get(norm)
-                if known is None or score > known[0]:
-                    best[norm] = (score, names)
-                elif score == known[0]:
-                    known[1].update(names)
+                best[block_queries[row]] = (float(top[row]), names)
         return best
+
+    def _rarest_block(self, norm: str) -> str | None:
+        """The key of `norm` fewest account names share (ties: the first key), if any shares one and the
+        block is small enough to compare with."""
+        sizes = [(len(self._blocks[key]), key) for key in _block_keys(norm) if key in self._blocks]
+        if not sizes:
+            return None
+        size, key = min(sizes)
+        return key if size <= _MAX_BLOCK else None
 
     def _best(self, candidates: set[str]) -> str:
         if len(candidates) == 1:
