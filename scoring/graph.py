@@ -39,7 +39,28 @@ from scoring.matching import (
     lead_match_keys,
 )
 
-__all__ = ["AccountGraph", "AccountInfo", "GraphView", "LeadRef", "NodeKey", "NodeKind", "OpportunityInfo"]
+__all__ = [
+    "AccountGraph",
+    "AccountInfo",
+    "GraphChanges",
+    "GraphView",
+    "LeadRef",
+    "NodeKey",
+    "NodeKind",
+    "OpportunityInfo",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class GraphChanges:
+    """Who an `AccountGraph.apply` disturbed: people to re-score, and accounts all of whose members are.
+
+    The accounts are kept apart so that a caller applying many batches can ask for their members once, at
+    the end (`AccountGraph.people_at`), instead of after every batch: a batch of activities touches most
+    accounts of an org."""
+
+    people: set[LeadRef] = field(default_factory=set)
+    accounts: set[tuple[Crm, str]] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -77,6 +98,31 @@ class AccountGraph(GraphView):
     ) -> set[LeadRef]:
         """Apply what changed; return the leads and contacts whose context changed and need re-scoring.
 
+        `apply` with the members of the changed accounts looked up at once; see there.
+        """
+        changes = self.apply(
+            accounts=accounts,
+            contacts=contacts,
+            leads=leads,
+            opportunities=opportunities,
+            activities=activities,
+            deleted=deleted,
+        )
+        return changes.people | self.people_at(changes.accounts)
+
+    def apply(
+        self,
+        *,
+        accounts: Iterable[Account] = (),
+        contacts: Iterable[Lead] = (),
+        leads: Iterable[Lead] = (),
+        opportunities: Iterable[Opportunity] = (),
+        activities: Iterable[Activity] = (),
+        deleted: Iterable[Record] = (),
+    ) -> GraphChanges:
+        """Apply what changed; return the people whose context changed, and the accounts whose members all
+        need re-scoring.
+
         Context changes: the person is new or now belongs to another account; its account's name, customer
         status, parent or opportunities changed; a parent or sister company became (or stopped being) a
         customer; the person or a colleague at its account has new, changed or deleted activity. Records
@@ -96,11 +142,20 @@ class AccountGraph(GraphView):
         self._apply_activities(activities, p)
         nodes = self._nodes
         self._engage({(key[1], key[2]) for key in p.moved if key in nodes}, p)
-        for touched in p.touched:
-            p.affected.update(self.members(touched[1], touched[2]))
         # The graph's dicts were changed behind networkx's back: drop what it may have cached about it.
         nx_clear_cache(self._g)
-        return {(key[1], key[2]) for key in p.affected if key in nodes}
+        return GraphChanges(
+            {(key[1], key[2]) for key in p.affected if key in nodes},
+            {(key[1], key[2]) for key in p.touched},
+        )
+
+    def people_at(self, accounts: Iterable[tuple[Crm, str]]) -> set[LeadRef]:
+        """The people who work at or were matched to any of these accounts (unknown accounts have none)."""
+        found: set[LeadRef] = set()
+        for crm, account_id in accounts:
+            if ("account", crm, account_id) in self._nodes:
+                found.update((key[1], key[2]) for key in self.members(crm, account_id))
+        return found
 
     def refresh(self, people: Iterable[Lead]) -> None:
         """Hold these records instead of the versions `update` kept, where nothing matching reads differs.

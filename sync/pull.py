@@ -73,6 +73,7 @@ class Pulled:
     problems: list[FieldProblem] = field(default_factory=list)
     cursors: dict[str, dict[str, Any]] = field(default_factory=dict)
     rescore: set[str] = field(default_factory=set)  # whose context a page changed (some may be gone since)
+    accounts: set[str] = field(default_factory=set)  # accounts all of whose people are to be re-scored
 
     def close(self) -> None:
         """Drop the spooled raw records."""
@@ -253,7 +254,9 @@ class _Feed:
     def flush(self) -> None:
         if self.pending:
             started = time.perf_counter()
-            self.pulled.rescore |= self.sink.apply(self.pending).rescore
+            applied = self.sink.apply(self.pending)
+            self.pulled.rescore |= applied.rescore
+            self.pulled.accounts |= applied.accounts
             self.pending = []
             self.seconds += time.perf_counter() - started
 

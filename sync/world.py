@@ -21,9 +21,11 @@ REBUILD_PAGE = 5000
 
 @dataclass
 class Applied:
-    """What applying a batch of records changed: the people to re-score and the review tasks seen."""
+    """What applying a batch of records changed: the people to re-score, the accounts all of whose people
+    are to be re-scored (`World.people_at` names them), and the review tasks seen."""
 
     rescore: set[str] = field(default_factory=set)
+    accounts: set[str] = field(default_factory=set)
     tasks: list[Task] = field(default_factory=list)
 
 
@@ -72,17 +74,23 @@ class World:
                 self.opportunities[opportunity.id] = opportunity
         contacts = [p for p in people if p.kind == "contact"]
         leads = [p for p in people if p.kind != "contact"]
-        affected = self.graph.update(
+        changes = self.graph.apply(
             accounts=accounts,
             contacts=contacts,
             leads=leads,
             opportunities=opportunities,
             activities=activities,
         )
-        # Locals, not attributes, in a loop over everyone the batch touched (often most people).
         crm, known = self.crm, self.people
-        out.rescore = {lead_id for of, lead_id in affected if of == crm and lead_id in known}
+        out.rescore = {lead_id for of, lead_id in changes.people if of == crm and lead_id in known}
+        out.accounts = {account_id for of, account_id in changes.accounts if of == crm}
         return out
+
+    def people_at(self, account_ids: Iterable[str]) -> set[str]:
+        """The known people who work at or were matched to any of these accounts."""
+        crm, known = self.crm, self.people
+        found = self.graph.people_at((crm, account_id) for account_id in account_ids)
+        return {lead_id for of, lead_id in found if of == crm and lead_id in known}
 
     def refresh(self, echoes: Iterable[Lead]) -> None:
         """Take people whose only change was our own write as pulled now (their writeback values are fresh;

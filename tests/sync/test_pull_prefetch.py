@@ -308,6 +308,7 @@ def _summary(pulled: Pulled) -> dict[str, Any]:
         "deleted": pulled.deleted,
         "cursors": pulled.cursors,
         "rescore": sorted(pulled.rescore),
+        "accounts": sorted(pulled.accounts),
         "problems": [str(p) for p in pulled.problems],
         "spooled": [
             (obj, [(put.record_id, put.content_hash) for put in page])

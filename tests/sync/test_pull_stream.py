@@ -155,7 +155,7 @@ def pull_both(
         r.id for r in collect.records if isinstance(r, Lead) and not r.deleted
     ]
     streamed_rescore = update_graph(streamed, pulled, CrmReport(crm))
-    return pulled, streamed_rescore, applied.rescore
+    return pulled, streamed_rescore, applied.rescore | at_once.people_at(applied.accounts)
 
 
 def commit_pull(ctx: CycleContext, crm: Crm, pulled: Pulled) -> None:

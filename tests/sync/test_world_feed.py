@@ -19,9 +19,32 @@ def test_world_flags_and_builds_what_the_networkx_graph_does(stream: list[list[C
     fast, reference = World(SF), World(SF)
     reference.graph = NetworkxGraph()
     for batch in stream:
-        assert fast.apply(batch).rescore == reference.apply(batch).rescore
+        applied, expected = fast.apply(batch), reference.apply(batch)
+        assert (applied.rescore, applied.accounts) == (expected.rescore, expected.accounts)
     assert graph_state(fast.graph) == graph_state(reference.graph)
     assert fast.people == reference.people
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches)
+def test_people_of_changed_accounts_looked_up_once_at_the_end_are_those_looked_up_after_each_batch(
+    stream: list[list[CanonicalRecord]],
+) -> None:
+    # A pull asks for the people of the accounts its pages changed once, after the last page; they used to
+    # be looked up after each page, with the graph as it stood then.
+    deferred, eager = World(SF), World(SF)
+    rescore: set[str] = set()
+    accounts: set[str] = set()
+    flagged: set[str] = set()
+    for batch in stream:
+        applied = deferred.apply(batch)
+        rescore |= applied.rescore
+        accounts |= applied.accounts
+        now = eager.apply(batch)
+        flagged |= now.rescore | eager.people_at(now.accounts)
+    assert {i for i in rescore if i in deferred.people} | deferred.people_at(accounts) == {
+        i for i in flagged if i in eager.people
+    }
 
 
 def test_rescore_names_only_known_people_of_the_worlds_crm() -> None:
