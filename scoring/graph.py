@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import TypedDict, Unpack
 
 from networkx.utils.misc import _clear_cache as nx_clear_cache
 
@@ -49,6 +50,17 @@ __all__ = [
     "NodeKind",
     "OpportunityInfo",
 ]
+
+
+class Records(TypedDict, total=False):
+    """The records `AccountGraph.apply` takes, by kind."""
+
+    accounts: Iterable[Account]
+    contacts: Iterable[Lead]
+    leads: Iterable[Lead]
+    opportunities: Iterable[Opportunity]
+    activities: Iterable[Activity]
+    deleted: Iterable[Record]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,28 +98,12 @@ class AccountGraph(GraphView):
         self._unlinked: dict[NodeKey, Lead] = {}
         self._owners: dict[tuple[Crm, str], NodeKey] = {}
 
-    def update(
-        self,
-        *,
-        accounts: Iterable[Account] = (),
-        contacts: Iterable[Lead] = (),
-        leads: Iterable[Lead] = (),
-        opportunities: Iterable[Opportunity] = (),
-        activities: Iterable[Activity] = (),
-        deleted: Iterable[Record] = (),
-    ) -> set[LeadRef]:
+    def update(self, **records: Unpack[Records]) -> set[LeadRef]:
         """Apply what changed; return the leads and contacts whose context changed and need re-scoring.
 
         `apply` with the members of the changed accounts looked up at once; see there.
         """
-        changes = self.apply(
-            accounts=accounts,
-            contacts=contacts,
-            leads=leads,
-            opportunities=opportunities,
-            activities=activities,
-            deleted=deleted,
-        )
+        changes = self.apply(**records)
         return changes.people | self.people_at(changes.accounts)
 
     def apply(
