@@ -24,14 +24,22 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import TypedDict, Unpack
+from typing import Unpack
 
 from networkx.utils.misc import _clear_cache as nx_clear_cache
 
 from mappings import Account, Activity, Crm, Lead, Opportunity, Record
 from scoring.activity import ActivityIndex, epoch_seconds
 from scoring.candidates import CandidateIndex
-from scoring.graph_types import AccountInfo, LeadRef, NodeKey, NodeKind, OpportunityInfo
+from scoring.graph_types import (
+    AccountInfo,
+    GraphChanges,
+    LeadRef,
+    NodeKey,
+    NodeKind,
+    OpportunityInfo,
+    Records,
+)
 from scoring.graph_view import MEMBER_RELATIONS, GraphView, person_key
 from scoring.matching import (
     NO_MATCH,
@@ -50,29 +58,6 @@ __all__ = [
     "NodeKind",
     "OpportunityInfo",
 ]
-
-
-class Records(TypedDict, total=False):
-    """The records `AccountGraph.apply` takes, by kind."""
-
-    accounts: Iterable[Account]
-    contacts: Iterable[Lead]
-    leads: Iterable[Lead]
-    opportunities: Iterable[Opportunity]
-    activities: Iterable[Activity]
-    deleted: Iterable[Record]
-
-
-@dataclass(frozen=True, slots=True)
-class GraphChanges:
-    """Who an `AccountGraph.apply` disturbed: people to re-score, and accounts all of whose members are.
-
-    The accounts are kept apart so that a caller applying many batches can ask for their members once, at
-    the end (`AccountGraph.people_at`), instead of after every batch: a batch of activities touches most
-    accounts of an org."""
-
-    people: set[LeadRef] = field(default_factory=set)
-    accounts: set[tuple[Crm, str]] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -144,14 +129,6 @@ class AccountGraph(GraphView):
             {(key[1], key[2]) for key in p.affected if key in nodes},
             {(key[1], key[2]) for key in p.touched},
         )
-
-    def people_at(self, accounts: Iterable[tuple[Crm, str]]) -> set[LeadRef]:
-        """The people who work at or were matched to any of these accounts (unknown accounts have none)."""
-        found: set[LeadRef] = set()
-        for crm, account_id in accounts:
-            if ("account", crm, account_id) in self._nodes:
-                found.update((key[1], key[2]) for key in self.members(crm, account_id))
-        return found
 
     def refresh(self, people: Iterable[Lead]) -> None:
         """Hold these records instead of the versions `update` kept, where nothing matching reads differs.

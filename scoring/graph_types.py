@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal, TypedDict
 
-from mappings import Crm
+from mappings import Account, Activity, Crm, Lead, Opportunity, Record
 
-__all__ = ["AccountInfo", "LeadRef", "NodeKey", "NodeKind", "OpportunityInfo"]
+__all__ = ["AccountInfo", "GraphChanges", "LeadRef", "NodeKey", "NodeKind", "OpportunityInfo", "Records"]
 
 NodeKind = Literal["account", "contact", "lead", "opportunity", "owner"]
 NodeKey = tuple[NodeKind, Crm, str]
@@ -38,3 +39,26 @@ class OpportunityInfo:
     is_closed: bool
     created_at: float | None
     closed_at: float | None
+
+
+class Records(TypedDict, total=False):
+    """The records `AccountGraph.apply` takes, by kind."""
+
+    accounts: Iterable[Account]
+    contacts: Iterable[Lead]
+    leads: Iterable[Lead]
+    opportunities: Iterable[Opportunity]
+    activities: Iterable[Activity]
+    deleted: Iterable[Record]
+
+
+@dataclass(frozen=True, slots=True)
+class GraphChanges:
+    """Who an `AccountGraph.apply` disturbed: people to re-score, and accounts all of whose members are.
+
+    The accounts are kept apart so that a caller applying many batches can ask for their members once, at
+    the end (`AccountGraph.people_at`), instead of after every batch: a batch of activities touches most
+    accounts of an org."""
+
+    people: set[LeadRef] = field(default_factory=set)
+    accounts: set[tuple[Crm, str]] = field(default_factory=set)

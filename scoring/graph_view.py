@@ -15,7 +15,7 @@ import networkx as nx
 
 from mappings import Crm, Lead
 from scoring.activity import ActivityIndex
-from scoring.graph_types import AccountInfo, NodeKey, NodeKind, OpportunityInfo
+from scoring.graph_types import AccountInfo, LeadRef, NodeKey, NodeKind, OpportunityInfo
 from scoring.matching import AccountMatcher, Match
 
 __all__ = ["MEMBER_RELATIONS", "PERSONS", "GraphView", "person_key"]
@@ -73,6 +73,14 @@ class GraphView:
             for u, rels in pred.items()
             if u[0] in PERSONS and ("works_at" in rels or "matched_to" in rels)  # MEMBER_RELATIONS
         ]
+
+    def people_at(self, accounts: Iterable[tuple[Crm, str]]) -> set[LeadRef]:
+        """The people who work at or were matched to any of these accounts (unknown accounts have none)."""
+        found: set[LeadRef] = set()
+        for crm, account_id in accounts:
+            if ("account", crm, account_id) in self._nodes:
+                found.update((key[1], key[2]) for key in self.members(crm, account_id))
+        return found
 
     def match_of(self, lead: Lead) -> Match:
         """The account `lead` belongs to: as recorded by `update`, else matched now without recording it."""
