@@ -181,8 +181,8 @@ def commit(store: StateStore, c: Commit) -> None:
     the rest (no decisions or writes): the rows are the same, in the same order per table."""
     crm = c.crm
     with store.transaction():
-        for obj, puts in c.pulled.snapshots.chunks(CHUNK, encoded=True):
-            store.put_snapshots(crm, obj, puts)
+        for obj, batch in c.pulled.snapshots.batches(CHUNK):
+            store.put_snapshot_batch(crm, obj, batch)
         for obj, ids in c.pulled.deleted.items():
             store.drop_snapshots(crm, obj, ids)
         commit_decisions(store, c)

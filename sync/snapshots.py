@@ -11,15 +11,15 @@ import io
 import json
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from sync.fields import VOLATILE
-from sync.state.bulk import SnapshotPut
-from sync.state.columns import EncodedJSON, json_value
+from sync.state.bulk import SnapshotBatch, SnapshotPut
+from sync.state.columns import EncodedJSON, UTCText, json_value
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bytes of raw records a pull keeps in memory before spooling to disk
 SNAPSHOT_CHUNK = 5000  # raw records read back from the spool (and written to the store) at a time
@@ -64,25 +64,41 @@ class SnapshotSpool:
         self._file.write(b"".join(lines))
         self.count += len(lines)
 
-    def chunks(
-        self, size: int = SNAPSHOT_CHUNK, *, encoded: bool = False
-    ) -> Iterator[tuple[str, list[SnapshotPut]]]:
-        """The records in the order they were added, as runs of one object of at most `size` records.
+    def chunks(self, size: int = SNAPSHOT_CHUNK) -> Iterator[tuple[str, list[SnapshotPut]]]:
+        """The records in the order they were added, as runs of one object of at most `size` records."""
+        for obj, batch in self.batches(size):
+            puts = [
+                SnapshotPut(record_id, json_value(values), digest, _time(stamp))
+                for record_id, values, digest, stamp in zip(
+                    batch.record_ids, batch.values, batch.digests, batch.stamps, strict=True
+                )
+            ]
+            yield obj, puts
 
-        `encoded`: each record's values come as the JSON text spooled (`EncodedJSON`, which the store
-        writes as is) rather than decoded."""
+    def batches(self, size: int = SNAPSHOT_CHUNK) -> Iterator[tuple[str, SnapshotBatch]]:
+        """`chunks` column by column, each record's values the JSON text spooled (`EncodedJSON`, which the
+        store writes as is) and its stamp the text spooled (`UTCText`): what the commit stores, read back
+        without decoding a record or parsing a stamp (~800k of each at 100k leads)."""
         self._file.seek(0)
         obj: str | None = None
-        puts: list[SnapshotPut] = []
+        batch = _empty_batch()
+        ids, values, digests, stamps = batch.record_ids, batch.values, batch.digests, batch.stamps
+        loads = orjson.loads
         for line in self._file:
-            name, put = _decode(line, encoded)
-            if obj is not None and (name != obj or len(puts) >= size):
-                yield obj, puts
-                puts = []
-            obj = name
-            puts.append(put)
-        if obj is not None and puts:
-            yield obj, puts
+            header, _, text = line[:-1].partition(b"\t")  # every line ends with its line break
+            name, record_id, digest, stamp = loads(header)
+            if name != obj or len(ids) >= size:
+                if obj is not None:
+                    yield obj, batch
+                batch = _empty_batch()
+                ids, values, digests, stamps = batch.record_ids, batch.values, batch.digests, batch.stamps
+                obj = name
+            ids.append(record_id)
+            values.append(EncodedJSON(text.decode()))
+            digests.append(digest)
+            stamps.append(None if stamp is None else UTCText(stamp))
+        if obj is not None and ids:
+            yield obj, batch
 
     def close(self) -> None:
         """Drop the spooled records (the file, if any, has no name: closing it frees the disk)."""
@@ -93,9 +109,16 @@ class SnapshotSpool:
         return bool(self._file.closed)
 
 
+def _time(stamp: datetime | UTCText | None) -> datetime | None:
+    return stamp.to_datetime() if isinstance(stamp, UTCText) else stamp
+
+
+def _empty_batch() -> SnapshotBatch:
+    return SnapshotBatch([], [], [], [])
+
+
 def _encode(obj: str, put: SnapshotPut) -> bytes:
-    stamp = None if put.modified_at is None else put.modified_at.isoformat()
-    return _line(obj, put.record_id, put.content_hash, stamp, put.values)
+    return _line(obj, put.record_id, put.content_hash, _spooled(put.modified_at), put.values)
 
 
 def _line(obj: str, record_id: str, digest: str, stamp: str | None, values: Any) -> bytes:
@@ -107,18 +130,6 @@ def _line(obj: str, record_id: str, digest: str, stamp: str | None, values: Any)
     except TypeError:  # orjson stops at 64-bit integers; the store's JSON column takes any
         text = json.dumps(values, separators=(",", ":"), allow_nan=False).encode()
     return header + b"\t" + text + b"\n"
-
-
-def _decode(line: bytes, encoded: bool) -> tuple[str, SnapshotPut]:
-    header, _, values = line.rstrip(b"\n").partition(b"\t")
-    obj, record_id, digest, stamp = orjson.loads(header)
-    text = values.decode()
-    return obj, SnapshotPut(
-        record_id,
-        EncodedJSON(text) if encoded else json_value(text),
-        digest,
-        None if stamp is None else datetime.fromisoformat(stamp),
-    )
 
 
 def content_digest(raw: Mapping[str, Any], ignored: frozenset[str]) -> str:
@@ -176,7 +187,16 @@ def _stamp(raw: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def _stamp_text(raw: Mapping[str, Any]) -> str | None:
-    """`_stamp(raw)` as the spool writes it (ISO text), or None."""
-    stamp = _stamp(raw)
-    return None if stamp is None else stamp.isoformat()
+def _stamp_text(raw: Mapping[str, Any]) -> UTCText | None:
+    """`_stamp(raw)` as the spool writes it (`UTCText`), or None."""
+    return _spooled(_stamp(raw))
+
+
+def _spooled(stamp: datetime | None) -> UTCText | None:
+    """A record's stamp as the spool writes it; a stamp without a zone is UTC (what the CRMs write)."""
+    if stamp is None:
+        return None
+    try:
+        return UTCText.of(stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC))
+    except (ValueError, OverflowError):  # a stamp at the edge of time (year 1 with an offset): unknown
+        return None

@@ -19,7 +19,7 @@ from sync.state.base import to_record
 from sync.state.bulk_exec import ExecMixin
 from sync.state.bulk_exec import chunks as _chunks
 from sync.state.bulk_exec import column as _column
-from sync.state.columns import Columns, JSONValue, Same
+from sync.state.columns import Columns, JSONValue, Same, UTCText
 from sync.state.decisions import check_probabilities
 from sync.state.models import AuditRow, LedgerRow, OutboxRow, ScoreRow, SnapshotRow
 from sync.state.records import LedgerEntry, OutboxItem, OutboxKind, ScoreRecord
@@ -33,6 +33,21 @@ class SnapshotPut:
     values: JSONValue
     content_hash: str
     modified_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotBatch:
+    """Records of one object column by column, as `put_snapshot_batch` stores them: row i is
+    `SnapshotPut(record_ids[i], values[i], digests[i], stamps[i])`, with values and stamps as the pull
+    spooled them (`EncodedJSON`, `UTCText`) or as Python values."""
+
+    record_ids: list[str]
+    values: list[JSONValue]
+    digests: list[str]
+    stamps: list[datetime | UTCText | None]
+
+    def __len__(self) -> int:
+        return len(self.record_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +90,24 @@ class BulkMixin(ExecMixin):
 
     def put_snapshots(self, crm: str, obj: str, puts: Sequence[SnapshotPut]) -> None:
         """Save many records' raw values at once (insert or replace)."""
+        batch = SnapshotBatch(
+            _column(puts, attrgetter("record_id")),
+            _column(puts, attrgetter("values")),
+            _column(puts, attrgetter("content_hash")),
+            _column(puts, attrgetter("modified_at")),
+        )
+        self.put_snapshot_batch(crm, obj, batch)
+
+    def put_snapshot_batch(self, crm: str, obj: str, batch: SnapshotBatch) -> None:
+        """`put_snapshots` of records given column by column (what the commit reads from the pull's spool)."""
         columns: Columns = {
             "crm": Same(crm),
             "object": Same(obj),
-            "record_id": _column(puts, attrgetter("record_id")),
-            "content_hash": _column(puts, attrgetter("content_hash")),
-            "values": _column(puts, attrgetter("values")),
+            "record_id": batch.record_ids,
+            "content_hash": batch.digests,
+            "values": batch.values,
             # UTCDateTime converts (and refuses naive values) as it binds, as `_at` would.
-            "modified_at": _column(puts, attrgetter("modified_at")),
+            "modified_at": batch.stamps,
             "pulled_at": Same(self.now()),
         }
         self._upsert_columns(SnapshotRow.__table__, columns, ("crm", "object", "record_id"))

@@ -54,6 +54,25 @@ class EncodedJSON(str):
     __slots__ = ()
 
 
+class UTCText(str):
+    """A UTC time written already as the text SQLite stores for it ("YYYY-MM-DD HH:MM:SS.ffffff").
+
+    The pull spools each record's stamp this way: SQLite stores the text as is, so the commit neither
+    parses ~800k stamps into datetimes nor formats them back; other backends bind the time it names.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: datetime) -> UTCText:
+        """`value` (timezone-aware) as the text; naive datetimes are refused, as `as_utc` refuses them."""
+        return cls(as_utc(value).isoformat(" ", "microseconds")[:_SQLITE_DATETIME_LENGTH])
+
+    def to_datetime(self) -> datetime:
+        """The time the text names, timezone-aware in UTC."""
+        return datetime.fromisoformat(self + "+00:00")
+
+
 def json_text(value: Any) -> str:
     """`value` as JSON text, accepting and refusing exactly what `json.dumps(value, allow_nan=False)` does.
 
@@ -122,10 +141,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | UTCText | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        utc = as_utc(value)
+        utc = value.to_datetime() if isinstance(value, UTCText) else as_utc(value)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
@@ -145,6 +164,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             # A plain datetime already in UTC: SQLAlchemy's SQLite text, written directly.
             if type(value) is datetime and value.tzinfo is UTC:
                 return value.isoformat(" ", "microseconds")[:_SQLITE_DATETIME_LENGTH]
+            if type(value) is UTCText:
+                return str(value)
             return slow(value)
 
         return bind

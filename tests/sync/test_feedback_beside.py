@@ -173,7 +173,10 @@ def test_abandoning_stops_the_worker_instead_of_waiting_for_the_fit(
     training.abandon()  # a send that failed right away: the fit has not got far
     assert training.fitting is not None
     assert isinstance(training.fitting.exception(), BrokenProcessPool), "stopped, not fitted to its end"
-    training.worker.join(timeout=60)
+    # The pool's own thread may reap the process first: `join` then returns before `is_alive` knows.
+    deadline = time.monotonic() + 60
+    while training.worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not training.worker.is_alive()
     assert store.models(SF) == [] and _model_actions(store) == []
     assert feedback.should_retrain(ctx, SF, NOW) is not None  # the stopped fit does not count

@@ -25,7 +25,7 @@ from sync.pull import Pulled, pull_changes
 from sync.report import CrmReport
 from sync.snapshots import SnapshotSpool
 from sync.state.bulk import SnapshotPut
-from sync.state.columns import EncodedJSON, json_value
+from sync.state.columns import EncodedJSON, UTCText, json_value
 from sync.world import Applied, World
 from tests.sync.cycle_fixtures import (
     close,
@@ -63,7 +63,15 @@ def test_the_spool_gives_back_every_record_in_order_in_runs_of_one_object(
         flat = [(obj, put) for obj, chunk in read for put in chunk]
         assert flat == [(obj, put) for obj, page in batches for put in page]
         assert spool.count == len(flat)
-        encoded = [(obj, put) for obj, chunk in spool.chunks(size, encoded=True) for put in chunk]
+        runs = list(spool.batches(size))
+        assert [(obj, len(run)) for obj, run in runs] == [(obj, len(chunk)) for obj, chunk in read]
+        stamps = [s for _, run in runs for s in run.stamps if s is not None]
+        assert all(type(s) is UTCText for s in stamps)
+        encoded = [
+            (obj, SnapshotPut(i, v, d, None if s is None else UTCText(s).to_datetime()))
+            for obj, run in runs
+            for i, v, d, s in zip(run.record_ids, run.values, run.digests, run.stamps, strict=True)
+        ]
         assert all(type(put.values) is EncodedJSON for _, put in encoded)
         assert [(o, replace(p, values=json_value(p.values))) for o, p in encoded] == flat
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -104,16 +105,27 @@ def test_huge_text_round_trips(store: StateStore) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=st.dictionaries(KEYS, JSON_VALUES, max_size=4))
-def test_snapshots_spooled_as_json_text_are_stored_as_their_values(store: StateStore, values: Any) -> None:
-    """The commit hands the store a pulled record as the JSON text the pull spooled: it reads back as the
-    record itself, as if the decoded record had been stored."""
+@given(
+    values=st.dictionaries(KEYS, JSON_VALUES, max_size=4),
+    stamp=st.none()
+    | st.datetimes(
+        datetime(1900, 1, 1),
+        datetime(2200, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5))]),
+    ),
+)
+def test_snapshots_spooled_as_json_text_are_stored_as_their_values(
+    store: StateStore, values: Any, stamp: datetime | None
+) -> None:
+    """The commit hands the store a pulled record as the JSON text the pull spooled, and its stamp as the
+    UTC text: they read back as the record itself and its time, as if decoded values had been stored."""
     spool = SnapshotSpool()
     n = str(next(_counter))
-    spool.add("contacts", [SnapshotPut(n, values, "digest", None)])
-    ((obj, (put,)),) = list(spool.chunks(encoded=True))
-    assert obj == "contacts" and type(put.values) is EncodedJSON
-    store.put_snapshots("hubspot", "contacts", [put])
+    spool.add("contacts", [SnapshotPut(n, values, "digest", stamp)])
+    ((obj, batch),) = list(spool.batches())
+    assert obj == "contacts" and [type(v) for v in batch.values] == [EncodedJSON]
+    store.put_snapshot_batch("hubspot", "contacts", batch)
     snap = store.get_snapshot("hubspot", "contacts", n)
     assert snap is not None and _same(snap.values, values) and snap.content_hash == "digest"
+    assert snap.modified_at == stamp and (snap.modified_at is None or snap.modified_at.tzinfo is UTC)
     spool.close()
