@@ -118,7 +118,7 @@ def decide_and_plan(
         )
     if pipeline.scorer.trained is not None and scored:
         out.drift = feedback.judge_drift(ctx, crm, pipeline.scorer.trained, drift)
-    planned.human_edits += echo_edits(ctx, crm, world, pulled, {p.id for p in people}, out)
+    planned.human_edits += echo_edits(ctx, crm, world, pulled, {p.id for p in people}, out, chunk=chunk)
     planned.escalation = review.escalate_overdue(ctx, crm, now)
     return planned
 
@@ -201,13 +201,26 @@ def plan_chunk(
 
 
 def echo_edits(
-    ctx: CycleContext, crm: Crm, world: World, pulled: Pulled, scored: set[str], out: CrmReport
+    ctx: CycleContext,
+    crm: Crm,
+    world: World,
+    pulled: Pulled,
+    scored: set[str],
+    out: CrmReport,
+    *,
+    chunk: int = CHUNK,
 ) -> list[HumanEdit]:
-    """People's edits of our fields on the records whose only change was ours and that were not scored."""
+    """People's edits of our fields on the records whose only change was ours and that were not scored.
+
+    The ledger is read `chunk` people at a time: the cycle after a full one re-reads every person it wrote
+    (~145k at 100k leads, six entries each), and all their entries at once cost hundreds of megabytes."""
     started = time.perf_counter()
     echoes = [p for p in pulled.echoes if p.id not in scored]
-    ledger = _ledger(ctx, crm, world, [p.id for p in echoes])
-    edits = _new(human_edits_of(crm, ctx.mapping(crm), echoes, ledger), ledger)
+    edits: list[HumanEdit] = []
+    for start in range(0, len(echoes), chunk):
+        part = echoes[start : start + chunk]
+        ledger = _ledger(ctx, crm, world, [p.id for p in part])
+        edits += _new(human_edits_of(crm, ctx.mapping(crm), part, ledger), ledger)
     out.human_edits += len(edits)
     out.phase("plan", time.perf_counter() - started)
     return edits

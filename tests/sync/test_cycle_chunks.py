@@ -32,6 +32,7 @@ from sync.report import CrmReport
 from sync.state.models import AuditRow, LabelRow, LedgerRow, OutboxRow, OverrideRow, ReviewTaskRow, ScoreRow
 from tests.conftest import hubspot_client, salesforce_client
 from tests.scoring.model_fixtures import one_thread
+from tests.sync.crm_access import SCORE, Org
 from tests.sync.cycle_fixtures import close, context, load, sandbox_config, seeded_sandbox, set_up
 
 CRMS: tuple[Crm, ...] = ("salesforce", "hubspot")
@@ -258,8 +259,17 @@ def test_chunks_give_the_same_first_and_idle_cycles_as_one_batch(
     with ExitStack() as stack:
         whole, tiny = twins(stack, tmp_path, sandbox_state_dir, crm, monkeypatch, clock)
         first_cycles(whole, tiny, crm, clock)
+        # People's edits of our score on a few records spanning several chunks: the echoes' ledger is read
+        # a chunk at a time, and finds the same edits as one read.
+        edited = sorted(i for i, v in Org(whole.server, crm).scores().items() if v is not None)[
+            : 2 * TINY + 1
+        ]
+        for twin in (whole, tiny):
+            org = Org(twin.server, crm)
+            for person in edited:
+                org.update(person, {SCORE[crm]: 99})
         idle, _ = run_both(whole, tiny, crm, clock)
-        assert idle.scored == 0 and idle.echoes > 0
+        assert idle.scored == 0 and idle.echoes > 0 and idle.human_edits == len(edited)
         assert_same(whole, tiny, crm)
 
 
