@@ -129,3 +129,24 @@ def test_snapshots_spooled_as_json_text_are_stored_as_their_values(
     assert snap is not None and _same(snap.values, values) and snap.content_hash == "digest"
     assert snap.modified_at == stamp and (snap.modified_at is None or snap.modified_at.tzinfo is UTC)
     spool.close()
+
+
+def test_pulled_stamps_without_a_zone_or_unreadable_are_stored_not_fatal(store: StateStore) -> None:
+    """A record whose stamp has no zone is stored at that time in UTC (what the CRMs write); one whose stamp
+    does not read is stored without one. Neither stops the commit of the others."""
+    spool = SnapshotSpool()
+    records = [
+        {"Id": "00Qd1", "SystemModstamp": "2024-03-01"},
+        {"Id": "00Qd2", "SystemModstamp": "not a time"},
+        {"Id": "00Qd3", "SystemModstamp": "2024-03-01T10:15:00.000+0200"},
+    ]
+    spool.add_pulled("Lead", records, [r["Id"] for r in records], ["a", "b", "c"])
+    ((obj, batch),) = list(spool.batches())
+    store.put_snapshot_batch("salesforce", obj, batch)
+    stored = store.get_snapshots("salesforce", "Lead", ["00Qd1", "00Qd2", "00Qd3"])
+    assert {i: s.modified_at for i, s in stored.items()} == {
+        "00Qd1": datetime(2024, 3, 1, tzinfo=UTC),
+        "00Qd2": None,
+        "00Qd3": datetime(2024, 3, 1, 8, 15, tzinfo=UTC),
+    }
+    spool.close()
