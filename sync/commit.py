@@ -26,7 +26,8 @@ from sync.plan import HumanEdit, RecordWrite
 from sync.pull import Pulled
 from sync.send import task_payload
 from sync.state import ScoreRecord, StateStore
-from sync.state.bulk import NewOutboxItem, PlannedField
+from sync.state.bulk import NewOutboxItem
+from sync.state.bulk_ledger import PlannedField
 from sync.triggers import Trigger
 
 T = TypeVar("T")

@@ -13,16 +13,16 @@ from datetime import datetime
 from operator import attrgetter, itemgetter, methodcaller
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 
 from sync.state.base import to_record
-from sync.state.bulk_exec import ExecMixin
 from sync.state.bulk_exec import chunks as _chunks
 from sync.state.bulk_exec import column as _column
+from sync.state.bulk_ledger import LedgerBulkMixin
 from sync.state.columns import Columns, JSONValue, Same, UTCText
 from sync.state.decisions import check_probabilities
-from sync.state.models import AuditRow, LedgerRow, OutboxRow, ScoreRow, SnapshotRow
-from sync.state.records import LedgerEntry, OutboxItem, OutboxKind, ScoreRecord
+from sync.state.models import AuditRow, OutboxRow, ScoreRow, SnapshotRow
+from sync.state.records import OutboxItem, OutboxKind, ScoreRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +51,6 @@ class SnapshotBatch:
 
 
 @dataclass(frozen=True, slots=True)
-class PlannedField:
-    """A field write leadq plans: from `old_value` (what the CRM holds) to `new_value`."""
-
-    object: str
-    record_id: str
-    field: str
-    old_value: JSONValue
-    new_value: JSONValue
-
-
-@dataclass(frozen=True, slots=True)
 class NewOutboxItem:
     crm: str
     kind: OutboxKind
@@ -71,7 +60,7 @@ class NewOutboxItem:
     idempotency_key: str
 
 
-class BulkMixin(ExecMixin):
+class BulkMixin(LedgerBulkMixin):
     """Bulk snapshot, ledger, outbox and score-history methods of `StateStore`."""
 
     # ---- snapshots ---------------------------------------------------------------------------------
@@ -139,111 +128,6 @@ class BulkMixin(ExecMixin):
             if len(page) < batch:
                 return
             last = page[-1][0]
-
-    # ---- ledger ------------------------------------------------------------------------------------
-
-    def ledger_for_records(
-        self, crm: str, obj: str, record_ids: Iterable[str]
-    ) -> dict[str, dict[str, LedgerEntry]]:
-        """Ledger entries of many records: record id -> field -> entry."""
-        ids = list(dict.fromkeys(record_ids))
-        out: dict[str, dict[str, LedgerEntry]] = {}
-        table = cast(Table, LedgerRow.__table__)
-        columns = [table.c[name] for name in LedgerEntry._fields]
-        # Plain tuples made into entries in one step: a 100k-lead cycle reads half a million entries.
-        rows = self._select_in(columns, {"crm": crm, "object": obj}, table.c.record_id, ids)
-        for entry in map(LedgerEntry._make, rows):
-            fields = out.get(entry.record_id)
-            if fields is None:
-                fields = out[entry.record_id] = {}
-            fields[entry.field] = entry
-        return out
-
-    def plan_writes(self, crm: str, planned: Sequence[PlannedField]) -> None:
-        """`plan_write` for many fields: state planned, attempts reset, the last landed value kept."""
-        columns: Columns = {
-            "crm": Same(crm),
-            "object": _column(planned, attrgetter("object")),
-            "record_id": _column(planned, attrgetter("record_id")),
-            "field": _column(planned, attrgetter("field")),
-            "old_value": _column(planned, attrgetter("old_value")),
-            "new_value": _column(planned, attrgetter("new_value")),
-            "state": Same("planned"),
-            "attempts": Same(0),
-            "last_error": Same(None),
-            "updated_at": Same(self.now()),
-        }
-        self._upsert_columns(LedgerRow.__table__, columns, ("crm", "object", "record_id", "field"))
-
-    def settle_fields(
-        self,
-        crm: str,
-        obj: str,
-        record_id: str,
-        fields: Iterable[str],
-        state: str,
-        error: str | None = None,
-        *,
-        values: Mapping[str, JSONValue] | None = None,
-    ) -> None:
-        """Record how a send ended for some fields of one record (`written` keeps the landed `values`)."""
-        self.settle_many(crm, [(obj, record_id, list(fields), values or {})], state, error)
-
-    def settle_many(
-        self,
-        crm: str,
-        records: Sequence[tuple[str, str, Sequence[str], Mapping[str, JSONValue]]],
-        state: str,
-        error: str | None = None,
-    ) -> None:
-        """`settle_fields` for many records at once: (object, record id, fields, landed values)."""
-        objects: list[str] = []
-        record_ids: list[str] = []
-        fields: list[str] = []
-        landed: list[JSONValue] = []
-        for obj, record_id, names, values in records:
-            objects += [obj] * len(names)
-            record_ids += [record_id] * len(names)
-            fields += names
-            if state == "written":
-                landed += map(values.get, names)
-        if not fields:
-            return
-        now = self.now()
-        table = cast(Table, LedgerRow.__table__)
-        where = (
-            (table.c.crm == bindparam("b_crm"))
-            & (table.c.object == bindparam("b_object"))
-            & (table.c.record_id == bindparam("b_record_id"))
-            & (table.c.field == bindparam("b_field"))
-        )
-        columns: Columns = {
-            "b_crm": Same(crm),
-            "b_object": objects,
-            "b_record_id": record_ids,
-            "b_field": fields,
-        }
-        if state == "written":
-            statement = (
-                update(table)
-                .where(where)
-                .values(
-                    state="written",
-                    written_value=bindparam("value", type_=table.c.written_value.type),
-                    new_value=bindparam("value", type_=table.c.new_value.type),
-                    written_at=now,
-                    last_error=None,
-                    updated_at=now,
-                )
-            )
-            columns["value"] = landed
-        else:
-            statement = (
-                update(table)
-                .where(where)
-                .values(state=state, last_error=error, attempts=table.c.attempts + 1, updated_at=now)
-            )
-        self._execute_columns(statement, columns)
 
     # ---- outbox ------------------------------------------------------------------------------------
 

@@ -15,7 +15,8 @@ from connector.protocol import CRMConnector, RecordUpdate, TaskSpec, WriteOutcom
 from sync.report import CrmReport
 from sync.send import Sender, task_payload
 from sync.state import OutboxItem, StateStore
-from sync.state.bulk import NewOutboxItem, PlannedField
+from sync.state.bulk import NewOutboxItem
+from sync.state.bulk_ledger import PlannedField
 from tests.sync.test_state_support import BACKENDS, FakeClock, open_store
 
 FIELDS = {"Score__c": 80, "Reasons__c": "+ 2 colleagues at Acme"}

@@ -19,7 +19,8 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.types import TypeDecorator
 
 from sync.state import ScoreRecord, StateStore
-from sync.state.bulk import NewOutboxItem, PlannedField, SnapshotPut
+from sync.state.bulk import NewOutboxItem, SnapshotPut
+from sync.state.bulk_ledger import PlannedField
 from sync.state.columns import UTCDateTime, json_text, json_value
 from tests.sync.test_state_support import T0, FakeClock
 

@@ -4,15 +4,16 @@ ORM path gives, on every backend; repeated values are read once, but no two entr
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sync.state import LedgerEntry, StateStore
-from sync.state.bulk import PlannedField
+from sync.state.bulk_ledger import PlannedField
 from tests.sync.test_state_bulk import SCALARS, VALUES, _same
 from tests.sync.test_state_support import FakeClock
 
@@ -90,3 +91,52 @@ def test_ledger_read_over_many_chunks_keeps_each_records_fields(store: StateStor
     assert all(type(got[r]["Tier__c"].new_value) is int for r in ids[700:])
     assert got[ids[0]]["Tier__c"].written_at == clock.current
     assert got[ids[-1]]["Tier__c"].updated_at == clock.current - timedelta(minutes=1)
+
+
+FIELD_NAMES = st.text(alphabet='ab.$"\\ [é]', min_size=1, max_size=6)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    records=st.lists(st.dictionaries(FIELD_NAMES, VALUES, min_size=1, max_size=4), min_size=1, max_size=6),
+    missing=st.booleans(),
+)
+@example(
+    records=[{"score": 1.0, "n": 1, "ok": True, "nul": "\x00", "odd": "\ud800"}, {"a.b": [1, {"c": None}]}],
+    missing=True,
+)
+def test_a_landed_write_keeps_each_fields_own_value_whatever_its_name_or_type(
+    store: StateStore, clock: FakeClock, records: list[dict[str, Any]], missing: bool
+) -> None:
+    # Many records with different fields settle in one call: each field gets its own landed value (of any
+    # JSON type, whatever the field's name), the fields not named keep their plan.
+    run = next(_counter)
+    ids = [f"00Q{run}w{i}" for i in range(len(records))]
+    planned = [
+        PlannedField("Lead", r, name, "before", "planned")
+        for r, fields in zip(ids, records, strict=True)
+        for name in [*fields, "untouched"]
+    ]
+    store.plan_writes("salesforce", planned)
+    clock.advance(seconds=5)
+    landed = [
+        # A field the connector confirmed without a value lands as null, as it always has.
+        (
+            "Lead",
+            r,
+            list(fields),
+            {k: v for n, (k, v) in enumerate(fields.items()) if not (missing and n == 0)},
+        )
+        for r, fields in zip(ids, records, strict=True)
+    ]
+    store.settle_many("salesforce", landed, "written")
+    for r, fields in zip(ids, records, strict=True):
+        got = store.ledger_for_record("salesforce", "Lead", r)
+        for n, (name, value) in enumerate(fields.items()):
+            expected = None if missing and n == 0 else json.loads(json.dumps(value))
+            entry = got[name]
+            assert entry.state == "written" and entry.last_error is None
+            assert _same(entry.written_value, expected) and _same(entry.new_value, expected)
+            assert entry.written_at == clock() and entry.old_value == "before"
+        assert got["untouched"].state == "planned" and got["untouched"].written_at is None
+        assert got["untouched"].new_value == "planned"
