@@ -140,7 +140,8 @@ def decide_and_commit(
         ))  # fmt: skip
         out.phase("commit", time.perf_counter() - started)
 
-    with ctx.store.transaction():
+    # A full cycle's transaction writes gigabytes of WAL: copied back into the database beside the send.
+    with ctx.store.transaction(checkpoint_behind=True):
         pickup = review.pick_up_decisions(
             ctx, crm, run_started=started, task_cursor=pulled.cursors.get(TASK_OBJECT[crm])
         )

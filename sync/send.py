@@ -210,7 +210,7 @@ class Sender:
     def _settle(self, sent: _Sent) -> None:
         """Book a batch's outcomes, a transaction per call; release what the stop kept from being sent."""
         for call, outcomes in sent.made:
-            with self.store.transaction():
+            with self.store.transaction(checkpoint_behind=True):  # the copy beside the next batch's work
                 if call.tasks:
                     self._settle_tasks(*self._hold_back(call.items, outcomes))
                 else:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync.state.checkpoint import BehindCheckpoint
 from sync.state.columns import as_utc, utcnow
 
 T = TypeVar("T")
@@ -26,6 +27,7 @@ def to_record(cls: type[T], row: object) -> T:
 
 
 WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes of WAL file kept once a checkpoint has emptied it
+_RESUME = "leadq_checkpoint_behind"  # a connection's info key: resume the automatic checkpoint at checkin
 
 
 def prepare_sqlite(engine: Engine) -> None:
@@ -73,6 +75,10 @@ class StoreBase:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
         self._local = threading.local()
+        path = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._behind = BehindCheckpoint(path) if path not in (None, "", ":memory:") else None
+        if self._behind is not None:
+            event.listen(engine, "checkin", self._on_checkin)
 
     @property
     def engine(self) -> Engine:
@@ -87,22 +93,36 @@ class StoreBase:
         return self.now() if value is None else as_utc(value)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, checkpoint_behind: bool = False) -> Iterator[Session]:
         """A unit of work: every store call inside it commits together at the end, or not at all.
 
         An exception leaving the block rolls everything back (the outbox and ledger of a batch are never
         half-written). Nested `transaction()` blocks join the outer one rather than committing early.
+        `checkpoint_behind` (a SQLite file; for a big transaction) leaves copying its WAL back into the
+        database to a background thread, so the commit returns at once (see `sync.state.checkpoint`).
         """
         active: Session | None = getattr(self._local, "session", None)
         if active is not None:
             yield active
             return
+        behind = self._behind if checkpoint_behind else None
         with self._sessions.begin() as session:
             self._local.session = session
             try:
+                if behind is not None:
+                    connection = session.connection()
+                    behind.pause(connection.connection.dbapi_connection)
+                    # Back on (and the copy started) as the connection returns to the pool: after the
+                    # commit, before any other thread can take the connection.
+                    connection.info[_RESUME] = True
                 yield session
             finally:
                 self._local.session = None
+
+    def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
+        resume = record is not None and record.info.pop(_RESUME, False)
+        if resume and dbapi_connection is not None and self._behind is not None:
+            self._behind.resume(dbapi_connection)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -116,4 +136,6 @@ class StoreBase:
 
     def close(self) -> None:
         """Release the engine's connections (the store can no longer be used)."""
+        if self._behind is not None:
+            self._behind.wait()
         self._engine.dispose()
