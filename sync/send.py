@@ -164,7 +164,10 @@ class Sender:
             self._settle(sent)  # batch N, while N+1 is on the wire
 
     def _claim(self) -> list[OutboxItem]:
-        return [] if self.should_stop() else self.store.claim_pending_many(self.batch_size, self.crm)
+        if self.should_stop():
+            return []
+        with self.store.transaction(checkpoint_behind=True):  # its WAL copied back beside the wire
+            return self.store.claim_pending_many(self.batch_size, self.crm)
 
     @staticmethod
     def _calls(items: Sequence[OutboxItem]) -> list[_Call]:
