@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -176,8 +177,16 @@ def content_digests(records: Iterable[Mapping[str, Any]], ignored: frozenset[str
     return out
 
 
+_STAMP_NAMES = ("SystemModstamp", "lastmodifieddate", "hs_lastmodifieddate")
+# A stamp as both CRMs write it: UTC to the millisecond, `+0000` (Salesforce REST), `Z` (HubSpot, Bulk
+# CSV) or `+00:00`.
+_UTC_STAMP = re.compile(
+    r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}(?:\+0000|Z|\+00:00)"
+)
+
+
 def _stamp(raw: Mapping[str, Any]) -> datetime | None:
-    for name in ("SystemModstamp", "lastmodifieddate", "hs_lastmodifieddate"):
+    for name in _STAMP_NAMES:
         value = raw.get(name)
         if isinstance(value, str) and value:
             try:
@@ -188,8 +197,22 @@ def _stamp(raw: Mapping[str, Any]) -> datetime | None:
 
 
 def _stamp_text(raw: Mapping[str, Any]) -> UTCText | None:
-    """`_stamp(raw)` as the spool writes it (`UTCText`), or None."""
-    return _spooled(_stamp(raw))
+    """`_stamp(raw)` as the spool writes it (`UTCText`), or None.
+
+    A stamp in the form both CRMs write (one regular-expression match) is validated by parsing and then
+    rewritten as text: formatting ~900k datetimes (as `UTCText.of` does) cost a full cycle ~3 s. Anything
+    else takes the general path."""
+    for name in _STAMP_NAMES:
+        value = raw.get(name)
+        if isinstance(value, str) and value:
+            if _UTC_STAMP.fullmatch(value):
+                try:
+                    datetime.fromisoformat(value[:23])  # an impossible date or time is unknown, as below
+                except ValueError:
+                    return None
+                return UTCText(f"{value[:10]} {value[11:23]}000")
+            return _spooled(_stamp(raw))
+    return None
 
 
 def _spooled(stamp: datetime | None) -> UTCText | None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync.fields import VOLATILE
-from sync.snapshots import SnapshotSpool, _stamp, content_digest, content_digests
+from sync.snapshots import SnapshotSpool, _spooled, _stamp, _stamp_text, content_digest, content_digests
 from sync.state.bulk import SnapshotPut
 
 
@@ -176,3 +176,42 @@ def test_integers_beyond_64_bits_have_a_digest_and_a_spool_line() -> None:
     spool.add_pulled("Lead", [big], ["00Q1"], [digest])
     [(obj, [put])] = list(spool.chunks())
     assert (obj, put.record_id, put.values, put.content_hash) == ("Lead", "00Q1", big, digest)
+
+
+_SUFFIXES = ("+0000", "Z", "+00:00", "+0100", "-05:00", "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    at=st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
+    suffix=st.sampled_from(_SUFFIXES),
+    name=st.sampled_from(("SystemModstamp", "lastmodifieddate", "hs_lastmodifieddate")),
+    mangle=st.sampled_from(("", "month 13", "day 31", "hour 24", "no fraction", "text")),
+)
+def test_the_spooled_stamp_is_the_general_paths_whatever_the_text(
+    at: datetime, suffix: str, name: str, mangle: str
+) -> None:
+    """The text fast path for the CRMs' own form gives what parsing and formatting give, impossible
+    dates and other forms included."""
+    text = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}"
+    if len(text) < 23:  # years before 1000 print short on some platforms
+        text = f"{at.year:04d}" + text[text.index("-") :]
+    if mangle == "month 13":
+        text = text[:5] + "13" + text[7:]
+    elif mangle == "day 31":
+        text = text[:8] + "31" + text[10:]
+    elif mangle == "hour 24":
+        text = text[:11] + "24" + text[13:]
+    elif mangle == "no fraction":
+        text = text[:19]
+    elif mangle == "text":
+        text = "yesterday"
+    raw = {"Id": "x", name: text + suffix}
+    assert _stamp_text(raw) == _spooled(_stamp(raw))
+
+
+def test_the_first_stamp_field_with_text_decides() -> None:
+    raw = {"SystemModstamp": "", "lastmodifieddate": "2026-11-29T03:40:00.123Z", "hs_lastmodifieddate": "x"}
+    assert _stamp_text(raw) == "2026-11-29 03:40:00.123000"
+    assert _stamp_text({"SystemModstamp": "2026-02-30T00:00:00.000+0000"}) is None
+    assert _stamp_text({"SystemModstamp": 5, "Id": "x"}) is None
