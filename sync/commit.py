@@ -27,7 +27,6 @@ from sync.pull import Pulled
 from sync.send import task_payload
 from sync.state import ScoreRecord, StateStore
 from sync.state.bulk import NewOutboxItem
-from sync.state.bulk_ledger import PlannedField
 from sync.triggers import Trigger
 
 T = TypeVar("T")
@@ -203,8 +202,8 @@ def commit_decisions(store: StateStore, c: Commit) -> None:
     the extra updates, tasks or human edits)."""
     crm = c.crm
     with store.transaction():
-        for planned in _chunks(_planned_fields(c.writes)):
-            store.plan_writes(crm, planned)
+        for writes in _chunks(c.writes):
+            store.plan_records(crm, [(w.object, w.record_id, w.values, w.old) for w in writes])
         for items in _chunks(_write_items(c)):
             store.enqueue_many(items)
         for decisions in _chunks(c.decisions):
@@ -223,12 +222,6 @@ def _chunks(items: Iterable[T]) -> Iterator[list[T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, CHUNK)):
         yield chunk
-
-
-def _planned_fields(writes: Iterable[RecordWrite]) -> Iterator[PlannedField]:
-    for w in writes:
-        for name, value in w.values.items():
-            yield PlannedField(w.object, w.record_id, name, w.old.get(name), value)
 
 
 def _write_items(c: Commit) -> Iterator[NewOutboxItem]:

@@ -165,16 +165,18 @@ class BulkMixin(LedgerBulkMixin):
         now = self.now()
         with self.session() as s:
             connection = s.connection()
-            rows = [dict(zip(names, row, strict=True)) for row in connection.execute(query).all()]
-            for chunk in _chunks([row["id"] for row in rows]):
+            rows = connection.execute(query).all()
+            for chunk in _chunks([row[0] for row in rows]):
                 connection.execute(
                     update(table)
                     .where(table.c.id.in_(chunk))
                     .values(state="sent", attempts=table.c.attempts + 1, updated_at=now)
                 )
+        # Positionally, in the dataclass's field order (the order of `names`): a send claims ~145k items at
+        # 100k leads, and a dict per row merged into keywords cost ~10 us an item.
         return [
-            OutboxItem(**{**row, "state": "sent", "attempts": row["attempts"] + 1, "updated_at": now})
-            for row in rows
+            OutboxItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], "sent", r[8] + 1, r[9], r[10], r[11], now)
+            for r in rows
         ]
 
     def mark_done_many(self, item_ids: Sequence[int]) -> None:

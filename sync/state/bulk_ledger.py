@@ -54,13 +54,43 @@ class LedgerBulkMixin(ExecMixin):
 
     def plan_writes(self, crm: str, planned: Sequence[PlannedField]) -> None:
         """`plan_write` for many fields: state planned, attempts reset, the last landed value kept."""
+        self._plan_columns(
+            crm,
+            {
+                "object": _column(planned, attrgetter("object")),
+                "record_id": _column(planned, attrgetter("record_id")),
+                "field": _column(planned, attrgetter("field")),
+                "old_value": _column(planned, attrgetter("old_value")),
+                "new_value": _column(planned, attrgetter("new_value")),
+            },
+        )
+
+    def plan_records(
+        self, crm: str, records: Sequence[tuple[str, str, Mapping[str, JSONValue], Mapping[str, JSONValue]]]
+    ) -> None:
+        """`plan_writes` of whole records, (object, record id, new values, old values) each: every field
+        of the new values, its old value the old values' entry (or None). A cycle plans ~870k fields at
+        100k leads, and a `PlannedField` for each cost more than the columns made straight from records."""
+        objects: list[str] = []
+        record_ids: list[str] = []
+        fields: list[str] = []
+        olds: list[JSONValue] = []
+        news: list[JSONValue] = []
+        for obj, record_id, values, old in records:
+            objects += [obj] * len(values)
+            record_ids += [record_id] * len(values)
+            fields += values
+            news += values.values()
+            olds += map(old.get, values)
+        columns: Columns = {
+            "object": objects, "record_id": record_ids, "field": fields, "old_value": olds, "new_value": news
+        }  # fmt: skip
+        self._plan_columns(crm, columns)
+
+    def _plan_columns(self, crm: str, planned: Columns) -> None:
         columns: Columns = {
             "crm": Same(crm),
-            "object": _column(planned, attrgetter("object")),
-            "record_id": _column(planned, attrgetter("record_id")),
-            "field": _column(planned, attrgetter("field")),
-            "old_value": _column(planned, attrgetter("old_value")),
-            "new_value": _column(planned, attrgetter("new_value")),
+            **planned,
             "state": Same("planned"),
             "attempts": Same(0),
             "last_error": Same(None),

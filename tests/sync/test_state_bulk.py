@@ -262,6 +262,24 @@ def test_enqueue_many_matches_enqueue_and_keeps_first_payloads(store: StateStore
     assert all(c.state == "sent" and c.attempts == 1 for c in claimed)
 
 
+def test_claim_pending_many_returns_each_item_as_the_store_now_holds_it(
+    store: StateStore, clock: FakeClock
+) -> None:
+    first = store.enqueue("salesforce", "field_update", "Lead", "00Q1", {"values": {"A": 1}}, "k1")
+    store.enqueue("salesforce", "task", "Lead", None, {"subject": "ü", "n": [1, None]}, "k2")
+    store.enqueue("hubspot", "field_update", "contact", "7", {"values": {}}, "k3")
+    assert [i.id for i in store.claim_pending_many(1, "salesforce")] == [first.id]
+    store.mark_failed(first.id, "UNABLE_TO_LOCK_ROW: busy", retryable=True, result={"errors": ["busy"]})
+    clock.advance(minutes=5)
+    claimed = store.claim_pending_many(10, "salesforce")
+    stored = {item.id: item for item in store.outbox_items("sent")}
+    assert [c.idempotency_key for c in claimed] == ["k1", "k2"]
+    assert claimed == [stored[c.id] for c in claimed]  # every field, the failure's error and result too
+    again = claimed[0]
+    assert (again.attempts, again.last_error, again.updated_at) == (2, "UNABLE_TO_LOCK_ROW: busy", clock())
+    assert again.result == {"errors": ["busy"]} and again.created_at == first.created_at
+
+
 def test_audit_many_matches_audit(store: StateStore, clock: FakeClock) -> None:
     at = T0 - timedelta(days=1)
     entry: dict[str, Any] = {

@@ -140,3 +140,39 @@ def test_a_landed_write_keeps_each_fields_own_value_whatever_its_name_or_type(
             assert entry.written_at == clock() and entry.old_value == "before"
         assert got["untouched"].state == "planned" and got["untouched"].written_at is None
         assert got["untouched"].new_value == "planned"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    records=st.lists(
+        st.tuples(
+            st.sampled_from(["Lead", "Contact"]),
+            st.dictionaries(st.sampled_from(["A", "B", "C", "D"]), st.one_of(VALUES, SCALARS), max_size=4),
+            st.dictionaries(st.sampled_from(["A", "B", "C", "E"]), st.one_of(VALUES, SCALARS), max_size=4),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_planning_whole_records_plans_what_planning_their_fields_does(
+    store: StateStore, records: list[tuple[str, dict[str, Any], dict[str, Any]]]
+) -> None:
+    """`plan_records` (the cycle's commit) and `plan_writes` of the same fields leave the same ledger: each
+    field of the new values, its old value the old values' entry or None (an old value of a field not
+    planned is not planned)."""
+    run = next(_counter)
+    by_records = [(obj, f"00Q{run}r{n}", new, old) for n, (obj, new, old) in enumerate(records)]
+    by_fields = [(obj, f"00Q{run}f{n}", new, old) for n, (obj, new, old) in enumerate(records)]
+    store.plan_records("salesforce", by_records)
+    store.plan_writes(
+        "salesforce",
+        [PlannedField(obj, r, f, old.get(f), v) for obj, r, new, old in by_fields for f, v in new.items()],
+    )
+    for (obj, mine, new, _), (_, theirs, _, _) in zip(by_records, by_fields, strict=True):
+        got = store.ledger_for_records("salesforce", obj, [mine]).get(mine, {})
+        want = store.ledger_for_records("salesforce", obj, [theirs]).get(theirs, {})
+        assert sorted(got) == sorted(want) == sorted(new)
+        for field, entry in got.items():
+            other = want[field]
+            assert _same(entry.old_value, other.old_value) and _same(entry.new_value, other.new_value)
+            assert (entry.state, entry.attempts, entry.written_value) == ("planned", 0, None)
