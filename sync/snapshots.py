@@ -185,15 +185,25 @@ _UTC_STAMP = re.compile(
 )
 
 
-def _stamp(raw: Mapping[str, Any]) -> datetime | None:
+def _stamp_value(raw: Mapping[str, Any]) -> str | None:
+    """The record's stamp text: the first of `_STAMP_NAMES` holding a non-empty string."""
     for name in _STAMP_NAMES:
         value = raw.get(name)
         if isinstance(value, str) and value:
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00").replace("+0000", "+00:00"))
-            except ValueError:
-                return None
+            return value
     return None
+
+
+def _stamp(raw: Mapping[str, Any]) -> datetime | None:
+    value = _stamp_value(raw)
+    return None if value is None else _parsed(value)
+
+
+def _parsed(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00").replace("+0000", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _stamp_text(raw: Mapping[str, Any]) -> UTCText | None:
@@ -202,17 +212,16 @@ def _stamp_text(raw: Mapping[str, Any]) -> UTCText | None:
     A stamp in the form both CRMs write (one regular-expression match) is validated by parsing and then
     rewritten as text: formatting ~900k datetimes (as `UTCText.of` does) cost a full cycle ~3 s. Anything
     else takes the general path."""
-    for name in _STAMP_NAMES:
-        value = raw.get(name)
-        if isinstance(value, str) and value:
-            if _UTC_STAMP.fullmatch(value):
-                try:
-                    datetime.fromisoformat(value[:23])  # an impossible date or time is unknown, as below
-                except ValueError:
-                    return None
-                return UTCText(f"{value[:10]} {value[11:23]}000")
-            return _spooled(_stamp(raw))
-    return None
+    value = _stamp_value(raw)
+    if value is None:
+        return None
+    if _UTC_STAMP.fullmatch(value):
+        try:
+            datetime.fromisoformat(value[:23])  # an impossible date or time is unknown, as below
+        except ValueError:
+            return None
+        return UTCText(f"{value[:10]} {value[11:23]}000")
+    return _spooled(_parsed(value))
 
 
 def _spooled(stamp: datetime | None) -> UTCText | None:

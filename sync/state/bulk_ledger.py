@@ -7,7 +7,7 @@ is the ledger pages the updates rewrite, not the statements.)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import cast
@@ -71,17 +71,9 @@ class LedgerBulkMixin(ExecMixin):
         """`plan_writes` of whole records, (object, record id, new values, old values) each: every field
         of the new values, its old value the old values' entry (or None). A cycle plans ~870k fields at
         100k leads, and a `PlannedField` for each cost more than the columns made straight from records."""
-        objects: list[str] = []
-        record_ids: list[str] = []
-        fields: list[str] = []
-        olds: list[JSONValue] = []
-        news: list[JSONValue] = []
-        for obj, record_id, values, old in records:
-            objects += [obj] * len(values)
-            record_ids += [record_id] * len(values)
-            fields += values
-            news += values.values()
-            olds += map(old.get, values)
+        objects, record_ids, fields, (news, olds) = _per_field(
+            ((obj, record_id, new, (new, old)) for obj, record_id, new, old in records), 2
+        )
         columns: Columns = {
             "object": objects, "record_id": record_ids, "field": fields, "old_value": olds, "new_value": news
         }  # fmt: skip
@@ -120,16 +112,14 @@ class LedgerBulkMixin(ExecMixin):
         error: str | None = None,
     ) -> None:
         """`settle_fields` for many records at once: (object, record id, fields, landed values)."""
-        objects: list[str] = []
-        record_ids: list[str] = []
-        fields: list[str] = []
-        landed: list[JSONValue] = []
-        for obj, record_id, names, values in records:
-            objects += [obj] * len(names)
-            record_ids += [record_id] * len(names)
-            fields += names
-            if state == "written":
-                landed += map(values.get, names)
+        written = state == "written"
+        objects, record_ids, fields, picked = _per_field(
+            (
+                (obj, record_id, names, (values,) if written else ())
+                for obj, record_id, names, values in records
+            ),
+            1 if written else 0,
+        )
         if not fields:
             return
         now = self.now()
@@ -146,7 +136,7 @@ class LedgerBulkMixin(ExecMixin):
             "b_record_id": record_ids,
             "b_field": fields,
         }
-        if state == "written":
+        if written:
             statement = (
                 update(table)
                 .where(where)
@@ -159,7 +149,7 @@ class LedgerBulkMixin(ExecMixin):
                     updated_at=now,
                 )
             )
-            columns["value"] = landed
+            columns["value"] = picked[0]
         else:
             statement = (
                 update(table)
@@ -167,3 +157,21 @@ class LedgerBulkMixin(ExecMixin):
                 .values(state=state, last_error=error, attempts=table.c.attempts + 1, updated_at=now)
             )
         self._execute_columns(statement, columns)
+
+
+def _per_field(
+    records: Iterable[tuple[str, str, Collection[str], Sequence[Mapping[str, JSONValue]]]], width: int
+) -> tuple[list[str], list[str], list[str], list[list[JSONValue]]]:
+    """Records of (object, record id, field names, `width` sources) spread a field a row: the object, record
+    id and field columns, and for each source the column of its value for each field (None if absent)."""
+    objects: list[str] = []
+    record_ids: list[str] = []
+    fields: list[str] = []
+    picked: list[list[JSONValue]] = [[] for _ in range(width)]
+    for obj, record_id, names, sources in records:
+        objects += [obj] * len(names)
+        record_ids += [record_id] * len(names)
+        fields += names
+        for column, source in zip(picked, sources, strict=True):
+            column += map(source.get, names)
+    return objects, record_ids, fields, picked
