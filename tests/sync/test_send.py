@@ -16,7 +16,6 @@ from sync.report import CrmReport
 from sync.send import Sender, task_payload
 from sync.state import OutboxItem, StateStore
 from sync.state.bulk import NewOutboxItem
-from sync.state.bulk_ledger import PlannedField
 from tests.sync.test_state_support import BACKENDS, FakeClock, open_store
 
 FIELDS = {"Score__c": 80, "Reasons__c": "+ 2 colleagues at Acme"}
@@ -61,9 +60,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
 
 
 def _plan(store: StateStore, ids: list[str]) -> None:
-    store.plan_writes(
-        "salesforce", [PlannedField("Lead", r, f, None, v) for r in ids for f, v in FIELDS.items()]
-    )
+    store.plan_records("salesforce", [("Lead", r, FIELDS, {}) for r in ids])
     store.enqueue_many(
         [
             NewOutboxItem(
@@ -203,10 +200,7 @@ class PipelinedCRM(ScriptedCRM):
 def _enqueue(store: StateStore, entries: list[tuple[str, str]]) -> list[str]:
     """Outbox items in this order, (object, record id) each; object "Task" makes a review task of the lead.
     Returns their idempotency keys."""
-    store.plan_writes(
-        "salesforce",
-        [PlannedField(obj, r, f, None, v) for obj, r in entries if obj != "Task" for f, v in FIELDS.items()],
-    )
+    store.plan_records("salesforce", [(obj, r, FIELDS, {}) for obj, r in entries if obj != "Task"])
     items = [
         NewOutboxItem("salesforce", "task", "Lead", r, task_payload(_spec(f"t:{r}", r)), f"t:{r}")
         if obj == "Task"

@@ -20,7 +20,6 @@ from sqlalchemy.types import TypeDecorator
 
 from sync.state import ScoreRecord, StateStore
 from sync.state.bulk import NewOutboxItem, SnapshotPut
-from sync.state.bulk_ledger import PlannedField
 from sync.state.columns import UTCDateTime, json_text, json_value
 from tests.sync.test_state_support import T0, FakeClock
 
@@ -202,8 +201,8 @@ def test_put_snapshots_matches_put_snapshot(store: StateStore) -> None:
 def test_equal_values_of_different_types_keep_their_types(store: StateStore) -> None:
     # One column with 1, 1.0 and True (equal in Python): each row keeps its own.
     values: list[Any] = [1, 1.0, True, 1, None, "1", {"1": 1}, [1.0]]
-    store.plan_writes(
-        "salesforce", [PlannedField("Lead", f"00Q{i}", "Score__c", v, v) for i, v in enumerate(values)]
+    store.plan_records(
+        "salesforce", [("Lead", f"00Q{i}", {"Score__c": v}, {"Score__c": v}) for i, v in enumerate(values)]
     )
     ledger = store.ledger_for_records("salesforce", "Lead", [f"00Q{i}" for i in range(len(values))])
     for i, v in enumerate(values):
@@ -216,9 +215,7 @@ def test_plan_settle_and_read_many_records_across_statement_chunks(
     store: StateStore, clock: FakeClock
 ) -> None:
     ids = [f"00Q{i:05d}" for i in range(5003)]
-    store.plan_writes(
-        "salesforce", [PlannedField("Lead", r, f, None, i) for i, r in enumerate(ids) for f in "AB"]
-    )
+    store.plan_records("salesforce", [("Lead", r, {"A": i, "B": i}, {}) for i, r in enumerate(ids)])
     clock.advance(minutes=1)
     store.settle_many(
         "salesforce", [("Lead", r, ["A"], {"A": i * 1.5}) for i, r in enumerate(ids)], "written"
@@ -236,7 +233,7 @@ def test_plan_settle_and_read_many_records_across_statement_chunks(
     assert (first.state, first.attempts, first.last_error) == ("retryable", 1, "UNABLE_TO_LOCK_ROW")
     assert first.written_value is None and first.written_at is None
     # Planning again resets the attempt count and keeps what landed.
-    store.plan_writes("salesforce", [PlannedField("Lead", ids[0], "A", 0.0, 7)])
+    store.plan_records("salesforce", [("Lead", ids[0], {"A": 7}, {"A": 0.0})])
     entry = store.ledger_entry("salesforce", "Lead", ids[0], "A")
     assert entry is not None and (entry.state, entry.new_value, entry.written_value) == ("planned", 7, 0.0)
 
@@ -329,10 +326,7 @@ def test_a_non_finite_probability_is_refused_not_stored_as_null(store: StateStor
 @pytest.mark.parametrize("bad", [math.nan, math.inf, {"p": [math.nan]}, datetime(2025, 1, 1, tzinfo=UTC)])
 def test_non_json_values_are_refused_on_every_path_and_nothing_is_stored(store: StateStore, bad: Any) -> None:
     with pytest.raises((ValueError, TypeError, StatementError)) as caught:
-        store.plan_writes(
-            "salesforce",
-            [PlannedField("Lead", "00Q1", "A", None, 1), PlannedField("Lead", "00Q2", "A", None, bad)],
-        )
+        store.plan_records("salesforce", [("Lead", "00Q1", {"A": 1}, {}), ("Lead", "00Q2", {"A": bad}, {})])
     if store.engine.dialect.name == "sqlite":  # the fast path names the column and the record
         assert "ledger.new_value" in str(caught.value) and "00Q2" in str(caught.value)
     assert store.ledger_for_records("salesforce", "Lead", ["00Q1", "00Q2"]) == {}

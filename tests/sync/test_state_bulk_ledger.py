@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sync.state import LedgerEntry, StateStore
-from sync.state.bulk_ledger import PlannedField
 from tests.sync.test_state_bulk import SCALARS, VALUES, _same
 from tests.sync.test_state_support import FakeClock
 
@@ -36,11 +35,15 @@ def test_bulk_ledger_read_matches_the_one_row_read(
     run = next(_counter)
     ids = [f"00Q{run}x{i}" for i in range(len(values) * repeat)]
     planned = [
-        PlannedField("Lead", r, field, values[i % len(values)], values[-1 - i % len(values)])
+        (
+            "Lead",
+            r,
+            dict.fromkeys("AB", values[-1 - i % len(values)]),
+            dict.fromkeys("AB", values[i % len(values)]),
+        )
         for i, r in enumerate(ids)
-        for field in ("A", "B")
     ]
-    store.plan_writes("salesforce", planned)
+    store.plan_records("salesforce", planned)
     clock.advance(seconds=1)
     if settle == "written":
         landed = {"A": values[0]}
@@ -61,7 +64,7 @@ def test_bulk_ledger_read_matches_the_one_row_read(
 
 
 def test_ledger_entries_are_immutable_and_read_by_name(store: StateStore, clock: FakeClock) -> None:
-    store.plan_writes("salesforce", [PlannedField("Lead", "00Q1", "Score__c", None, 2**70)])
+    store.plan_records("salesforce", [("Lead", "00Q1", {"Score__c": 2**70}, {})])
     entry = store.ledger_for_records("salesforce", "Lead", ["00Q1"])["00Q1"]["Score__c"]
     assert (entry.record_id, entry.field, entry.state, entry.new_value) == (
         "00Q1",
@@ -76,8 +79,8 @@ def test_ledger_entries_are_immutable_and_read_by_name(store: StateStore, clock:
 
 def test_ledger_read_over_many_chunks_keeps_each_records_fields(store: StateStore, clock: FakeClock) -> None:
     ids = [f"00Q{i:05d}" for i in range(1203)]  # three IN chunks of different lengths
-    store.plan_writes(
-        "salesforce", [PlannedField("Lead", r, "Tier__c", "A", i % 3) for i, r in enumerate(ids)]
+    store.plan_records(
+        "salesforce", [("Lead", r, {"Tier__c": i % 3}, {"Tier__c": "A"}) for i, r in enumerate(ids)]
     )
     clock.advance(minutes=1)
     store.settle_many(
@@ -113,11 +116,15 @@ def test_a_landed_write_keeps_each_fields_own_value_whatever_its_name_or_type(
     run = next(_counter)
     ids = [f"00Q{run}w{i}" for i in range(len(records))]
     planned = [
-        PlannedField("Lead", r, name, "before", "planned")
+        (
+            "Lead",
+            r,
+            dict.fromkeys([*fields, "untouched"], "planned"),
+            dict.fromkeys([*fields, "untouched"], "before"),
+        )
         for r, fields in zip(ids, records, strict=True)
-        for name in [*fields, "untouched"]
     ]
-    store.plan_writes("salesforce", planned)
+    store.plan_records("salesforce", planned)
     clock.advance(seconds=5)
     landed = [
         # A field the connector confirmed without a value lands as null, as it always has.
@@ -152,27 +159,37 @@ def test_a_landed_write_keeps_each_fields_own_value_whatever_its_name_or_type(
         ),
         min_size=1,
         max_size=6,
-    )
+    ),
+    before=st.sampled_from([None, "written", "retryable"]),
 )
-def test_planning_whole_records_plans_what_planning_their_fields_does(
-    store: StateStore, records: list[tuple[str, dict[str, Any], dict[str, Any]]]
+def test_planning_whole_records_plans_what_planning_one_field_at_a_time_does(
+    store: StateStore,
+    clock: FakeClock,
+    records: list[tuple[str, dict[str, Any], dict[str, Any]]],
+    before: str | None,
 ) -> None:
-    """`plan_records` (the cycle's commit) and `plan_writes` of the same fields leave the same ledger: each
-    field of the new values, its old value the old values' entry or None (an old value of a field not
-    planned is not planned)."""
+    """`plan_records` (the cycle's commit) and the one-row `plan_write` of the same fields leave the same
+    ledger: each field of the new values, its old value the old values' entry or None (an old value of a
+    field not planned is not planned); over an earlier plan, attempts and error are reset and what landed
+    is kept."""
     run = next(_counter)
     by_records = [(obj, f"00Q{run}r{n}", new, old) for n, (obj, new, old) in enumerate(records)]
     by_fields = [(obj, f"00Q{run}f{n}", new, old) for n, (obj, new, old) in enumerate(records)]
+    if before is not None:
+        for obj, r, new, _ in [*by_records, *by_fields]:
+            for f in new:
+                store.plan_write("salesforce", obj, r, f, None, "earlier")
+                store.settle_fields("salesforce", obj, r, [f], before, "LOCKED", values={f: "landed"})
+        clock.advance(seconds=1)
     store.plan_records("salesforce", by_records)
-    store.plan_writes(
-        "salesforce",
-        [PlannedField(obj, r, f, old.get(f), v) for obj, r, new, old in by_fields for f, v in new.items()],
-    )
+    for obj, r, new, old in by_fields:
+        for f, v in new.items():
+            store.plan_write("salesforce", obj, r, f, old.get(f), v)
     for (obj, mine, new, _), (_, theirs, _, _) in zip(by_records, by_fields, strict=True):
         got = store.ledger_for_records("salesforce", obj, [mine]).get(mine, {})
         want = store.ledger_for_records("salesforce", obj, [theirs]).get(theirs, {})
         assert sorted(got) == sorted(want) == sorted(new)
         for field, entry in got.items():
-            other = want[field]
-            assert _same(entry.old_value, other.old_value) and _same(entry.new_value, other.new_value)
-            assert (entry.state, entry.attempts, entry.written_value) == ("planned", 0, None)
+            assert _same_entry(entry._replace(record_id=theirs), want[field])
+            assert (entry.state, entry.attempts, entry.last_error) == ("planned", 0, None)
+            assert entry.written_value == ("landed" if before == "written" else None)
