@@ -114,6 +114,13 @@ class ActivityIndex:
         self._persons = _Codes()
         self._accounts = _Codes()
         self._rows: _Columns = {name: np.empty(0, dtype=dtype) for name, dtype in _DTYPES.items()}
+        self.generation = 0
+        """Counts the `update`s: whatever was derived from the index under one generation still holds."""
+        # Derived from the rows, kept for the current generation: a cycle asks about its people a chunk
+        # at a time, and each chunk working these out over every row (~5M at 1M leads) made the
+        # features phase grow with the square of the org.
+        self._engaged: tuple[int, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] | None = None
+        self._by_person: tuple[npt.NDArray[np.intp], npt.NDArray[np.int32]] | None = None
 
     def __len__(self) -> int:
         return len(self._rows["hash"])
@@ -124,6 +131,8 @@ class ActivityIndex:
         An activity without a date (`at`, else `modified_at`) cannot be placed in time and is dropped.
         """
         batch = self._batch(activities)
+        self.generation += 1
+        self._engaged = self._by_person = None
         changes = ActivityChanges()
         if not len(batch["hash"]):
             return changes
@@ -220,6 +229,27 @@ class ActivityIndex:
         person = self._rows["person"].astype(np.int64)
         return slot[np.where(person < 0, len(self._persons.key), person)]
 
+    def _rows_of(
+        self, crm: Crm, person_ids: Sequence[str]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+        """The rows of the people `person_ids` names, and for each the position of its person there (the
+        last, for an id named twice, as `_slots`). A person's rows keep their order in the index, so sums
+        over them add up in the same order as over `_slots`' selection: the same floats to the last bit."""
+        if self._by_person is None:
+            order = np.argsort(self._rows["person"], kind="stable")
+            self._by_person = (order, self._rows["person"][order])
+        order, persons = self._by_person
+        codes = self.person_codes(crm, person_ids)
+        slot = np.full(len(self._persons.key), -1, dtype=np.int64)
+        slot[codes[codes >= 0]] = np.flatnonzero(codes >= 0)
+        wanted = np.flatnonzero(slot >= 0)
+        starts = np.searchsorted(persons, wanted, side="left")
+        lengths = np.searchsorted(persons, wanted, side="right") - starts
+        # Each person's run of sorted positions, one after the other: starts[i], starts[i] + 1, ...
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        picked = np.sort(order[offsets])  # back in index order, as `_slots` selects them
+        return picked, slot[self._rows["person"][picked]]
+
     def summary(
         self, crm: Crm, person_ids: Sequence[str]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
@@ -232,15 +262,23 @@ class ActivityIndex:
     def last_engaged(self, now: datetime) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Latest engagement at or before `now` (epoch seconds, NaN for none): per person code, per account code.
 
-        Notes are left out: they are what a rep wrote, not something the person did.
+        Notes are left out: they are what a rep wrote, not something the person did. Worked out once per
+        `now` and generation; the arrays returned are read-only.
         """
+        now_s = epoch_seconds(now)
+        if self._engaged is not None and self._engaged[0] == now_s:
+            return self._engaged[1]
         rows = self._rows
-        usable = (rows["at"] <= epoch_seconds(now)) & (rows["kind"] != _NOTE)
+        usable = (rows["at"] <= now_s) & (rows["kind"] != _NOTE)
         at = rows["at"][usable].astype(np.float64)
-        return (
+        found = (
             _group_max(rows["person"][usable], at, len(self._persons.key)),
             _group_max(rows["account"][usable], at, len(self._accounts.key)),
         )
+        for array in found:
+            array.flags.writeable = False
+        self._engaged = (now_s, found)
+        return found
 
     def aggregate(
         self,
@@ -260,15 +298,13 @@ class ActivityIndex:
         kinds = len(ACTIVITY_KINDS)
         rows = self._rows
         now_s = epoch_seconds(now)
-        out = self._slots(crm, person_ids)
-        keep = (out >= 0) & (rows["at"] <= now_s)
-        out, kind, count = (
-            out[keep],
-            rows["kind"][keep].astype(np.int64),
-            rows["count"][keep].astype(np.float64),
-        )
-        age = (now_s - rows["at"][keep]) / _DAY
-        pricing = rows["pricing"][keep]
+        picked, out = self._rows_of(crm, person_ids)
+        at = rows["at"][picked]
+        keep = at <= now_s
+        picked, out = picked[keep], out[keep]
+        kind, count = rows["kind"][picked].astype(np.int64), rows["count"][picked].astype(np.float64)
+        age = (now_s - at[keep]) / _DAY
+        pricing = rows["pricing"][picked]
         data: dict[str, npt.NDArray[np.float64]] = {}
         for days in WINDOWS:
             inside = age < days

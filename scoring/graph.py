@@ -110,6 +110,7 @@ class AccountGraph(GraphView):
         flagged `deleted` in any argument are removed like those in `deleted`. Time passing (an activity
         leaving the 30-day window) changes no graph state: re-score everyone periodically for that.
         """
+        self._forget()
         p = _Pending()
         for record in deleted:
             self._delete(record if record.deleted else replace(record, deleted=True), p)
@@ -136,6 +137,7 @@ class AccountGraph(GraphView):
         A person pulled again with only our writeback fields changed (an echo) is not fed to `update`;
         without this the graph would keep the previous record of every unlinked lead alive beside the
         world's new one (~480 bytes a person once scores are written)."""
+        self._forget()
         for person in people:
             key = person_key(person)
             old = self._unlinked.get(key)

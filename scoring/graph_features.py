@@ -102,10 +102,10 @@ def graph_features(
         if match.account_id is not None:
             ordinal.setdefault((lead.crm, match.account_id), len(ordinal))
     accounts = list(ordinal)
-    known = _Known(graph)
-    facts = [_account(known, key, now_s) for key in accounts]
     person_last, account_last = graph.activities.last_engaged(now)
-    engaged_30, engaged_90, latest = _engagement(graph, accounts, now_s, person_last, account_last)
+    known = _accounts_known(graph, accounts, now_s, person_last, account_last)
+    facts = [known[key][0] for key in accounts]
+    engaged_30, engaged_90, latest = (np.array([known[key][n] for key in accounts]) for n in (1, 2, 3))
     at = np.array(
         [ordinal.get((lead.crm, m.account_id or ""), -1) for lead, m in zip(leads, matches, strict=True)]
     )
@@ -148,6 +148,31 @@ def graph_features(
     # dtype=object from the start: pandas 3 would build text columns as `str`, where a missing name is NaN,
     # not None, whenever another lead of the batch has one ("No recorded engagement with nan").
     return values, pd.DataFrame(context, index=index, columns=list(GRAPH_CONTEXT_COLUMNS), dtype=object)
+
+
+_AccountRow = tuple[_Account, float, float, float]  # the facts, colleagues engaged in 30 and 90 days, latest
+
+
+def _accounts_known(
+    graph: AccountGraph,
+    accounts: list[tuple[Crm, str]],
+    now_s: float,
+    person_last: npt.NDArray[np.float64],
+    account_last: npt.NDArray[np.float64],
+) -> dict[tuple[Crm, str], _AccountRow]:
+    """Each account's facts and engagement as of `now_s`, kept in the graph's memo until it changes.
+
+    A cycle builds the features of its people a chunk at a time while the graph stands still; at 1M
+    leads most accounts have people in most chunks, and working their facts out again in each one made
+    the features phase grow with the square of the org."""
+    memo: dict[tuple[Crm, str], _AccountRow] = graph.memo(("graph_features", now_s))
+    fresh = [key for key in accounts if key not in memo]
+    if fresh:
+        known = _Known(graph)
+        engaged_30, engaged_90, latest = _engagement(graph, fresh, now_s, person_last, account_last)
+        for n, key in enumerate(fresh):
+            memo[key] = (_account(known, key, now_s), engaged_30[n], engaged_90[n], latest[n])
+    return memo
 
 
 def _engagement(

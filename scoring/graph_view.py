@@ -7,7 +7,7 @@ adds the incremental bookkeeping that changes it. See scoring/graph.py for the n
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -44,6 +44,21 @@ class GraphView:
         self._matchers: dict[Crm, AccountMatcher] = {}
         self._recent: dict[tuple[Crm, str], float] = {}  # an account's latest engagement, for tie-breaks
         self.activities = activities if activities is not None else ActivityIndex()
+        self._memo_key: Hashable = None
+        self._memo: dict[Any, Any] = {}
+
+    def memo(self, key: Hashable) -> dict[Any, Any]:
+        """A dict where readers keep what they derive from the graph under `key` (e.g. the facts of each
+        account as of one moment), emptied when the graph or its activities change, or another key is
+        asked for: one key is kept at a time, so memory stays bounded whatever the readers ask."""
+        full = (key, self.activities.generation)
+        if self._memo_key != full:
+            self._memo_key, self._memo = full, {}
+        return self._memo
+
+    def _forget(self) -> None:
+        """Drop what readers derived (`memo`): the graph is about to change."""
+        self._memo_key, self._memo = None, {}
 
     @property
     def graph(self) -> nx.MultiDiGraph[NodeKey]:

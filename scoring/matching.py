@@ -214,6 +214,9 @@ class AccountMatcher:
         self._by_name: defaultdict[str, set[str]] = defaultdict(set)  # squashed name -> account ids
         self._names: dict[str, int] = {}  # normalised name -> how many accounts have it
         self._blocks: defaultdict[str, set[str]] = defaultdict(set)  # key -> normalised names
+        # A block's names in order, as fuzzy matching compares with them, until the block changes: the
+        # people of a pull are matched a batch at a time against blocks that stand still meanwhile.
+        self._sorted: dict[str, list[str]] = {}
         for account in accounts:
             self.upsert(account)
 
@@ -249,6 +252,7 @@ class AccountMatcher:
             if norm not in self._names:
                 for key in _block_keys(norm):
                     self._blocks[key].add(norm)
+                    self._sorted.pop(key, None)
             self._names[norm] = self._names.get(norm, 0) + 1
             self._by_name[_squash(norm)].add(account.id)
 
@@ -267,6 +271,7 @@ class AccountMatcher:
             else:
                 for key in _block_keys(entry.norm):
                     _discard(self._blocks, key, entry.norm)
+                    self._sorted.pop(key, None)
 
     def match(self, lead: Lead) -> Match:
         """The account `lead` belongs to, or `NO_MATCH`."""
@@ -318,7 +323,9 @@ class AccountMatcher:
                 by_block[key].append(norm)
         best: dict[str, tuple[float, set[str]]] = {}
         for key, block_queries in by_block.items():
-            choices = sorted(self._blocks[key])
+            choices = self._sorted.get(key)
+            if choices is None:
+                choices = self._sorted[key] = sorted(self._blocks[key])
             scores = process.cdist(
                 block_queries, choices, scorer=fuzz.token_sort_ratio, score_cutoff=self.threshold, workers=1
             )
