@@ -69,9 +69,14 @@ class BulkMixin(LedgerBulkMixin):
         """Content hash of each stored snapshot among `record_ids`."""
         ids = list(dict.fromkeys(record_ids))
         table = cast(Table, SnapshotRow.__table__)
+        # An object never stored (an org's first pull: ~800k records at 100k leads) is answered by one
+        # look at the index rather than a look-up per record.
+        with self.session() as s:
+            exists = select(table.c.record_id).where(table.c.crm == crm, table.c.object == obj).limit(1)
+            if not ids or s.execute(exists).first() is None:
+                return {}
         # One statement compiled once and run per chunk on the driver: the pull asks about every record it
-        # pulled (~800k at 100k leads), and an ORM statement built and compiled per chunk cost more than
-        # the lookups themselves.
+        # pulled, and an ORM statement built and compiled per chunk cost more than the lookups themselves.
         rows = self._select_in(
             [table.c.record_id, table.c.content_hash], {"crm": crm, "object": obj}, table.c.record_id, ids
         )

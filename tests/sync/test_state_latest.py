@@ -100,3 +100,18 @@ def test_snapshot_hashes_of_more_records_than_one_statement_binds(store: StateSt
     assert hashes == {f"r{i}": f"h{i}" for i in range(1200)}
     assert store.snapshot_hashes("salesforce", "Contact", asked) == {"r1": "contact"}
     assert store.snapshot_hashes("hubspot", "Lead", []) == {}
+
+
+def test_snapshot_hashes_of_an_object_never_stored_and_of_one_stored_inside_the_transaction(
+    store: StateStore,
+) -> None:
+    store.put_snapshots("salesforce", "Lead", [SnapshotPut("r1", {}, "lead", None)])
+    store.put_snapshots("hubspot", "Account", [SnapshotPut("r1", {}, "hubspot", None)])
+    # Neither another object of the CRM nor the object in another CRM counts.
+    assert store.snapshot_hashes("salesforce", "Account", ["r1", "r2"]) == {}
+    with store.transaction():
+        store.put_snapshots("salesforce", "Account", [SnapshotPut("r2", {}, "account", None)])
+        assert store.snapshot_hashes("salesforce", "Account", ["r1", "r2"]) == {"r2": "account"}
+    assert store.snapshot_hashes("salesforce", "Account", ["r2"]) == {"r2": "account"}
+    store.drop_snapshots("salesforce", "Account", ["r2"])
+    assert store.snapshot_hashes("salesforce", "Account", ["r2"]) == {}
