@@ -122,6 +122,10 @@ class ActivityIndex:
         self._engaged: tuple[int, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] | None = None
         self._by_person: tuple[npt.NDArray[np.intp], npt.NDArray[np.int32]] | None = None
 
+    def forget_derived(self) -> None:
+        """Drop what was derived from the rows (latest engagement, the person order) to free memory."""
+        self._engaged = self._by_person = None
+
     def __len__(self) -> int:
         return len(self._rows["hash"])
 

@@ -56,6 +56,12 @@ class GraphView:
             self._memo_key, self._memo = full, {}
         return self._memo
 
+    def forget_derived(self) -> None:
+        """Drop what readers derived from the graph and its activities (`memo`, the activity index's
+        own), to free the memory between cycles; the next read works it out again."""
+        self._forget()
+        self.activities.forget_derived()
+
     def _forget(self) -> None:
         """Drop what readers derived (`memo`): the graph is about to change."""
         self._memo_key, self._memo = None, {}

@@ -85,6 +85,7 @@ def sync_crm(
         decide_and_commit(
             ctx, crm, world, pulled, context_changed, out, run_key=run_key, started=started, chunk=chunk
         )
+        world.graph.forget_derived()  # the chunks' account facts: ~130 MB at 1M leads, kept for nothing
     with learning(ctx, crm, world):
         send(ctx, crm, out)
         checkpoint(ctx, crm, pulled)

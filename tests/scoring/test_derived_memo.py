@@ -157,3 +157,26 @@ def test_fuzzy_matching_sees_the_accounts_added_and_removed_since_it_last_ran() 
     assert (found.account_id, found.method) == ("001B", "fuzzy")
     matcher.remove("001B")
     assert matcher.match(typo).account_id is None
+
+
+def test_what_readers_derive_is_kept_until_a_change_another_key_or_forgetting() -> None:
+    graph = AccountGraph()
+    graph.memo("facts")["001A"] = 1
+    assert graph.memo("facts") == {"001A": 1}  # kept while nothing changes
+    graph.memo("other")
+    assert graph.memo("facts") == {}  # one key at a time
+    graph.memo("facts")["001A"] = 1
+    graph.update(accounts=[Account(crm=SF, id="001A", name="Acme")])
+    assert graph.memo("facts") == {}  # a change
+    graph.memo("facts")["001A"] = 1
+    graph.activities.update([Activity(crm=SF, id="00TA", who_id="00QA", kind="email", at=NOW)])
+    assert graph.memo("facts") == {}  # a change of the activities alone
+    graph.memo("facts")["001A"] = 1
+    engaged = graph.activities.last_engaged(NOW)[0]
+    lead = Lead(crm=SF, id="00QA", account_id="001A")
+    before = graph_features(graph, [lead], now=NOW)
+    graph.forget_derived()
+    assert graph.memo("facts") == {}
+    assert graph.activities.last_engaged(NOW)[0] is not engaged
+    after = graph_features(graph, [lead], now=NOW)
+    pd.testing.assert_frame_equal(after[0], before[0], check_exact=True)
