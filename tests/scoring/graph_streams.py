@@ -113,3 +113,17 @@ def activities(draw: st.DrawFn) -> Activity:
 records: st.SearchStrategy[CanonicalRecord] = st.one_of(accounts, people(), opportunities, activities())
 batches = st.lists(st.lists(records, max_size=12), min_size=1, max_size=6)
 """A stream of record batches over a few ids, so records update, move, delete and come back."""
+
+
+def feed(graph: AccountGraph, batch: list[CanonicalRecord]) -> set[tuple[str, str]]:
+    """`graph.update` with one batch of a stream, its records sorted by kind."""
+    people = [r for r in batch if isinstance(r, Lead)]
+    return set(
+        graph.update(
+            accounts=[r for r in batch if isinstance(r, Account)],
+            contacts=[r for r in people if r.kind == "contact"],
+            leads=[r for r in people if r.kind != "contact"],
+            opportunities=[r for r in batch if isinstance(r, Opportunity)],
+            activities=[r for r in batch if isinstance(r, Activity)],
+        )
+    )

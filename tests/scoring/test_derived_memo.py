@@ -12,23 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mappings import Account, Activity, CanonicalRecord, Lead, Opportunity
+from mappings import Account, Activity, CanonicalRecord, Lead
 from scoring.activity import ActivityIndex
 from scoring.graph import AccountGraph
 from scoring.graph_features import graph_features
 from scoring.matching import AccountMatcher
-from tests.scoring.graph_streams import NOW, SF, activities, batches
-
-
-def _feed(graph: AccountGraph, batch: list[CanonicalRecord]) -> None:
-    people = [r for r in batch if isinstance(r, Lead)]
-    graph.update(
-        accounts=[r for r in batch if isinstance(r, Account)],
-        contacts=[r for r in people if r.kind == "contact"],
-        leads=[r for r in people if r.kind != "contact"],
-        opportunities=[r for r in batch if isinstance(r, Opportunity)],
-        activities=[r for r in batch if isinstance(r, Activity)],
-    )
+from tests.scoring.graph_streams import NOW, SF, activities, batches, feed
 
 
 def _people(stream: list[list[CanonicalRecord]]) -> list[Lead]:
@@ -48,11 +37,11 @@ def test_graph_features_read_between_changes_and_by_chunks_are_those_of_a_fresh_
 ) -> None:
     read = AccountGraph()
     for n, batch in enumerate(stream):
-        _feed(read, batch)
+        feed(read, batch)
         people = _people(stream[: n + 1])
         fresh = AccountGraph()
         for earlier in stream[: n + 1]:
-            _feed(fresh, earlier)
+            feed(fresh, earlier)
         for now_days in nows:  # another moment is another memo; coming back to one reads it again
             want_values, want_context = _frames(fresh, people, now_days)
             parts = [_frames(read, people[:split], now_days), _frames(read, people[split:], now_days)]

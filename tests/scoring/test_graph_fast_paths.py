@@ -5,23 +5,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
-from mappings import Account, Activity, CanonicalRecord, Lead, Opportunity
+from mappings import Account, CanonicalRecord, Lead
 from scoring.graph import AccountGraph
 from scoring.matching import lead_match_keys
-from tests.scoring.graph_streams import SF, NetworkxGraph, batches, graph_state
-
-
-def _feed(graph: AccountGraph, batch: list[CanonicalRecord]) -> set[tuple[str, str]]:
-    people = [r for r in batch if isinstance(r, Lead)]
-    return set(
-        graph.update(
-            accounts=[r for r in batch if isinstance(r, Account)],
-            contacts=[r for r in people if r.kind == "contact"],
-            leads=[r for r in people if r.kind != "contact"],
-            opportunities=[r for r in batch if isinstance(r, Opportunity)],
-            activities=[r for r in batch if isinstance(r, Activity)],
-        )
-    )
+from tests.scoring.graph_streams import SF, NetworkxGraph, batches, feed, graph_state
 
 
 @settings(max_examples=300, deadline=None)
@@ -29,7 +16,7 @@ def _feed(graph: AccountGraph, batch: list[CanonicalRecord]) -> set[tuple[str, s
 def test_direct_writes_build_the_graph_networkx_methods_build(stream: list[list[CanonicalRecord]]) -> None:
     fast, reference = AccountGraph(), NetworkxGraph()
     for batch in stream:
-        assert _feed(fast, batch) == _feed(reference, batch)
+        assert feed(fast, batch) == feed(reference, batch)
         assert graph_state(fast) == graph_state(reference)
     people = [r for batch in stream for r in batch if isinstance(r, Lead)]
     assert fast.matches_of(people) == reference.matches_of(people)
