@@ -120,7 +120,7 @@ class ActivityIndex:
         # at a time, and each chunk working these out over every row (~5M at 1M leads) made the
         # features phase grow with the square of the org.
         self._engaged: tuple[int, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] | None = None
-        self._by_person: tuple[npt.NDArray[np.intp], npt.NDArray[np.int32]] | None = None
+        self._by_person: tuple[npt.NDArray[Any], npt.NDArray[np.int64]] | None = None
 
     def forget_derived(self) -> None:
         """Drop what was derived from the rows (latest engagement, the person order) to free memory."""
@@ -239,16 +239,24 @@ class ActivityIndex:
         """The rows of the people `person_ids` names, and for each the position of its person there (the
         last, for an id named twice, as `_slots`). A person's rows keep their order in the index, so sums
         over them add up in the same order as over `_slots`' selection: the same floats to the last bit."""
-        if self._by_person is None:
-            order = np.argsort(self._rows["person"], kind="stable")
-            self._by_person = (order, self._rows["person"][order])
-        order, persons = self._by_person
+        people = len(self._persons.key)
+        by_person = self._by_person
+        if by_person is None:
+            person = self._rows["person"]
+            # 4 bytes a row and 8 a person (~30 MB at 1M leads), not a sorted copy of the column as well.
+            order: npt.NDArray[Any] = np.argsort(person, kind="stable")
+            order = order.astype(np.int32) if len(order) < 2**31 else order
+            # Person p's rows are order[bounds[p]:bounds[p + 1]]; rows of no person (-1) sort first.
+            counts = np.bincount(person[person >= 0], minlength=people)
+            bounds = np.concatenate(([np.count_nonzero(person < 0)], counts)).cumsum().astype(np.int64)
+            by_person = self._by_person = (order, bounds)
+        order, bounds = by_person
         codes = self.person_codes(crm, person_ids)
-        slot = np.full(len(self._persons.key), -1, dtype=np.int64)
+        slot = np.full(people, -1, dtype=np.int64)
         slot[codes[codes >= 0]] = np.flatnonzero(codes >= 0)
         wanted = np.flatnonzero(slot >= 0)
-        starts = np.searchsorted(persons, wanted, side="left")
-        lengths = np.searchsorted(persons, wanted, side="right") - starts
+        starts = bounds[wanted]
+        lengths = bounds[wanted + 1] - starts
         # Each person's run of sorted positions, one after the other: starts[i], starts[i] + 1, ...
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         picked = np.sort(order[offsets])  # back in index order, as `_slots` selects them

@@ -105,6 +105,11 @@ def test_aggregates_and_engagement_read_between_updates_are_those_of_a_fresh_ind
         for got, want in zip(read.last_engaged(now), fresh.last_engaged(now), strict=True):
             np.testing.assert_array_equal(got, want)
         for ids in asked:
+            # A chunk's rows, found through the person order, are the rows a pass over all selects.
+            slots = read._slots(SF, ids)
+            picked, positions = read._rows_of(SF, ids)
+            np.testing.assert_array_equal(picked, np.flatnonzero(slots >= 0))
+            np.testing.assert_array_equal(positions, slots[slots >= 0])
             distinct = list(dict.fromkeys(ids))
             want_frame = _aggregate(fresh, distinct, now_days)
             got_frame = _aggregate(read, ids, now_days)
