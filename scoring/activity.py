@@ -136,7 +136,7 @@ class ActivityIndex:
         """
         batch = self._batch(activities)
         self.generation += 1
-        self._engaged = self._by_person = None
+        self.forget_derived()
         changes = ActivityChanges()
         if not len(batch["hash"]):
             return changes
@@ -224,12 +224,18 @@ class ActivityIndex:
         at = self._rows["at"][self._rows["person"] == code]
         return np.sort(at).astype("datetime64[s]")
 
-    def _slots(self, crm: Crm, person_ids: Sequence[str]) -> npt.NDArray[np.int64]:
-        """For every row, the position of its person in `person_ids` (-1 when not asked for)."""
+    def _positions(self, crm: Crm, person_ids: Sequence[str]) -> npt.NDArray[np.int64]:
+        """For every person code, and one more (for rows of no person), the position of that person in
+        `person_ids` (-1 when not asked for). With duplicate ids the last position wins; callers pass
+        distinct ids."""
         codes = self.person_codes(crm, person_ids)
         slot = np.full(len(self._persons.key) + 1, -1, dtype=np.int64)
-        # With duplicate ids the last position wins; callers pass distinct ids.
         slot[codes[codes >= 0]] = np.flatnonzero(codes >= 0)
+        return slot
+
+    def _slots(self, crm: Crm, person_ids: Sequence[str]) -> npt.NDArray[np.int64]:
+        """For every row, the position of its person in `person_ids` (-1 when not asked for)."""
+        slot = self._positions(crm, person_ids)
         person = self._rows["person"].astype(np.int64)
         return slot[np.where(person < 0, len(self._persons.key), person)]
 
@@ -251,9 +257,7 @@ class ActivityIndex:
             bounds = np.concatenate(([np.count_nonzero(person < 0)], counts)).cumsum().astype(np.int64)
             by_person = self._by_person = (order, bounds)
         order, bounds = by_person
-        codes = self.person_codes(crm, person_ids)
-        slot = np.full(people, -1, dtype=np.int64)
-        slot[codes[codes >= 0]] = np.flatnonzero(codes >= 0)
+        slot = self._positions(crm, person_ids)
         wanted = np.flatnonzero(slot >= 0)
         starts = bounds[wanted]
         lengths = bounds[wanted + 1] - starts
