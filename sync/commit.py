@@ -201,11 +201,19 @@ def commit_decisions(store: StateStore, c: Commit) -> None:
     field writes in the outbox, the score history and the "scored" audit entries (nothing of `c.pulled`,
     the extra updates, tasks or human edits)."""
     crm = c.crm
+    model_versions = {d.lead_id: d.model_version for d in c.decisions}
     with store.transaction():
         for writes in _chunks(c.writes):
-            store.plan_records(crm, [(w.object, w.record_id, w.values, w.old) for w in writes])
-        for items in _chunks(_write_items(c)):
+            # The outbox first: each planned field names the item that carries it (read as written once
+            # the item is done, so the send does not rewrite the ledger).
+            items = [_write_item(c, w, model_versions.get(w.record_id)) for w in writes]
             store.enqueue_many(items)
+            ids = store.outbox_ids([item.idempotency_key for item in items])
+            store.plan_records(
+                crm,
+                [(w.object, w.record_id, w.values, w.old) for w in writes],
+                [ids[item.idempotency_key] for item in items],
+            )
         for decisions in _chunks(c.decisions):
             explained = (
                 explained_json(c.scored, [d.lead_id for d in decisions]) if c.scored is not None else {}
@@ -224,16 +232,13 @@ def _chunks(items: Iterable[T]) -> Iterator[list[T]]:
         yield chunk
 
 
-def _write_items(c: Commit) -> Iterator[NewOutboxItem]:
+def _write_item(c: Commit, w: RecordWrite, model_version: str | None) -> NewOutboxItem:
     crm = c.crm
-    by_id = {d.lead_id: d for d in c.decisions}
-    for w in c.writes:
-        decision = by_id.get(w.record_id)
-        yield NewOutboxItem(
-            crm, "field_update", w.object, w.record_id,
-            {"values": w.values, "old": w.old, "model_version": decision.model_version if decision else None},
-            f"{crm}:{w.object}:{w.record_id}:fields:{c.run_key}",
-        )  # fmt: skip
+    return NewOutboxItem(
+        crm, "field_update", w.object, w.record_id,
+        {"values": w.values, "old": w.old, "model_version": model_version},
+        f"{crm}:{w.object}:{w.record_id}:fields:{c.run_key}",
+    )  # fmt: skip
 
 
 def _other_outbox_items(c: Commit) -> Iterator[NewOutboxItem]:

@@ -1,4 +1,5 @@
-"""The send phase: outbox items to the CRM, outcomes back into the ledger, the outbox and the audit log.
+"""The send phase: outbox items to the CRM, outcomes back into the outbox, the ledger and the audit log
+(a landed item's ledger fields read as written through the item: only the exceptions are rewritten).
 
 An item is marked `sent` before its call and settled after it, each step committed: an item found `sent`
 at start-up is one whose outcome a crash hid, and is simply sent again (field updates are idempotent;
@@ -273,10 +274,11 @@ class Sender:
             self.store.settle_many(self.crm, records, state, error)
         self.store.audit_many(parked)
         self.store.mark_done_many([item.id for item in done])
-        landed = [
-            (i.object, str(i.record_id), list(i.payload["values"]), dict(i.payload["values"])) for i in done
-        ]
-        self.store.settle_many(self.crm, landed, "written")
+        # The ledger fields planned with these items read as written through them: only the others (a
+        # field planned again since, or parked meanwhile) are settled here.
+        self.store.settle_landed(
+            self.crm, [(i.id, i.object, str(i.record_id), dict(i.payload["values"])) for i in done]
+        )
         self.report.written += len(done)
         self.report.fields_written += sum(len(i.payload["values"]) for i in done)
         # One entry per record written, its fields' old and new values side by side: a 100k-lead cycle

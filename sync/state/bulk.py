@@ -155,6 +155,14 @@ class BulkMixin(LedgerBulkMixin):
         self._execute_columns(insert(cast(Table, OutboxRow.__table__)), columns)
         return len(new)
 
+    def outbox_ids(self, idempotency_keys: Sequence[str]) -> dict[str, int]:
+        """The id of each stored item among `idempotency_keys` (a key not stored is left out)."""
+        table = cast(Table, OutboxRow.__table__)
+        keys = list(dict.fromkeys(idempotency_keys))
+        return {key: item_id for item_id, key in self._select_in(
+            [table.c.id, table.c.idempotency_key], {}, table.c.idempotency_key, keys
+        )}  # fmt: skip
+
     def claim_pending_many(self, limit: int, crm: str) -> list[OutboxItem]:
         """`claim_pending(limit, crm=crm)` in two set statements: take up to `limit` pending items of `crm`,
         oldest first, and mark them `sent` (one attempt more)."""

@@ -14,7 +14,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Column, Select, bindparam, select
+from sqlalchemy import Column, ColumnElement, FromClause, Select, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -67,11 +67,14 @@ class ExecMixin(StoreBase):
         if rows:
             self._upsert_columns(table, {name: column(rows, itemgetter(name)) for name in rows[0]}, keys)
 
-    def _upsert_columns(self, table: Any, columns: Columns, keys: Sequence[str]) -> None:
-        """`_upsert` of rows given column by column (every list column as long as the others)."""
+    def _upsert_columns(
+        self, table: Any, columns: Columns, keys: Sequence[str], also: Mapping[str, Any] | None = None
+    ) -> None:
+        """`_upsert` of rows given column by column (every list column as long as the others); `also` adds
+        SET clauses for a row already stored (over that row's own columns)."""
         maker = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         statement = maker(table)
-        updates = {c: statement.excluded[c] for c in columns if c not in keys}
+        updates = {c: statement.excluded[c] for c in columns if c not in keys} | dict(also or {})
         statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
         # One statement compiled once and run as executemany: a multi-VALUES statement per chunk costs a
         # fresh compile of thousands of bound parameters each time.
@@ -110,20 +113,25 @@ class ExecMixin(StoreBase):
 
     def _select_in(
         self,
-        columns: Sequence[Column[Any]],
+        columns: Sequence[ColumnElement[Any]],
         where: Mapping[str, Any],
         key: Column[Any],
         values: Sequence[Any],
+        *,
+        from_: FromClause | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Rows of `columns` (one table) where each `where` column equals its value and `key` is among
+        """Rows of `columns` where each `where` column (of `key`'s table) equals its value and `key` is among
         `values`, as plain tuples with every cell read as its column type reads it; in chunks of `CHUNK`.
+        The columns come from `key`'s table, or from `from_` (a join) when given.
 
         On SQLite the statement runs on the driver's cursor and each column's result processor is applied
         to the whole column at once; elsewhere SQLAlchemy Core runs it.
         """
-        table = columns[0].table
+        table = key.table
         conditions = [table.c[name] == bindparam(f"w_{name}", value) for name, value in where.items()]
         query = select(*columns).where(*conditions, key.in_(bindparam("keys", expanding=True)))
+        if from_ is not None:
+            query = query.select_from(from_)
         dialect = self.engine.dialect
         with self.session() as s:
             connection = s.connection()

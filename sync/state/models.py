@@ -92,6 +92,10 @@ class LedgerRow(Base):
     written_value: Mapped[JSONValue] = mapped_column(json_type(), nullable=True)
     written_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The outbox item carrying the planned value. Once that item is done the field reads as written with
+    # `new_value` (see `sync.state.ledger_view`): a landed send changes the item alone, not ~6 ledger
+    # rows a record. NULL for a plan made without an item (and for rows older than revision 0003).
+    outbox_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class OutboxRow(Base):

@@ -44,6 +44,9 @@ class Snapshot:
 class LedgerEntry(NamedTuple):
     """The ledger of one record field: the last planned write (`new_value`, `state`) and the last landed one.
 
+    As read: a field whose outbox item is done reads `written`, with `new_value` as `written_value` and the
+    item's last update as `written_at` and `updated_at` (`sync.state.ledger_view`).
+
     A named tuple rather than a frozen dataclass like the others: a big cycle reads hundreds of thousands of
     entries, and a tuple is made from a row in one step (`LedgerEntry._make(row)`), where a frozen
     dataclass sets each field through `object.__setattr__`. Read it by attribute; it is as immutable.

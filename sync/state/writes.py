@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
 
 from sync.state.base import StoreBase, to_record
 from sync.state.columns import JSONValue
+from sync.state.ledger_view import LEDGER, WAITING, entry_columns, joined
 from sync.state.models import LedgerRow, OutboxRow
 from sync.state.records import LedgerEntry, LedgerState, OutboxItem, OutboxKind, OutboxState
 
@@ -26,8 +27,13 @@ def json_equal(a: JSONValue, b: JSONValue) -> bool:
     return bool(a == b)
 
 
-def _entry(row: LedgerRow) -> LedgerEntry:
-    return LedgerEntry._make(getattr(row, name) for name in LedgerEntry._fields)
+def _fold(s: Session, row: LedgerRow) -> None:
+    """Keep in the row what its outbox item says landed, before the row moves on (`ledger_view.folded`)."""
+    if row.state in WAITING and row.outbox_id is not None:
+        item = s.get(OutboxRow, row.outbox_id)
+        if item is not None and item.state == "done":
+            row.written_value = row.new_value
+            row.written_at = item.updated_at
 
 
 class WritesMixin(StoreBase):
@@ -39,9 +45,17 @@ class WritesMixin(StoreBase):
         return s.get(LedgerRow, (crm, obj, record_id, field))
 
     def plan_write(
-        self, crm: str, obj: str, record_id: str, field: str, old_value: JSONValue, new_value: JSONValue
+        self,
+        crm: str,
+        obj: str,
+        record_id: str,
+        field: str,
+        old_value: JSONValue,
+        new_value: JSONValue,
+        outbox_id: int | None = None,
     ) -> LedgerEntry:
-        """Record that leadq plans to change `field` from `old_value` to `new_value` (state `planned`).
+        """Record that leadq plans to change `field` from `old_value` to `new_value` (state `planned`),
+        carried by outbox item `outbox_id` (the field reads as written once that item is done).
 
         A new plan replaces the previous one and resets its attempts and error; the last value that landed
         (`written_value`) is kept, since it is what human-edit detection compares against.
@@ -52,6 +66,9 @@ class WritesMixin(StoreBase):
             if row is None:
                 row = LedgerRow(crm=crm, object=obj, record_id=record_id, field=field)
                 s.add(row)
+            else:
+                _fold(s, row)
+            row.outbox_id = outbox_id
             row.old_value = old_value
             row.new_value = new_value
             row.state = "planned"
@@ -59,7 +76,7 @@ class WritesMixin(StoreBase):
             row.last_error = None
             row.updated_at = now
             s.flush()
-            return _entry(row)
+        return self._read_entry(crm, obj, record_id, field)
 
     def set_ledger_state(
         self, crm: str, obj: str, record_id: str, field: str, state: LedgerState, error: str | None = None
@@ -74,6 +91,7 @@ class WritesMixin(StoreBase):
             row = self._ledger_row(s, crm, obj, record_id, field)
             if row is None:
                 raise KeyError((crm, obj, record_id, field))
+            _fold(s, row)
             row.state = state
             row.updated_at = now
             if state == "sent":
@@ -85,31 +103,47 @@ class WritesMixin(StoreBase):
             if state in _LEDGER_STATES_WITH_ERROR:
                 row.last_error = error
             s.flush()
-            return _entry(row)
+        return self._read_entry(crm, obj, record_id, field)
+
+    def _read_entry(self, crm: str, obj: str, record_id: str, field: str) -> LedgerEntry:
+        entry = self.ledger_entry(crm, obj, record_id, field)
+        assert entry is not None  # just written in this session's transaction
+        return entry
+
+    def _ledger_entries(self, *where: ColumnElement[bool]) -> list[LedgerEntry]:
+        """Entries as they read (through their outbox items, `ledger_view`), in key order."""
+        columns = entry_columns()
+        query = (
+            select(*columns)
+            .select_from(joined())
+            .where(*where)
+            .order_by(LEDGER.c.object, LEDGER.c.record_id, LEDGER.c.field)
+        )
+        with self.session() as s:
+            return [LedgerEntry._make(row) for row in s.execute(query)]
 
     def ledger_entry(self, crm: str, obj: str, record_id: str, field: str) -> LedgerEntry | None:
         """The ledger entry of one field, or None if leadq never planned a write to it."""
-        with self.session() as s:
-            row = self._ledger_row(s, crm, obj, record_id, field)
-            return None if row is None else _entry(row)
+        found = self._ledger_entries(
+            LEDGER.c.crm == crm,
+            LEDGER.c.object == obj,
+            LEDGER.c.record_id == record_id,
+            LEDGER.c.field == field,
+        )
+        return found[0] if found else None
 
     def ledger_for_record(self, crm: str, obj: str, record_id: str) -> dict[str, LedgerEntry]:
         """Every ledger entry of one record, by field name."""
-        query = select(LedgerRow).where(
-            LedgerRow.crm == crm, LedgerRow.object == obj, LedgerRow.record_id == record_id
+        found = self._ledger_entries(
+            LEDGER.c.crm == crm, LEDGER.c.object == obj, LEDGER.c.record_id == record_id
         )
-        with self.session() as s:
-            return {row.field: _entry(row) for row in s.scalars(query)}
+        return {entry.field: entry for entry in found}
 
     def ledger_in_state(self, crm: str, state: LedgerState) -> list[LedgerEntry]:
-        """The ledger entries of a CRM in one state (for example everything `parked`)."""
-        query = (
-            select(LedgerRow)
-            .where(LedgerRow.crm == crm, LedgerRow.state == state)
-            .order_by(LedgerRow.object, LedgerRow.record_id, LedgerRow.field)
-        )
-        with self.session() as s:
-            return [_entry(row) for row in s.scalars(query)]
+        """The ledger entries of a CRM in one state as they read (for example everything `parked`, or
+        `written`, which includes fields whose outbox item is done)."""
+        state_read = next(c for c in entry_columns() if c.key == "state")
+        return self._ledger_entries(LEDGER.c.crm == crm, state_read == state)
 
     def was_changed_by_a_person(
         self, crm: str, obj: str, record_id: str, field: str, crm_value: JSONValue
