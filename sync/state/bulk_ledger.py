@@ -9,14 +9,13 @@ shape (one statement per record, its landed values one JSON document SQLite take
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import cast
+from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, not_, or_, select, update
 
 from sync.state.bulk_exec import ExecMixin, chunks
 from sync.state.columns import Columns, JSONValue, Same
-from sync.state.ledger_view import LEDGER, OUTBOX, WAITING, entry_columns, folded, joined
-from sync.state.models import LedgerRow
+from sync.state.ledger_view import LEDGER, entry_columns, folded, item_done, joined, waiting
 from sync.state.records import LedgerEntry
 
 
@@ -51,14 +50,13 @@ class LedgerBulkMixin(ExecMixin):
         attempts and error reset, the last landed value kept. `outbox_ids` names each record's outbox item
         (the fields read as written once it is done; `sync.state.ledger_view`). A cycle plans ~870k fields
         at 100k leads: the columns are made straight from the records, not from an object per field."""
-        items = outbox_ids if outbox_ids is not None else [None] * len(records)
-        objects, record_ids, fields, (news, olds, links) = _per_field(
-            (
-                (obj, record_id, new, (new, old, _Each(item)))
-                for (obj, record_id, new, old), item in zip(records, items, strict=True)
-            ),
-            3,
+        objects, record_ids, fields, (news, olds) = _per_field(
+            ((obj, record_id, new, (new, old)) for obj, record_id, new, old in records), 2
         )
+        # Every field of a record names the record's item, in the order `_per_field` spreads the fields.
+        links: list[int | None] | Same = Same(None)
+        if outbox_ids is not None:
+            links = [item for (_, _, new, _), item in zip(records, outbox_ids, strict=True) for _ in new]
         columns: Columns = {
             "crm": Same(crm),
             "object": objects,
@@ -91,58 +89,22 @@ class LedgerBulkMixin(ExecMixin):
     def settle_many(
         self,
         crm: str,
-        records: Sequence[tuple[str, str, Sequence[str], Mapping[str, JSONValue]]],
+        records: Sequence[_Landed],
         state: str,
         error: str | None = None,
     ) -> None:
         """`settle_fields` for many records at once: (object, record id, fields, landed values)."""
-        written = state == "written"
-        objects, record_ids, fields, picked = _per_field(
-            (
-                (obj, record_id, names, (values,) if written else ())
-                for obj, record_id, names, values in records
-            ),
-            1 if written else 0,
-        )
-        if not fields:
-            return
         now = self.now()
-        table = cast(Table, LedgerRow.__table__)
-        where = (
-            (table.c.crm == bindparam("b_crm"))
-            & (table.c.object == bindparam("b_object"))
-            & (table.c.record_id == bindparam("b_record_id"))
-            & (table.c.field == bindparam("b_field"))
-        )
-        columns: Columns = {
-            "b_crm": Same(crm),
-            "b_object": objects,
-            "b_record_id": record_ids,
-            "b_field": fields,
-        }
-        if written:
-            statement = (
-                update(table)
-                .where(where)
-                .values(
-                    state="written",
-                    written_value=bindparam("value", type_=table.c.written_value.type),
-                    new_value=bindparam("value", type_=table.c.new_value.type),
-                    written_at=now,
-                    last_error=None,
-                    updated_at=now,
-                )
-            )
-            columns["value"] = picked[0]
+        if state == "written":
+            self._update_fields(crm, records, {
+                "state": "written", "written_value": _LANDED, "new_value": _LANDED, "written_at": now,
+                "last_error": None, "updated_at": now,
+            })  # fmt: skip
         else:
-            statement = (
-                update(table)
-                .where(where)
-                .values(
-                    state=state, last_error=error, attempts=table.c.attempts + 1, updated_at=now, **folded()
-                )
-            )
-        self._execute_columns(statement, columns)
+            self._update_fields(crm, records, {
+                "state": state, "last_error": error, "attempts": LEDGER.c.attempts + 1, "updated_at": now,
+                **folded(),
+            })  # fmt: skip
 
     def settle_landed(self, crm: str, items: Sequence[tuple[int, str, str, Mapping[str, JSONValue]]]) -> None:
         """Record that outbox items landed: (item id, object, record id, landed values) each, the items
@@ -157,15 +119,16 @@ class LedgerBulkMixin(ExecMixin):
         by_object: dict[str, list[tuple[int, str, Mapping[str, JSONValue]]]] = {}
         for item_id, obj, record_id, values in items:
             by_object.setdefault(obj, []).append((item_id, record_id, values))
-        settle: list[tuple[str, str, Sequence[str], Mapping[str, JSONValue]]] = []
-        learn: list[tuple[str, str, Sequence[str], Mapping[str, JSONValue]]] = []
+        settle: list[_Landed] = []
+        learn: list[_Landed] = []
         for obj, landed in by_object.items():
             for chunk in chunks(landed):
                 more_settle, more_learn = self._not_through_item(crm, obj, chunk)
                 settle += more_settle
                 learn += more_learn
         self.settle_many(crm, settle, "written")
-        self._learn_landed(crm, learn)
+        # Fields waiting on a newer plan keep it, and learn what landed.
+        self._update_fields(crm, learn, {"written_value": _LANDED, "written_at": self.now()})
 
     def _not_through_item(
         self, crm: str, obj: str, landed: Sequence[tuple[int, str, Mapping[str, JSONValue]]]
@@ -174,9 +137,7 @@ class LedgerBulkMixin(ExecMixin):
         does not read as written through that item: to settle, and to learn the landed value only (the
         row waits on another item not done yet). Both as `settle_many` records."""
         item_of = {record_id: item_id for item_id, record_id, _ in landed}
-        keeps_plan = and_(
-            LEDGER.c.state.in_(WAITING), LEDGER.c.outbox_id.is_not(None), OUTBOX.c.state != "done"
-        )
+        keeps_plan = and_(waiting(), LEDGER.c.outbox_id.is_not(None), not_(item_done()))
         query = (
             select(LEDGER.c.record_id, LEDGER.c.field, keeps_plan)
             .select_from(joined())
@@ -187,7 +148,7 @@ class LedgerBulkMixin(ExecMixin):
                 or_(
                     LEDGER.c.outbox_id.is_(None),
                     LEDGER.c.outbox_id.not_in(list(item_of.values())),
-                    LEDGER.c.state.not_in(WAITING),
+                    not_(waiting()),
                 ),
             )
         )
@@ -207,50 +168,42 @@ class LedgerBulkMixin(ExecMixin):
                     into.append((obj, record_id, names, values))
         return out
 
-    def _learn_landed(self, crm: str, records: Sequence[_Landed]) -> None:
-        """Set the written value (and when) of fields that keep waiting on a newer plan."""
+    def _update_fields(self, crm: str, records: Sequence[_Landed], values: Mapping[str, Any]) -> None:
+        """One UPDATE of the ledger with `values`, run for each field of `records` (object, record id, field
+        names, landed values) as one executemany; `_LANDED` among the values binds the field's landed value."""
+        landed = any(value is _LANDED for value in values.values())
         objects, record_ids, fields, picked = _per_field(
-            ((obj, record_id, names, (values,)) for obj, record_id, names, values in records), 1
+            ((obj, record_id, names, (got,) if landed else ()) for obj, record_id, names, got in records),
+            1 if landed else 0,
         )
         if not fields:
             return
-        table = LEDGER
-        where = (
-            (table.c.crm == bindparam("b_crm"))
-            & (table.c.object == bindparam("b_object"))
-            & (table.c.record_id == bindparam("b_record_id"))
-            & (table.c.field == bindparam("b_field"))
-        )
-        statement = (
-            update(table)
-            .where(where)
-            .values(written_value=bindparam("value", type_=table.c.written_value.type), written_at=self.now())
+        key = (
+            (LEDGER.c.crm == bindparam("b_crm"))
+            & (LEDGER.c.object == bindparam("b_object"))
+            & (LEDGER.c.record_id == bindparam("b_record_id"))
+            & (LEDGER.c.field == bindparam("b_field"))
         )
         columns: Columns = {
             "b_crm": Same(crm),
             "b_object": objects,
             "b_record_id": record_ids,
             "b_field": fields,
-            "value": picked[0],
         }
-        self._execute_columns(statement, columns)
+        if landed:
+            columns["value"] = picked[0]
+        self._execute_columns(update(LEDGER).where(key).values(**values), columns)
 
 
 _Landed = tuple[str, str, Sequence[str], Mapping[str, JSONValue]]
-"""What landed for some fields of one record: (object, record id, field names, landed values)."""
+"""Some fields of one record and what landed in them: (object, record id, field names, landed values)."""
 
-
-class _Each:
-    """A source giving one value for every field (a record's outbox item id)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: JSONValue) -> None:
-        self.value = value
+_LANDED = bindparam("value", type_=LEDGER.c.written_value.type)
+"""In `_update_fields`' values: the field's landed value (the JSON type of both value columns)."""
 
 
 def _per_field(
-    records: Iterable[tuple[str, str, Collection[str], Sequence[Mapping[str, JSONValue] | _Each]]], width: int
+    records: Iterable[tuple[str, str, Collection[str], Sequence[Mapping[str, JSONValue]]]], width: int
 ) -> tuple[list[str], list[str], list[str], list[list[JSONValue]]]:
     """Records of (object, record id, field names, `width` sources) spread a field a row: the object, record
     id and field columns, and for each source the column of its value for each field (None if absent)."""
@@ -263,8 +216,5 @@ def _per_field(
         record_ids += [record_id] * len(names)
         fields += names
         for column, source in zip(picked, sources, strict=True):
-            if isinstance(source, _Each):
-                column += [source.value] * len(names)
-            else:
-                column += map(source.get, names)
+            column += map(source.get, names)
     return objects, record_ids, fields, picked

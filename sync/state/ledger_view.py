@@ -44,19 +44,20 @@ def joined() -> FromClause:
     return LEDGER.outerjoin(OUTBOX, OUTBOX.c.id == LEDGER.c.outbox_id)
 
 
-def _waiting() -> ColumnElement[bool]:
+def waiting() -> ColumnElement[bool]:
     """The row's state is one of `WAITING`: spelled as constants in the SQL text, so that one statement
     serves an executemany (an expanding IN parameter cannot)."""
     return or_(*(LEDGER.c.state == literal_column(f"'{state}'") for state in WAITING))
 
 
-def _done() -> ColumnElement[bool]:
+def item_done() -> ColumnElement[bool]:
+    """The outbox item beside the row (in a join, or a subquery over the outbox) is done."""
     return OUTBOX.c.state == literal_column("'done'")
 
 
 def _landed_through_item() -> ColumnElement[bool]:
     """In a read over `joined()`: the row waits on an item that is done."""
-    return and_(_waiting(), _done())
+    return and_(waiting(), item_done())
 
 
 def entry_columns() -> list[ColumnElement[Any]]:
@@ -88,8 +89,8 @@ _THIS_ROW_ITEM: ColumnElement[int] = literal_column(f"{LEDGER.name}.outbox_id", 
 
 def _landed_in_place() -> ColumnElement[bool]:
     """In a statement over the ledger alone (UPDATE, upsert): the existing row waits on a done item."""
-    done = exists(select(OUTBOX.c.id).where(OUTBOX.c.id == _THIS_ROW_ITEM, _done()))
-    return and_(_waiting(), done)
+    done = exists(select(OUTBOX.c.id).where(OUTBOX.c.id == _THIS_ROW_ITEM, item_done()))
+    return and_(waiting(), done)
 
 
 def folded() -> dict[str, ColumnElement[Any]]:
