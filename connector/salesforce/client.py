@@ -216,3 +216,13 @@ class SalesforceClient:
             usage = self.budget.usage()
             return org_limit_error(what, usage.org_used, usage.org_limit)
         return to_error(failure, what)
+
+
+def bulk_jobs(sf: Salesforce, obj: str) -> Any:
+    """simple-salesforce's Bulk API 2.0 client of `obj`, on `sf`'s current session.
+
+    `SFBulk2Type.query` runs create, poll and every results call as one generator, which cannot be retried
+    or re-authenticated part-way, and its `update` writes the rows through `csv.DictWriter` and then reads
+    them back to count and split them: the client's calls are made one by one instead.
+    """
+    return getattr(sf.bulk2, obj)._client

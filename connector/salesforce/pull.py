@@ -42,7 +42,7 @@ from connector.cursor import window
 from connector.errors import ConnectorError
 from connector.protocol import ChangePage, Deletion, RawRecord
 from connector.readahead import read_ahead
-from connector.salesforce.client import SalesforceClient
+from connector.salesforce.client import SalesforceClient, bulk_jobs
 from connector.salesforce.describe import DescribeCache, Described, check_object_name
 from connector.salesforce.settings import SalesforceSettings
 from connector.salesforce.values import csv_converter, flattener, parse_stamp
@@ -197,7 +197,7 @@ class Puller:
         results_page = self.results_page
 
         def start(sf: Salesforce) -> str:
-            jobs = _jobs(sf, name)
+            jobs = bulk_jobs(sf, name)
             job_id = str(jobs.create_job(Operation.query, soql)["id"])
             jobs.wait_for_job(job_id, True, poll)
             return job_id
@@ -210,7 +210,7 @@ class Puller:
                 number += 1
 
                 def fetch(sf: Salesforce, locator: str = locator) -> tuple[str, str]:
-                    result = _jobs(sf, name).get_query_results(job_id, locator, results_page)
+                    result = bulk_jobs(sf, name).get_query_results(job_id, locator, results_page)
                     return str(result["records"]), str(result["locator"] or "")
 
                 chunk, locator = self.client.call(f"{what}, results page {number}", fetch)
@@ -297,15 +297,6 @@ def _parse_chunk(
 
 _MISSING = object()
 _MEMO_SIZE = 512
-
-
-def _jobs(sf: Salesforce, obj: str) -> Any:
-    """simple-salesforce's Bulk API 2.0 client of `obj`, on `sf`'s current session.
-
-    `SFBulk2Type.query` runs create, poll and every results call as one generator, which cannot be retried
-    or re-authenticated part-way; its client's three calls are made one by one instead.
-    """
-    return getattr(sf.bulk2, obj)._client
 
 
 def _unseen(page: list[RawRecord], seen: set[str]) -> list[RawRecord]:

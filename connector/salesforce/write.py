@@ -10,13 +10,15 @@ with the quota's code, and the connector raises `QuotaExhaustedError` on its nex
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from simple_salesforce.api import Salesforce
+from simple_salesforce.bulk2 import JobState, Operation, ResultsType
 
 from connector.errors import (
     ConnectorError,
@@ -26,7 +28,7 @@ from connector.errors import (
     RetryableError,
 )
 from connector.protocol import RecordUpdate, WriteOutcome, WriteStatus
-from connector.salesforce.client import SalesforceClient
+from connector.salesforce.client import SalesforceClient, bulk_jobs
 from connector.salesforce.describe import DescribeCache
 from connector.salesforce.outcomes import (
     for_error,
@@ -39,6 +41,9 @@ from connector.salesforce.settings import SalesforceSettings
 from connector.salesforce.values import to_csv, to_json
 
 COLLECTION_SIZE = 200
+# A Bulk API 2.0 job takes 100 MB of CSV (less what base64 would add; simple-salesforce keeps 1 MB spare).
+MAX_UPLOAD_BYTES = 99 * 1024 * 1024
+_ABORTABLE = frozenset({JobState.open, JobState.upload_complete, JobState.in_progress})
 _CALL_FAILURES = (RetryableError, RateLimitedError, RecordRejectedError, QuotaExhaustedError)
 
 
@@ -134,17 +139,13 @@ class Writer:
             batch.decide(for_error(i, i, RetryableError("no result for this record", code="NO_RESULT")))
 
     def _bulk(self, batch: _Batch, ids: list[str]) -> None:
-        rows = [{"Id": i, **{k: to_csv(v) for k, v in batch.values[i].items()}} for i in ids]
+        uploads = _uploads(ids, batch.values)
         poll = self.settings.bulk_poll_seconds
 
         # Rows in neither result set were not processed: no need to ask for `unprocessedrecords` too.
         def run(sf: Salesforce) -> list[tuple[str, str]]:
-            job = getattr(sf.bulk2, batch.obj)
-            out = []
-            for result in job.update(records=rows, wait=poll):
-                job_id = str(result["job_id"])
-                out.append((job.get_successful_records(job_id), job.get_failed_records(job_id)))
-            return out
+            jobs = bulk_jobs(sf, batch.obj)
+            return [_ingest(jobs, upload, poll) for upload in uploads]
 
         try:
             reports = self.client.call(f"Bulk API 2.0 update of {len(ids)} {batch.obj} records", run)
@@ -157,14 +158,12 @@ class Writer:
             return
         seen: set[str] = set()
         for successful, failed_rows in reports:
-            for row in _rows(successful):
-                record_id = row.get("Id") or row.get("sf__Id") or ""
+            for record_id, _ in _result_rows(successful):
                 seen.add(record_id)
                 batch.decide(written(record_id, record_id))
-            for row in _rows(failed_rows):
-                record_id = row.get("Id") or row.get("sf__Id") or ""
+            for record_id, error in _result_rows(failed_rows):
                 seen.add(record_id)
-                batch.decide(from_bulk_error(record_id, record_id, row.get("sf__Error") or ""))
+                batch.decide(from_bulk_error(record_id, record_id, error))
         for record_id in ids:
             if record_id not in seen:
                 batch.decide(
@@ -179,5 +178,62 @@ class Writer:
                 )
 
 
-def _rows(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text or "", newline="")))
+def _uploads(
+    ids: Sequence[str], values: dict[str, dict[str, Any]], limit: int = MAX_UPLOAD_BYTES
+) -> list[str]:
+    """The records as Bulk API 2.0 CSV uploads, one job's each: an `Id` column, then every field any of
+    them sets; a record's empty cell leaves that field alone (`#N/A` clears one). More than a job's 100 MB
+    is halved until each part fits (`limit` bytes)."""
+    columns = list(dict.fromkeys(name for i in ids for name in values[i]))
+
+    def row(record_id: str) -> list[str]:
+        fields = values[record_id]
+        return [record_id, *(to_csv(fields[c]) if c in fields else "" for c in columns)]
+
+    out = io.StringIO()
+    # Every cell quoted: the writer would leave a carriage return bare (it is not in "\n"), and a bare one
+    # ends the row for the reader; a quoted empty cell is still empty (the field left alone).
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(["Id", *columns])
+    writer.writerows(map(row, ids))
+    text = out.getvalue()
+    if len(ids) > 1 and len(text.encode()) > limit:
+        half = len(ids) // 2
+        return [*_uploads(ids[:half], values, limit), *_uploads(ids[half:], values, limit)]
+    return [text]
+
+
+def _ingest(jobs: Any, upload: str, poll: float) -> tuple[str, str]:
+    """Run one update job to its end: (successful results, failed results), each CSV. A job that fails
+    part-way is aborted, so that it never runs after the call is retried."""
+    job_id = str(jobs.create_job(Operation.update)["id"])
+    try:
+        jobs.upload_job_data(job_id, upload)
+        jobs.close_job(job_id)
+        jobs.wait_for_job(job_id, False, poll)
+    except Exception:
+        with contextlib.suppress(Exception):  # the job's own error is the one worth reporting
+            if jobs.get_job(job_id, False)["state"] in _ABORTABLE:
+                jobs.abort_job(job_id, False)
+        raise
+    return (
+        jobs.get_ingest_results(job_id, ResultsType.successful),
+        jobs.get_ingest_results(job_id, ResultsType.failed),
+    )
+
+
+def _result_rows(text: str) -> Iterator[tuple[str, str]]:
+    """(record id, `sf__Error`) of each row of an ingest job's results CSV; the id is the row's `Id` cell,
+    else its `sf__Id`, else empty, and the error empty where there is none (as `csv.DictReader` reads
+    them: a name's last column, missing cells empty, blank lines skipped)."""
+    reader = csv.reader(io.StringIO(text or "", newline=""))
+    columns = {name: n for n, name in enumerate(next(reader, []))}
+    picks = [columns.get(name) for name in ("Id", "sf__Id", "sf__Error")]
+
+    def cell(cells: list[str], at: int | None) -> str:
+        return cells[at] if at is not None and at < len(cells) else ""
+
+    for cells in reader:
+        if cells:
+            own, given, error = (cell(cells, at) for at in picks)
+            yield own or given, error

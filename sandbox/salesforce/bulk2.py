@@ -182,15 +182,19 @@ def _run_query(st: SandboxState, soql: str, include_deleted: bool) -> QueryResul
 
 
 def _csv_value(value: Any) -> str:
+    kind = type(value)  # most cells are text: asked first, and by exact type
+    if kind is str:
+        text: str = value
+        if len(text) == 28 and text[10] == "T" and text.endswith("+0000"):
+            return text[:-5] + "Z"  # Bulk API 2.0 writes datetimes in UTC with a Z
+        return text
     if value is None:
         return ""
     if value is True:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, str) and len(value) == 28 and value.endswith("+0000") and value[10] == "T":
-        return value[:-5] + "Z"  # Bulk API 2.0 writes datetimes in UTC with a Z
-    if isinstance(value, float) and value.is_integer():
+    if kind is float and value.is_integer():
         return str(int(value)) if abs(value) < 1e15 else repr(value)
     return str(value)
 

@@ -50,6 +50,11 @@ class Paging:
     count_params: list[Any]
     page_sql: str
     render_params: list[Any]
+    # The same rows as `page_sql`, each as a tuple of its columns' values as SQLite holds them (booleans 0/1,
+    # at the positions in `booleans`), in `Plan.columns` order: what Bulk API 2.0 CSV is made of, without a
+    # JSON record rendered and parsed again for every row. Its one parameter is the rowids' JSON array.
+    rows_sql: str = ""
+    booleans: tuple[int, ...] = ()
 
     def keys_params(self, start: int) -> list[Any]:
         left = -1 if self.limit is None else max(self.limit - start, 0)
@@ -101,10 +106,11 @@ def compile_query(store: Store, soql: str, query: Query, *, include_deleted: boo
     count_sql = f"SELECT COUNT(*) FROM (SELECT 1 {resolver.from_sql(filters.used)}{where_sql}{limit_sql})"
     record_sql, record_params = record_json(obj.name, selected, resolver.joins, version)
     # json_each drives the loop, so each rowid is one primary-key lookup, in the array's order
-    page_sql = (
-        f"SELECT {record_sql} FROM json_each(?) AS k CROSS JOIN {quote('sf_' + obj.name)} AS t "
+    driven = (
+        f"FROM json_each(?) AS k CROSS JOIN {quote('sf_' + obj.name)} AS t "
         f"{resolver.joins_sql()} WHERE t.rowid = k.value ORDER BY k.key"
     )
+    page_sql = f"SELECT {record_sql} {driven}"
     plan.paging = Paging(
         keys_sql=f"SELECT t.rowid {resolver.from_sql()}{where_sql}{order_sql} LIMIT ? OFFSET ?",
         where_params=list(filters.params),
@@ -114,6 +120,8 @@ def compile_query(store: Store, soql: str, query: Query, *, include_deleted: boo
         count_params=[*filters.params, *limit_params],
         page_sql=page_sql,
         render_params=record_params,
+        rows_sql=f"SELECT {', '.join(c.sql for c in selected)} {driven}",
+        booleans=tuple(n for n, c in enumerate(selected) if c.field.type == "boolean"),
     )
     return plan
 

@@ -14,7 +14,7 @@ import sqlite3
 import orjson
 
 from sandbox.soql.compiler import Paging, Plan
-from sandbox.soql.result import QueryResult
+from sandbox.soql.result import QueryResult, Row
 from sandbox.store_base import ReadSnapshot
 
 
@@ -67,6 +67,27 @@ class PagedResult(QueryResult):
             raise RuntimeError(f"{self.object_name}: rendered {len(texts)} of {len(rowids)} snapshot rows")
         return texts
 
+    def rows_between(self, start: int = 0, stop: int | None = None) -> list[Row]:
+        # As the base class reads them from the JSON records, straight from the columns instead.
+        if stop is None:
+            stop = self.total_size
+        if stop <= start:
+            return []
+        with self._snapshot.use() as conn:
+            if self._total is not None and start >= self._total:
+                return []
+            rowids = self._rowids(conn, start, stop - start)
+            if not rowids:
+                return []
+            p = self._paging
+            rows: list[Row] = conn.execute(p.rows_sql, (orjson.dumps(rowids).decode(),)).fetchall()
+            self.rendered += len(rows)
+        if len(rows) != len(rowids):
+            raise RuntimeError(f"{self.object_name}: rendered {len(rows)} of {len(rowids)} snapshot rows")
+        if p.booleans:
+            rows = [_with_booleans(row, p.booleans) for row in rows]
+        return rows
+
     def close(self) -> None:
         self._snapshot.close()
 
@@ -96,3 +117,14 @@ class PagedResult(QueryResult):
             got = got[:n]
         self._next = start + len(got)
         return got
+
+
+def _with_booleans(row: Row, positions: tuple[int, ...]) -> Row:
+    """`row` with its 0/1 booleans as bool, and anything else there as null (as the JSON record reads)."""
+    values = list(row)
+    for n in positions:
+        values[n] = _BOOLEANS.get(values[n])
+    return tuple(values)
+
+
+_BOOLEANS: dict[object, bool] = {1: True, 0: False}

@@ -39,6 +39,9 @@ QUERIES = [
     "SELECT Id, LastName FROM Lead WHERE IsConverted = false ORDER BY NumberOfEmployees LIMIT 7 OFFSET 2",
     "SELECT Id, IsDeleted, LastName FROM Lead WHERE IsDeleted = true ORDER BY SystemModstamp, Id",
     "SELECT Id, LastName FROM Lead WHERE ConvertedAccount.Name LIKE 'Acc%' ORDER BY ConvertedAccount.Name",
+    # booleans, numbers and stamps through a parent that is often null (rows read straight from columns)
+    "SELECT Id, ConvertedAccount.IsDeleted, IsConverted, ConvertedAccount.NumberOfEmployees, CreatedDate, "
+    "Owner.IsActive FROM Lead ORDER BY Id",
 ]
 
 
