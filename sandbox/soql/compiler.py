@@ -53,8 +53,8 @@ class Paging:
     # The same rows as `page_sql`, each as a tuple of its columns' values as SQLite holds them (booleans 0/1,
     # at the positions in `booleans`), in `Plan.columns` order: what Bulk API 2.0 CSV is made of, without a
     # JSON record rendered and parsed again for every row. Its one parameter is the rowids' JSON array.
-    rows_sql: str = ""
-    booleans: tuple[int, ...] = ()
+    rows_sql: str
+    booleans: tuple[int, ...]
 
     def keys_params(self, start: int) -> list[Any]:
         left = -1 if self.limit is None else max(self.limit - start, 0)

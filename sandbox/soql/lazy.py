@@ -10,6 +10,7 @@ and no store lock is held while rows are read or rendered.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import orjson
 
@@ -50,25 +51,17 @@ class PagedResult(QueryResult):
         return self._total
 
     def texts(self, start: int = 0, stop: int | None = None) -> list[str]:
-        if stop is None:
-            stop = self.total_size
-        if stop <= start:
-            return []
-        with self._snapshot.use() as conn:
-            if self._total is not None and start >= self._total:
-                return []
-            rowids = self._rowids(conn, start, stop - start)
-            if not rowids:
-                return []
-            p = self._paging
-            texts = [r[0] for r in conn.execute(p.page_sql, p.page_params(orjson.dumps(rowids).decode()))]
-            self.rendered += len(texts)
-        if len(texts) != len(rowids):
-            raise RuntimeError(f"{self.object_name}: rendered {len(texts)} of {len(rowids)} snapshot rows")
-        return texts
+        p = self._paging
+        return [row[0] for row in self._render(start, stop, p.page_sql, p.render_params)]
 
     def rows_between(self, start: int = 0, stop: int | None = None) -> list[Row]:
-        # As the base class reads them from the JSON records, straight from the columns instead.
+        # What the base class reads back from the JSON records, straight from the columns instead.
+        p = self._paging
+        rows = self._render(start, stop, p.rows_sql, [])
+        return [_with_booleans(row, p.booleans) for row in rows] if p.booleans else rows
+
+    def _render(self, start: int, stop: int | None, sql: str, params: list[Any]) -> list[Row]:
+        """Answer rows `start:stop` as `sql` renders them (`params`, then the rowids' JSON array)."""
         if stop is None:
             stop = self.total_size
         if stop <= start:
@@ -79,13 +72,10 @@ class PagedResult(QueryResult):
             rowids = self._rowids(conn, start, stop - start)
             if not rowids:
                 return []
-            p = self._paging
-            rows: list[Row] = conn.execute(p.rows_sql, (orjson.dumps(rowids).decode(),)).fetchall()
+            rows: list[Row] = conn.execute(sql, [*params, orjson.dumps(rowids).decode()]).fetchall()
             self.rendered += len(rows)
         if len(rows) != len(rowids):
             raise RuntimeError(f"{self.object_name}: rendered {len(rows)} of {len(rowids)} snapshot rows")
-        if p.booleans:
-            rows = [_with_booleans(row, p.booleans) for row in rows]
         return rows
 
     def close(self) -> None:
