@@ -69,7 +69,7 @@ def _run(tree: Path, args: argparse.Namespace, console: Console) -> dict[str, Fi
 
 def _median(runs: list[dict[str, Figures]], crm: str, name: str) -> float | None:
     values = [run[crm][name] for run in runs if crm in run and name in run[crm]]
-    return statistics.median(values) if values else None
+    return round(statistics.median(values), 2) if values else None
 
 
 def main() -> None:

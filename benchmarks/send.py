@@ -109,6 +109,7 @@ def main() -> None:
                 rows.append((n, seconds, report.written, sum(connector.calls.take().values())))
                 console.print(f"  round {n}: {seconds:.1f} s, {report.written:,} written")
             store.close()
+            connector.close()
         finally:
             org.stop()
     table = Table(title=f"The send phase, {len(people):,} people")
