@@ -1,7 +1,7 @@
 """The account graph: who works where, which lead belongs to which account, deals, owners, engagement.
 
-Nodes are typed keys `(kind, crm, id)` with kind one of account, contact, lead, opportunity, owner, in a
-networkx `MultiDiGraph` whose edge keys name the relation:
+Nodes are typed keys `(kind, crm, id)` with kind one of account, contact, lead, opportunity, owner, and
+the edges (as `graph`'s networkx picture names them) are:
 
 - `parent`: account -> its parent account (a subsidiary points at its parent)
 - `works_at`: contact -> account (the CRM's own link)
@@ -12,7 +12,8 @@ networkx `MultiDiGraph` whose edge keys name the relation:
 
 Activities are not nodes: each person's dated timeline lives in the `ActivityIndex` (a few numpy columns,
 ~30 bytes an activity), and the `engaged_in` edge only summarises it. Accounts referred to before their
-record arrives are placeholders (`known=False`).
+record arrives are placeholders (`known=False`). Each node is one slotted object holding its edges
+(scoring/graph_view.py says how); owners are only the key their records point at.
 
 This module holds the bookkeeping of changes (upserts, deletions, re-matching, what needs re-scoring);
 the questions asked of the graph are in `scoring.graph_view`, its types in `scoring.graph_types`.
@@ -26,8 +27,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Unpack
 
-from networkx.utils.misc import _clear_cache as nx_clear_cache
-
 from mappings import Account, Activity, Crm, Lead, Opportunity, Record
 from scoring.activity import ActivityIndex, epoch_seconds
 from scoring.candidates import CandidateIndex
@@ -40,7 +39,7 @@ from scoring.graph_types import (
     OpportunityInfo,
     Records,
 )
-from scoring.graph_view import MEMBER_RELATIONS, GraphView, person_key
+from scoring.graph_view import AccountNode, DealNode, GraphView, PersonNode, _join, _leave, person_key
 from scoring.matching import (
     NO_MATCH,
     Match,
@@ -122,10 +121,8 @@ class AccountGraph(GraphView):
             self._upsert_person(person, p)
         self._match(p)
         self._apply_activities(activities, p)
-        nodes = self._nodes
+        nodes = self._people
         self._engage({(key[1], key[2]) for key in p.moved if key in nodes}, p)
-        # The graph's dicts were changed behind networkx's back: drop what it may have cached about it.
-        nx_clear_cache(self._g)
         return GraphChanges(
             {(key[1], key[2]) for key in p.affected if key in nodes},
             {(key[1], key[2]) for key in p.touched},
@@ -158,66 +155,68 @@ class AccountGraph(GraphView):
 
     def _upsert_account(self, account: Account, p: _Pending) -> None:
         key: NodeKey = ("account", account.crm, account.id)
-        node = self._nodes.get(key)
-        old = dict(node) if node is not None else None
+        node = self._accounts.get(key)
         if account.deleted:
             self.matcher(account.crm).remove(account.id)
-            if old is not None:
+            if node is not None:
                 p.rematch.update(self._match_candidates(key))
-                p.touched.update(self._family(key) if old.get("is_customer") else {key})
-                self._set_link(key, "parent", "parent_key", None)
-                self._set_owner(key, None)
-                self._nodes[key].update(name=account.id, is_customer=False, known=False, keys=((), ()))
+                p.touched.update(self._family(key) if node.is_customer else {key})
+                self._set_parent(key, None)
+                self._set_owner(node, account.crm, None)
+                node.name, node.is_customer, node.known, node.keys = account.id, False, False, ((), ())
                 self._drop_if_orphan(key)
             return
         parent = account.parent_id if account.parent_id != account.id else None
-        context: dict[str, object] = {
-            "name": (account.name or "").strip() or account.id,
-            "is_customer": account.is_customer,
-            "parent": parent or None,
-            "known": True,
-        }
+        name = (account.name or "").strip() or account.id
+        context = (name, account.is_customer, parent or None, True)
         keys = account_match_keys(account)
-        context_changed = old is None or any(old.get(name) != value for name, value in context.items())
-        match_changed = context_changed or old is None or old.get("keys") != keys
-        if match_changed and old is not None:
+        context_changed = node is None or (node.name, node.is_customer, node.parent, node.known) != context
+        match_changed = context_changed or node is None or node.keys != keys
+        if match_changed and node is not None:
             # Whoever matched under the old name, domains or standing may belong elsewhere now.
             p.rematch.update(self._match_candidates(key))
         if context_changed:
             # Relatives only care while a customer is involved ("parent company X is a customer").
-            spread = account.is_customer or bool(old and old.get("is_customer"))
+            spread = account.is_customer or bool(node is not None and node.is_customer)
             p.touched.update(self._family(key) if spread else {key})
-            self._add_node(key, context)
-            self._set_link(key, "parent", "parent_key", self._account(account.crm, parent))
+            if node is None:
+                node = self._accounts[key] = AccountNode(name)
+            node.name, node.is_customer, node.parent, node.known = context
+            self._set_parent(key, self._account(account.crm, parent))
             p.touched.update(self._family(key) if spread else {key})
+        assert node is not None  # made above when it was new (a new account's context always changed)
         if match_changed:
-            self._nodes[key]["keys"] = keys
+            node.keys = keys
             self.matcher(account.crm).upsert(account)
             p.rematch.update(self._match_candidates(key))
-        self._set_owner(key, account.owner_id)
+        self._set_owner(node, account.crm, account.owner_id)
 
     def _upsert_opportunity(self, opportunity: Opportunity, p: _Pending) -> None:
         key: NodeKey = ("opportunity", opportunity.crm, opportunity.id)
-        old_account = self._account_of(key)
+        node = self._deals.get(key)
+        old_account = node.account if node is not None else None
         if opportunity.deleted:
-            if key in self._nodes:
-                self._g.remove_node(key)
+            if node is not None:
+                self._set_deal_account(key, node, None)
+                del self._deals[key]
             if old_account:
                 p.touched.add(old_account)
                 self._drop_if_orphan(old_account)
             return
-        attrs = {
-            "is_won": opportunity.is_won,
-            "is_closed": opportunity.is_closed or opportunity.is_won,
-            "created_at": _epoch(opportunity.created_at),
-            "closed_at": _epoch(opportunity.close_date),
-        }
+        state = (
+            opportunity.is_won,
+            opportunity.is_closed or opportunity.is_won,
+            _epoch(opportunity.created_at),
+            _epoch(opportunity.close_date),
+        )
         account = self._account(opportunity.crm, opportunity.account_id)
-        previous = self._nodes.get(key, {})
-        if old_account != account or any(previous.get(name) != value for name, value in attrs.items()):
+        if node is None or old_account != account or node.state() != state:
             p.touched.update(a for a in (old_account, account) if a)
-        self._add_node(key, attrs)
-        self._set_link(key, "opportunity_of", "account", account)
+        if node is None:
+            node = self._deals[key] = DealNode(*state)
+        else:
+            node.is_won, node.is_closed, node.created_at, node.closed_at = state
+        self._set_deal_account(key, node, account)
 
     def _upsert_person(self, person: Lead, p: _Pending) -> None:
         key = person_key(person)
@@ -226,16 +225,16 @@ class AccountGraph(GraphView):
         self._candidates[person.crm].put(key, lead_match_keys(person) if unlinked else None)
         self._unlinked.pop(key, None)
         p.rematch.discard(key)
+        node = self._people.get(key)
         if person.deleted:
-            if key in self._nodes:
+            if node is not None:
                 self._set_member(key, NO_MATCH, p)
-                self._set_owner(key, None)
-                self._g.remove_node(key)
+                del self._people[key]
             return
-        if key not in self._nodes:
-            self._add_node(key, {})
+        if node is None:
+            node = self._people[key] = PersonNode()
             p.affected.add(key)
-        self._set_owner(key, person.owner_id)
+        self._set_owner(node, person.crm, person.owner_id)
         if unlinked:
             self._unlinked[key] = person
             p.rematch.add(key)
@@ -255,55 +254,55 @@ class AccountGraph(GraphView):
     def _apply_activities(self, activities: Iterable[Activity], p: _Pending) -> None:
         changes = self.activities.update(activities)
         for crm, account_id in changes.accounts:
-            if ("account", crm, account_id) in self._nodes:
+            if ("account", crm, account_id) in self._accounts:
                 p.touched.add(("account", crm, account_id))
         self._engage(changes.persons, p)
 
     def _engage(self, persons: Iterable[LeadRef], p: _Pending) -> None:
-        """Refresh the `engaged_in` edges of people whose activity or account changed."""
+        """Refresh the engagement (`engaged_in`) of people whose activity or account changed."""
         by_crm: defaultdict[Crm, list[NodeKey]] = defaultdict(list)
         for crm, person_id in persons:
             key = self._person(crm, person_id)
             if key is not None:
                 by_crm[crm].append(key)
                 p.affected.add(key)
+        people = self._people
         for crm, keys in by_crm.items():
             last, count = self.activities.summary(crm, [key[2] for key in keys])
             for key, last_at, n in zip(keys, last.tolist(), count.tolist(), strict=True):
-                account = self._account_of(key)
+                node = people[key]
+                account = node.account
                 if account is None:
                     continue
-                if self._has_edge(key, account, "engaged_in"):
-                    self._remove_edge(key, account, "engaged_in")
+                if node.count:
+                    node.last_at, node.count = None, 0
                     p.touched.add(account)
                 if n == 0:
                     continue
                 p.touched.add(account)
-                self._add_edge(key, account, "engaged_in", {"last_at": last_at, "count": n})
+                node.last_at, node.count = last_at, n
                 recent = self._recent.get((crm, account[2]))
                 self._recent[(crm, account[2])] = last_at if recent is None else max(recent, last_at)
 
     # ---- edges --------------------------------------------------------------------------------------
 
     def _set_member(self, key: NodeKey, match: Match, p: _Pending) -> None:
-        old = self._account_of(key)
+        """Make the person a member of `match`'s account (none for no match), as matched."""
+        node = self._people[key]
+        old = node.account
         account = self._account(key[1], match.account_id)
-        node = self._nodes[key]
-        previous = node.get("match")
-        node["match"] = match
-        node["account"] = account
-        rel = "works_at" if key[0] == "contact" and match.method == "linked" else "matched_to"
-        if old == account and isinstance(previous, Match) and previous.method == match.method:
-            if account is not None:
-                self._succ[key][account][rel].update(score=match.score, reason=match.reason)
-            return
+        previous = node.match
+        node.match = match
+        node.account = account
+        if old == account and previous is not None and previous.method == match.method:
+            return  # the same edge; its score and reason are the match's
         if old is not None:
-            for stale in (*MEMBER_RELATIONS, "engaged_in"):
-                if self._has_edge(key, old, stale):
-                    self._remove_edge(key, old, stale)
+            accounts = self._accounts
+            accounts[old].members = _leave(accounts[old].members, key)
+            node.last_at, node.count = None, 0  # engagement is at the account: `_engage` sets it again
         if account is not None:
-            attrs = {"method": match.method, "score": match.score, "reason": match.reason}
-            self._add_edge(key, account, rel, attrs)
+            target = self._accounts[account]
+            target.members = _join(target.members, key)
         p.affected.add(key)
         p.moved.add(key)
         if self._has_activity(key):
@@ -311,55 +310,61 @@ class AccountGraph(GraphView):
         if old is not None and old != account:
             self._drop_if_orphan(old)
 
-    def _set_link(self, key: NodeKey, rel: str, attr: str, target: NodeKey | None) -> None:
-        """Point `key`'s single `rel` edge at `target`; the node's `attr` remembers it (no edge scans)."""
-        node = self._nodes[key]
-        old = node.get(attr)
+    def _set_parent(self, key: NodeKey, target: NodeKey | None) -> None:
+        """Point the account's `parent` edge at `target` (an account other than itself, or None)."""
+        node = self._accounts[key]
+        old = node.parent_key
         target = target if target != key else None
         if old == target:
             return
-        if old is not None and self._has_edge(key, old, rel):
-            self._remove_edge(key, old, rel)
+        if old is not None:
+            parent = self._accounts[old]
+            parent.children = _leave(parent.children, key)
             self._drop_if_orphan(old)
         if target is not None:
-            self._add_edge(key, target, rel)
-        node[attr] = target
+            parent = self._accounts[target]
+            parent.children = _join(parent.children, key)
+        node.parent_key = target
 
-    def _set_owner(self, key: NodeKey, owner_id: str | None) -> None:
-        node = self._nodes[key]
-        # One shared key tuple per owner, not one per record they own.
-        owner = self._owners.setdefault((key[1], owner_id), ("owner", key[1], owner_id)) if owner_id else None
-        old = node.get("owner")
-        if old == owner:
+    def _set_deal_account(self, key: NodeKey, node: DealNode, target: NodeKey | None) -> None:
+        """Point the deal's `opportunity_of` edge at `target` (or at none)."""
+        old = node.account
+        if old == target:
             return
-        if old is not None and self._has_edge(old, key, "owns"):
-            self._remove_edge(old, key, "owns")
-            if self._isolated(old):
-                self._g.remove_node(old)
-        if owner is not None:
-            self._add_edge(owner, key, "owns")
-        node["owner"] = owner
+        if old is not None:
+            account = self._accounts[old]
+            account.deals = _leave(account.deals, key)
+            self._drop_if_orphan(old)
+        if target is not None:
+            account = self._accounts[target]
+            account.deals = _join(account.deals, key)
+        node.account = target
+
+    def _set_owner(self, node: AccountNode | PersonNode, crm: Crm, owner_id: str | None) -> None:
+        # One shared key tuple per owner, not one per record they own.
+        node.owner = self._owners.setdefault((crm, owner_id), ("owner", crm, owner_id)) if owner_id else None
 
     def _account(self, crm: Crm, account_id: str | None) -> NodeKey | None:
         """The account's node, added as a placeholder when its record has not arrived yet."""
         if not account_id:
             return None
         key: NodeKey = ("account", crm, account_id)
-        if key not in self._nodes:
-            self._add_node(key, {"name": account_id, "is_customer": False, "parent": None, "known": False})
+        if key not in self._accounts:
+            self._accounts[key] = AccountNode(account_id)
         return key
 
     def _drop_if_orphan(self, key: NodeKey) -> None:
-        node = self._nodes.get(key)
-        if node is not None and not node.get("known", True) and self._isolated(key):
-            self._g.remove_node(key)
+        """Forget a placeholder account nothing refers to any more."""
+        node = self._accounts.get(key)
+        if node is not None and not node.known and node.isolated():
+            del self._accounts[key]
 
     # ---- looking around -----------------------------------------------------------------------------
 
     def _match_candidates(self, account: NodeKey) -> set[NodeKey]:
         """Unlinked people who might match this account: same domain or name block, or matched to it."""
         found = {m for m in self.members(account[1], account[2]) if m in self._unlinked}
-        return found | self._candidates[account[1]].candidates(self._nodes[account].get("keys", ((), ())))
+        return found | self._candidates[account[1]].candidates(self._accounts[account].keys)
 
     def _has_activity(self, key: NodeKey) -> bool:
         return self.activities.has_person(key[1], key[2])

@@ -2,12 +2,19 @@
 
 `GraphView` holds the graph's state and answers questions about it; `AccountGraph` (scoring/graph.py)
 adds the incremental bookkeeping that changes it. See scoring/graph.py for the nodes and edges.
+
+The state is one small slotted object a node (`PersonNode`, `AccountNode`, `DealNode`) instead of a
+networkx graph: each edge is an attribute of the node it leaves (a person's account and owner, an
+account's parent and owner, a deal's account), and an account keeps the reverse sides it is asked about
+(its members, subsidiaries and deals). networkx kept a dict of attributes a node, two adjacency dicts, and
+a dict of edge keys plus one of attributes an edge: ~2.0 KB a person, half the world's memory (~3.3 GB of
+the 1M-lead org's people). `graph` still gives the networkx picture, built on request.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -18,28 +25,96 @@ from scoring.activity import ActivityIndex
 from scoring.graph_types import AccountInfo, LeadRef, NodeKey, NodeKind, OpportunityInfo
 from scoring.matching import AccountMatcher, Match
 
-__all__ = ["MEMBER_RELATIONS", "PERSONS", "GraphView", "person_key"]
+__all__ = ["MEMBER_RELATIONS", "PERSONS", "AccountNode", "DealNode", "GraphView", "PersonNode", "person_key"]
 
 MEMBER_RELATIONS = ("works_at", "matched_to")
 """The edges that make a person a member of an account."""
 PERSONS: tuple[NodeKind, NodeKind] = ("lead", "contact")
-Attrs = dict[str, Any]
-"""A node's or an edge's attributes, as networkx stores them."""
-_NO_EDGES: dict[NodeKey, dict[str, Attrs]] = {}
+NO_KEYS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+
+
+class PersonNode:
+    """A lead or contact: its owner, its match and the account it makes it a member of, and its
+    engagement there (the `engaged_in` edge: `count` activities, the latest at `last_at`; none when 0)."""
+
+    __slots__ = ("account", "count", "last_at", "match", "owner")
+
+    def __init__(self) -> None:
+        self.owner: NodeKey | None = None
+        self.match: Match | None = None
+        self.account: NodeKey | None = None
+        self.last_at: float | None = None
+        self.count = 0
+
+
+class AccountNode:
+    """An account (a placeholder, `known` False, until its record arrives): what it is, where its `parent`
+    edge and its owner point, and who points at it (members, subsidiaries, deals; None while none)."""
+
+    __slots__ = ("children", "deals", "is_customer", "keys", "known", "members", "name", "owner", "parent",
+                 "parent_key")  # fmt: skip
+
+    def __init__(self, name: str, *, is_customer: bool = False, known: bool = False) -> None:
+        self.name = name
+        self.is_customer = is_customer
+        self.parent: str | None = None  # the parent id the record gave (what a change is compared with)
+        self.known = known
+        self.keys = NO_KEYS  # the match keys it is filed under
+        self.parent_key: NodeKey | None = None
+        self.owner: NodeKey | None = None
+        self.members: dict[NodeKey, None] | None = None  # ordered: in the order they joined
+        self.children: dict[NodeKey, None] | None = None
+        self.deals: dict[NodeKey, None] | None = None
+
+    def isolated(self) -> bool:
+        """No edge in or out (what networkx's `degree == 0` said)."""
+        return not (self.parent_key or self.owner or self.members or self.children or self.deals)
+
+
+class DealNode:
+    """An opportunity: its state, its moments (epoch seconds) and its account."""
+
+    __slots__ = ("account", "closed_at", "created_at", "is_closed", "is_won")
+
+    def __init__(
+        self, is_won: bool, is_closed: bool, created_at: float | None, closed_at: float | None
+    ) -> None:
+        self.is_won, self.is_closed, self.created_at, self.closed_at = (
+            is_won,
+            is_closed,
+            created_at,
+            closed_at,
+        )
+        self.account: NodeKey | None = None
+
+    def state(self) -> tuple[bool, bool, float | None, float | None]:
+        return self.is_won, self.is_closed, self.created_at, self.closed_at
+
+
+def _join(index: dict[NodeKey, None] | None, key: NodeKey) -> dict[NodeKey, None]:
+    """`index` with `key` added at its end (a new dict for the first)."""
+    if index is None:
+        return {key: None}
+    index[key] = None
+    return index
+
+
+def _leave(index: dict[NodeKey, None] | None, key: NodeKey) -> dict[NodeKey, None] | None:
+    """`index` without `key` (None once empty, so an account without such edges holds no dict)."""
+    if index is not None:
+        index.pop(key, None)
+        if not index:
+            return None
+    return index
 
 
 class GraphView:
     """The account graph's state and the questions asked of it; changes come from `AccountGraph.update`."""
 
     def __init__(self, *, match_threshold: float = 90.0, activities: ActivityIndex | None = None) -> None:
-        self._g: nx.MultiDiGraph[NodeKey] = nx.MultiDiGraph()
-        # networkx's own dicts (node -> attributes; node -> neighbour -> edge key -> attributes), read and
-        # written directly on the paths every record takes: the public methods and views cost more in
-        # checks, view objects and cache clearing than the dict work itself, which adds up to seconds a
-        # cycle over hundreds of thousands of records. They are the same objects for the graph's life.
-        self._nodes: dict[NodeKey, Attrs] = self._g._node  # type: ignore[attr-defined]
-        self._succ: dict[NodeKey, dict[NodeKey, dict[str, Attrs]]] = self._g._succ  # type: ignore[attr-defined]
-        self._preds: dict[NodeKey, dict[NodeKey, dict[str, Attrs]]] = self._g._pred  # type: ignore[attr-defined]
+        self._people: dict[NodeKey, PersonNode] = {}
+        self._accounts: dict[NodeKey, AccountNode] = {}
+        self._deals: dict[NodeKey, DealNode] = {}
         self._threshold = match_threshold
         self._matchers: dict[Crm, AccountMatcher] = {}
         self._recent: dict[tuple[Crm, str], float] = {}  # an account's latest engagement, for tie-breaks
@@ -68,8 +143,42 @@ class GraphView:
 
     @property
     def graph(self) -> nx.MultiDiGraph[NodeKey]:
-        """The networkx graph itself, for reading (change it only through `update`)."""
-        return self._g
+        """A networkx picture of the graph as it stands, built on each call (for reading and inspecting:
+        the graph keeps its own compact state). Nodes and edges as scoring/graph.py describes them."""
+        g: nx.MultiDiGraph[NodeKey] = nx.MultiDiGraph()
+        for key, account in self._accounts.items():
+            g.add_node(key, name=account.name, is_customer=account.is_customer, parent=account.parent,
+                       known=account.known, keys=account.keys, parent_key=account.parent_key,
+                       owner=account.owner)  # fmt: skip
+            if account.parent_key is not None:
+                g.add_edge(key, account.parent_key, key="parent")
+        for key, deal in self._deals.items():
+            g.add_node(key, is_won=deal.is_won, is_closed=deal.is_closed, created_at=deal.created_at,
+                       closed_at=deal.closed_at, account=deal.account)  # fmt: skip
+            if deal.account is not None:
+                g.add_edge(key, deal.account, key="opportunity_of")
+        for key, person in self._people.items():
+            g.add_node(key, owner=person.owner, match=person.match, account=person.account)
+            match = person.match
+            if person.account is not None and match is not None:
+                rel = _member_relation(key, match)
+                g.add_edge(key, person.account, key=rel, method=match.method, score=match.score,
+                           reason=match.reason)  # fmt: skip
+                if person.count:
+                    g.add_edge(
+                        key, person.account, key="engaged_in", last_at=person.last_at, count=person.count
+                    )
+        for key, owner in self._owned():
+            g.add_edge(owner, key, key="owns")
+        return g
+
+    def _owned(self) -> Iterator[tuple[NodeKey, NodeKey]]:
+        for key, account in self._accounts.items():
+            if account.owner is not None:
+                yield key, account.owner
+        for key, person in self._people.items():
+            if person.owner is not None:
+                yield key, person.owner
 
     def matcher(self, crm: Crm) -> AccountMatcher:
         """The lead-to-account matcher over this CRM's accounts."""
@@ -84,23 +193,22 @@ class GraphView:
 
     def has_person(self, person: Lead) -> bool:
         """Whether `update` has recorded this lead or contact."""
-        return person_key(person) in self._nodes
+        return person_key(person) in self._people
 
     def members(self, crm: Crm, account_id: str) -> list[NodeKey]:
-        """People (leads and contacts) who work at or were matched to the account."""
-        pred = self._pred(("account", crm, account_id))
-        return [
-            u
-            for u, rels in pred.items()
-            if u[0] in PERSONS and ("works_at" in rels or "matched_to" in rels)  # MEMBER_RELATIONS
-        ]
+        """People (leads and contacts) who work at or were matched to the account, in the order they
+        joined it."""
+        account = self._accounts.get(("account", crm, account_id))
+        return list(account.members) if account is not None and account.members else []
 
     def people_at(self, accounts: Iterable[tuple[Crm, str]]) -> set[LeadRef]:
         """The people who work at or were matched to any of these accounts (unknown accounts have none)."""
         found: set[LeadRef] = set()
+        nodes = self._accounts
         for crm, account_id in accounts:
-            if ("account", crm, account_id) in self._nodes:
-                found.update((key[1], key[2]) for key in self.members(crm, account_id))
+            account = nodes.get(("account", crm, account_id))
+            if account is not None and account.members:
+                found.update((key[1], key[2]) for key in account.members)
         return found
 
     def match_of(self, lead: Lead) -> Match:
@@ -116,9 +224,9 @@ class GraphView:
         found: list[Match | None] = []
         fresh: defaultdict[Crm, list[Lead]] = defaultdict(list)
         for lead in batch:
-            node = self._nodes.get(person_key(lead))
-            recorded = node.get("match") if node is not None else None
-            if isinstance(recorded, Match) and recorded.method != "linked":
+            node = self._people.get(person_key(lead))
+            recorded = node.match if node is not None else None
+            if recorded is not None and recorded.method != "linked":
                 found.append(recorded)
             else:
                 found.append(None)
@@ -130,110 +238,55 @@ class GraphView:
 
     def account_info(self, crm: Crm, account_id: str) -> AccountInfo | None:
         """The account as the graph knows it, or None if it was never mentioned."""
-        node = self._nodes.get(("account", crm, account_id))
+        node = self._accounts.get(("account", crm, account_id))
         if node is None:
             return None
-        parent, owner = node.get("parent_key"), node.get("owner")
+        parent, owner = node.parent_key, node.owner
         parent_id, owner_id = parent[2] if parent else None, owner[2] if owner else None
-        return AccountInfo(
-            crm, account_id, node["name"], node["is_customer"], parent_id, owner_id, node["known"]
-        )
+        return AccountInfo(crm, account_id, node.name, node.is_customer, parent_id, owner_id, node.known)
 
     def children(self, crm: Crm, account_id: str) -> list[str]:
         """Ids of the account's direct subsidiaries, sorted."""
-        key: NodeKey = ("account", crm, account_id)
-        return sorted(child[2] for child in self._children(key)) if key in self._nodes else []
+        return sorted(child[2] for child in self._children(("account", crm, account_id)))
 
     def opportunities(self, crm: Crm, account_id: str) -> list[OpportunityInfo]:
-        """The account's opportunities."""
-        nodes = self._nodes
-        out = []
-        for u, rels in self._pred(("account", crm, account_id)).items():
-            if u[0] == "opportunity" and "opportunity_of" in rels:
-                node = nodes[u]
-                out.append(
-                    OpportunityInfo(
-                        u[2], node["is_won"], node["is_closed"], node["created_at"], node["closed_at"]
-                    )
-                )
-        return out
+        """The account's opportunities, in the order they were linked to it."""
+        account = self._accounts.get(("account", crm, account_id))
+        if account is None or not account.deals:
+            return []
+        deals = self._deals
+        return [OpportunityInfo(key[2], *deals[key].state()) for key in account.deals]
 
     # ---- looking around (shared with the bookkeeping in AccountGraph) -----------------------------
 
     def _account_of(self, key: NodeKey) -> NodeKey | None:
         """A person's or opportunity's account."""
-        node = self._nodes.get(key)
-        account: NodeKey | None = node.get("account") if node is not None else None
-        return account
+        node = self._deals.get(key) if key[0] == "opportunity" else self._people.get(key)
+        return node.account if node is not None else None
 
     def _children(self, key: NodeKey) -> list[NodeKey]:
-        return [u for u, rels in self._pred(key).items() if "parent" in rels]
-
-    def _pred(self, key: NodeKey) -> dict[NodeKey, dict[str, Attrs]]:
-        """The node's in-edges as networkx stores them (neighbour -> edge key -> attributes), empty for a
-        node not in the graph. Read-only: the public `pred` views cost microseconds per neighbour and
-        edge-key test, which adds up to seconds when every account of a big batch is visited."""
-        return self._preds.get(key, _NO_EDGES)
+        account = self._accounts.get(key)
+        return list(account.children) if account is not None and account.children else []
 
     def _family(self, key: NodeKey) -> set[NodeKey]:
         """An account, its subsidiaries and its sister companies: whose context its status is part of."""
-        node = self._nodes.get(key)
+        node = self._accounts.get(key)
         if node is None:
             return set()
-        parent: NodeKey | None = node.get("parent_key")
+        parent = node.parent_key
         return {key, *self._children(key), *(self._children(parent) if parent else ())}
 
     def _person(self, crm: Crm, person_id: str) -> NodeKey | None:
         for kind in PERSONS:
             key: NodeKey = (kind, crm, person_id)
-            if key in self._nodes:
+            if key in self._people:
                 return key
         return None
 
-    # ---- changing the graph (networkx's own semantics, on its dicts) ---------------------------------
-    # Each mirrors the MultiDiGraph method named in its docstring; a test checks them against networkx.
 
-    def _add_node(self, key: NodeKey, attrs: Attrs) -> None:
-        """`add_node(key, **attrs)`: add the node if new, then update its attributes."""
-        node = self._nodes.get(key)
-        if node is None:
-            self._succ[key] = {}
-            self._preds[key] = {}
-            node = self._nodes[key] = {}
-        node.update(attrs)
-
-    def _add_edge(self, u: NodeKey, v: NodeKey, rel: str, attrs: Attrs | None = None) -> None:
-        """`add_edge(u, v, key=rel, **attrs)`: both ends added if new; an existing edge's attributes updated."""
-        if u not in self._succ:
-            self._add_node(u, {})
-        if v not in self._succ:
-            self._add_node(v, {})
-        rels = self._succ[u].get(v)
-        if rels is None:
-            # One edge-key dict shared by both directions, as networkx keeps it.
-            rels = self._succ[u][v] = self._preds[v][u] = {}
-        data = rels.get(rel)
-        if data is None:
-            rels[rel] = dict(attrs) if attrs else {}
-        elif attrs:
-            data.update(attrs)
-
-    def _has_edge(self, u: NodeKey, v: NodeKey, rel: str) -> bool:
-        """`has_edge(u, v, rel)`."""
-        rels = self._succ.get(u, _NO_EDGES).get(v)
-        return rels is not None and rel in rels
-
-    def _remove_edge(self, u: NodeKey, v: NodeKey, rel: str) -> None:
-        """`remove_edge(u, v, rel)` of an edge known to exist."""
-        rels = self._succ[u][v]
-        del rels[rel]
-        if not rels:
-            del self._succ[u][v]
-            del self._preds[v][u]
-
-    def _isolated(self, key: NodeKey) -> bool:
-        """`degree(key) == 0` of a node in the graph."""
-        return not self._succ[key] and not self._preds[key]
+def _member_relation(key: NodeKey, match: Match) -> str:
+    """The edge a match makes: a contact's own CRM link is `works_at`, anything else `matched_to`."""
+    return "works_at" if key[0] == "contact" and match.method == "linked" else "matched_to"
 
 
 def person_key(person: Lead) -> NodeKey:
