@@ -6,7 +6,8 @@ as written; `default_mapping` gives the shipped per-CRM mapping.
 
 Translation: `to_canonical` / `translate_batch` turn raw CRM records into `Lead`, `Contact`, `Account`,
 `Opportunity`, `Activity` and `Task` records, reporting unreadable values as `FieldProblem`s instead of
-failing; `to_crm_payload` turns canonical writeback values into a CRM update payload.
+failing (a person's feature values are a `Row`, a compact mapping; `values_of` reads them in bulk);
+`to_crm_payload` turns canonical writeback values into a CRM update payload.
 
 Imports nothing else of leadq.
 """
@@ -61,6 +62,7 @@ from mappings.records import (
     ReviewDecision,
     Task,
 )
+from mappings.rows import Row, values_of
 from mappings.translate_in import engagement_activities, supported_objects, to_canonical, translate_batch
 from mappings.translate_out import encode_value, to_crm_payload
 
@@ -96,6 +98,7 @@ __all__ = [
     "Record",
     "ReviewConfig",
     "ReviewDecision",
+    "Row",
     "SalesforceConfig",
     "SalesforceConnection",
     "SalesforceMapping",
@@ -119,5 +122,6 @@ __all__ = [
     "to_canonical",
     "to_crm_payload",
     "translate_batch",
+    "values_of",
     "write_default_config",
 ]

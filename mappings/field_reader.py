@@ -28,6 +28,7 @@ from mappings.wire import (
     read_number,
     read_text,
     remember,
+    share_id,
 )
 
 _NO_PROPERTIES: dict[str, Any] = {}  # shared, never written: a record without HubSpot `properties`
@@ -194,6 +195,11 @@ class FieldReader:
         if type(raw) is str and ((raw.isalnum() and raw.isascii() and len(raw) <= 255) or plain_id(raw)):
             return raw
         return None if raw is None else self._read(path, read_id)
+
+    def shared_id(self, path: str) -> str | None:
+        """`id`, for the ids of others many records name (owners, accounts): shared (`wire.share_id`)."""
+        value = self.id(path)
+        return None if value is None else share_id(value)
 
     def email(self, path: str) -> str | None:
         """An email address."""

@@ -117,8 +117,8 @@ def contact(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) 
         r.text("company"),
         website or (None if is_free_mail(from_email) else from_email),
         r.text("jobtitle"),
-        r.id("hubspot_owner_id"),
-        r.id("associatedcompanyid") or _first(associated(r, "companies")),
+        r.shared_id("hubspot_owner_id"),
+        r.shared_id("associatedcompanyid") or _first(associated(r, "companies")),
         r.first_timestamp("createdate", "createdAt"),
         stage in stages,
         min((moment for moment in converted_at if moment), default=None),
@@ -140,7 +140,7 @@ def company(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) 
         r.number("numberofemployees"),
         r.number("annualrevenue"),
         (r.text("lifecyclestage") or "").casefold() == "customer",
-        r.id("hubspot_owner_id"),
+        r.shared_id("hubspot_owner_id"),
         r.first_timestamp("createdate", "createdAt"),
     )
 
@@ -158,7 +158,7 @@ def deal(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> 
         r.number("amount"),
         r.calendar_date("closedate"),
         r.first_timestamp("createdate", "createdAt"),
-        r.id("hubspot_owner_id"),
+        r.shared_id("hubspot_owner_id"),
         associated(r, "contacts"),
     )
 

@@ -81,7 +81,7 @@ def lead(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) -> 
         r.text("Company"),
         _company_domain(r, "Website", email),
         r.text("Title"),
-        r.id("OwnerId"),
+        r.shared_id("OwnerId"),
         # Not ConvertedAccountId: only converted leads have one, so the account link itself would tell
         # the model the outcome. Leads reach their account through matching, like any other.
         None,
@@ -108,8 +108,8 @@ def contact(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) 
         r.text("Account.Name"),
         _company_domain(r, "Account.Website", email),
         r.text("Title"),
-        r.id("OwnerId"),
-        r.id("AccountId"),
+        r.shared_id("OwnerId"),
+        r.shared_id("AccountId"),
         r.timestamp("CreatedDate"),
         feature_values(r, mapping, now),
         decoded,
@@ -130,7 +130,7 @@ def account(r: FieldReader, mapping: CrmMapping, record_id: str, now: datetime) 
         r.number("NumberOfEmployees"),
         r.number("AnnualRevenue"),
         "customer" in account_type.casefold(),
-        r.id("OwnerId"),
+        r.shared_id("OwnerId"),
         r.timestamp("CreatedDate"),
     )
 
@@ -141,14 +141,14 @@ def opportunity(r: FieldReader, mapping: CrmMapping, record_id: str, now: dateti
     return _OPPORTUNITY(
         *_common(r, record_id),
         r.text("Name"),
-        r.id("AccountId"),
+        r.shared_id("AccountId"),
         stage,
         r.boolean("IsWon", default=stage == "Closed Won"),
         r.boolean("IsClosed", default=stage in ("Closed Won", "Closed Lost")),
         r.number("Amount"),
         r.calendar_date("CloseDate"),
         r.timestamp("CreatedDate"),
-        r.id("OwnerId"),
+        r.shared_id("OwnerId"),
     )
 
 

@@ -14,6 +14,7 @@ from mappings.config.features import FeatureSpec, FeatureValue, normalise_catego
 from mappings.config.writeback import RECORD_SLOTS, TASK_SLOTS
 from mappings.field_reader import FieldReader
 from mappings.records import ReviewDecision
+from mappings.rows import Row, row_index
 from mappings.wire import (
     ABSENT,
     MAX_LINE,
@@ -57,8 +58,10 @@ class _Feature:
     read: Callable[[Any, datetime], FeatureValue]
     missing: FeatureValue
     is_category: bool
-    # Outcomes by raw text, for features whose reading depends on the value alone (not on `now`).
-    outcomes: dict[str, Outcome] | None
+    # Outcomes by raw text, for features whose reading depends on the value alone (not on `now`); for a
+    # plain number feature (`numeric`), by raw number too.
+    outcomes: dict[str | int | float, Outcome] | None
+    numeric: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class _Plan:
     """What a mapping asks of one object's records, resolved once instead of per record and field."""
 
     features: tuple[_Feature, ...]
+    index: dict[str, int]  # the features' names as a `Row` index, shared by every record of the object
     record_slots: tuple[tuple[str, str, str, bool], ...]  # (slot, field, kind, field has no dot)
     task_slots: tuple[tuple[str, str, str, bool], ...]
     task_key_field: str
@@ -98,6 +102,7 @@ def _plan(mapping: CrmMapping, object_name: str) -> _Plan:
             spec.type == "category",
             # Ages depend on `now`; addresses are one per person, so remembering them here gains nothing.
             None if spec.transform in ("age_days", "email_domain", "free_email") else {},
+            spec.type == "number" and spec.transform is None,
         )
         for spec in mapping.features
         if (path := spec.field_for(object_name)) is not None
@@ -108,7 +113,11 @@ def _plan(mapping: CrmMapping, object_name: str) -> _Plan:
         return tuple((slot, f.field, f.kind, "." not in f.field) for slot, f in fields)
 
     plan = _Plan(
-        features, slots(RECORD_SLOTS), slots(TASK_SLOTS), mapping.writeback.field_for("task_key").field
+        features,
+        row_index(tuple(feature.name for feature in features)),  # distinct: the config rejects repeats
+        slots(RECORD_SLOTS),
+        slots(TASK_SLOTS),
+        mapping.writeback.field_for("task_key").field,
     )
     if len(_PLANS) >= _MAX_PLANS:
         _PLANS.clear()
@@ -117,19 +126,30 @@ def _plan(mapping: CrmMapping, object_name: str) -> _Plan:
     return plan
 
 
-def feature_values(reader: FieldReader, mapping: CrmMapping, now: datetime) -> dict[str, FeatureValue]:
-    """Every feature that applies to the record's object, by name; unreadable values read as missing."""
-    values: dict[str, FeatureValue] = {}
+def feature_values(reader: FieldReader, mapping: CrmMapping, now: datetime) -> Row[FeatureValue]:
+    """Every feature that applies to the record's object, by name; unreadable values read as missing.
+
+    A `Row` (a compact read-only mapping) rather than a dict: the world keeps one for each person.
+    """
+    values: list[FeatureValue] = []
+    append = values.append
     flat = reader.flat
-    for feature in _plan(mapping, reader.object_name).features:
+    plan = _plan(mapping, reader.object_name)
+    for feature in plan.features:
         path = feature.path
         # `reader.get`, inlined for the common case: a record reads a dozen features.
         raw = flat.get(path) if flat is not None and feature.plain else reader.get(path)
         if raw is None:
-            values[feature.name] = feature.missing
+            append(feature.missing)
             continue
         outcomes = feature.outcomes
-        if outcomes is not None and type(raw) is str:
+        kind = type(raw)
+        # Numbers too: the world keeps each person's, and a number read anew is a float of its own, where
+        # one remembered is shared by every record holding it (a company's head count on each of its
+        # people). Not zeros: -0.0 equals 0 as a key but reads as itself (ints and floats equal as keys
+        # read as the same float; booleans, which a number feature rejects, are neither type).
+        by_value = kind is str or (feature.numeric and (kind is float or kind is int) and raw != 0)
+        if outcomes is not None and by_value:
             outcome = outcomes.get(raw)
             if outcome is None:
                 outcome = remember(outcomes, raw, _outcome(feature, raw, now))
@@ -138,8 +158,8 @@ def feature_values(reader: FieldReader, mapping: CrmMapping, now: datetime) -> d
         value, messages = outcome
         for message in messages:
             reader.problem(path, raw, message)
-        values[feature.name] = value
-    return values
+        append(value)
+    return Row(plan.index, tuple(values))
 
 
 def _outcome(feature: _Feature, raw: Any, now: datetime) -> Outcome:

@@ -29,7 +29,8 @@ class Record:
 class Lead(Record):
     """A person leadq scores: a Salesforce Lead, or a contact (`Contact`, a subclass with kind "contact").
 
-    `fields` holds the mapped feature values by feature name. `writeback` holds what our writeback fields
+    `fields` holds the mapped feature values by feature name (translated records hold a compact, read-only
+    `mappings.rows.Row`; any mapping does). `writeback` holds what our writeback fields
     read now, decoded to canonical types and keyed by slot (score, tier, ...); `writeback_raw` holds the
     same values exactly as the CRM sent them, for telling a person's edit from our own last write.
     The mappings take no part in hashing, so records can still go in sets and dict keys.

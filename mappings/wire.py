@@ -192,6 +192,25 @@ def _remembering(reader: Callable[[Any], str | None]) -> Callable[[Any], str | N
     return read
 
 
+def _sharing() -> Callable[[str], str]:
+    """A function answering a text with an equal one it met before (remembered), else with the text itself."""
+    known: dict[str, str] = {}
+
+    def share(text: str) -> str:
+        hit = known.get(text)
+        return hit if hit is not None else remember(known, text, text)
+
+    return share
+
+
+# Values many records repeat, which the world would otherwise hold once for each record (each wire value is
+# a string of its own): a company's domain on each of its people (by website, by address, and as the
+# `email_domain` feature), an owner's id on each record they own, an account's on each of its contacts.
+# Shared, such a value costs a person 8 bytes instead of ~70.
+share_domain = _sharing()
+share_id = _sharing()
+
+
 def read_date(value: Any) -> date | None:
     """A calendar date; date-times read as their UTC date."""
     if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
@@ -237,8 +256,8 @@ def read_email(value: Any) -> str | None:
 
 
 def email_domain(email: str | None) -> str | None:
-    """The lower-cased domain of an email address."""
-    return email.rpartition("@")[2].lower() if email and "@" in email else None
+    """The lower-cased domain of an email address (`share_domain`'s copy of it)."""
+    return share_domain(email.rpartition("@")[2].lower()) if email and "@" in email else None
 
 
 def is_free_mail(domain: str | None) -> bool:
@@ -262,7 +281,7 @@ def read_domain(value: Any) -> str | None:
     host = (host or "").removeprefix("www.").rstrip(".")
     if not _HOST.fullmatch(host):
         raise BadValue("not a website address")
-    return host
+    return share_domain(host)
 
 
 # A person's address is read by several features, a company's website for each of its people.

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mappings import Crm, FeatureSpec, Lead
+from mappings import Crm, FeatureSpec, Lead, values_of
 from scoring.activity import ACTIVITY_COLUMNS, ActivityIndex
 from scoring.feature_encoding import (
     ColumnKind,
@@ -215,9 +215,9 @@ def build_features(
     # Rows of each object, so the rows a feature applies to are a few vector ORs rather than a loop.
     rows_of = {obj: np.array([o == obj for o in objects], dtype=bool) for obj in set(objects)}
     # Every feature's raw values in one pass over the leads: each lead's fields are read while they are
-    # in cache, where a pass per feature revisits 100k scattered dicts once per feature.
+    # in cache, where a pass per feature revisits 100k scattered records once per feature.
     names = [spec.name for spec in specs]
-    raw_columns = list(zip(*[tuple(map(lead.fields.get, names)) for lead in batch], strict=True)) or [
+    raw_columns = list(zip(*values_of([lead.fields for lead in batch], names), strict=True)) or [
         () for _ in names
     ]
     frozen = schema.categories if schema is not None else {}

@@ -18,7 +18,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from mappings import Crm, FeatureSpec, Lead, ReviewConfig, ScoringConfig
+from mappings import Crm, FeatureSpec, Lead, ReviewConfig, ScoringConfig, values_of
 from scoring.decision import Decision
 from scoring.explain import Previous
 from scoring.features import FeatureFrame, build_features
@@ -67,12 +67,10 @@ def policy_frame(
     by_id = {lead.id: lead for lead in leads}
     ordered = [by_id[str(i)] for i in frame.data.index]
     columns: dict[str, object] = {"lead_id": np.array([lead.id for lead in ordered], dtype=object)}
-    for spec in features:
-        if spec.leaky:
-            continue
-        columns[f"lead.{spec.name}"] = np.array(
-            [lead.fields.get(spec.name) for lead in ordered], dtype=object
-        )
+    shown = [spec.name for spec in features if not spec.leaky]
+    read = list(zip(*values_of([lead.fields for lead in ordered], shown), strict=True))
+    for name, column in zip(shown, read or [() for _ in shown], strict=True):
+        columns[f"lead.{name}"] = np.array(column, dtype=object)
     for fact in GRAPH_COLUMNS:
         values = frame.data[fact]
         if fact in _BOOLEAN_FACTS:
