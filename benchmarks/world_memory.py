@@ -10,7 +10,8 @@ shape shows here exactly, in minutes, without a 1M run.
     .venv/bin/python -m benchmarks.world_memory [--leads 100000] [--cache /tmp/cb/cache]
 
 Prints a table (MB and bytes a person per part, with the 1M projection), then one JSON line:
-{"people": ..., "world_mb": ..., "bytes_per_person": ..., "projected_1m_mb": ..., "parts": {name: bytes_per_person}}.
+{"people": ..., "world_mb": ..., "bytes_per_person": ..., "projected_1m_mb": ..., "pull_peak_rss_mb": ...,
+"parts": {name: bytes_per_person}} (the process's peak RSS by the end of the pull, the world included).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import gc
 import json
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -33,7 +35,7 @@ from rich.table import Table
 
 from benchmarks.cycle import _seeded
 from benchmarks.cycle_org import serve
-from benchmarks.cycle_run import TUNING, _config
+from benchmarks.cycle_run import TUNING, _config, rss_mb
 from mappings import CrmMapping, LeadqConfig
 from sync.cli_setup import setup_crm
 from sync.connectors import build_connector
@@ -74,6 +76,11 @@ def _mapping(config: LeadqConfig) -> CrmMapping:
     return config.salesforce
 
 
+def peak_rss_mb() -> float:
+    """The process's highest resident set size so far, in MB (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def pull_world(leads: int, seed: int, cache: Path | None, console: Console) -> World:
     """A Salesforce world holding everything the seeded org has, pulled as a full cycle pulls it."""
     with tempfile.TemporaryDirectory(prefix="leadq-world-") as tmp:
@@ -96,7 +103,10 @@ def pull_world(leads: int, seed: int, cache: Path | None, console: Console) -> W
                 run_started=datetime.now(UTC), report=CrmReport("salesforce"), into=world, spool_dir=work,
             ):  # fmt: skip
                 pass
-            console.print(f"pulled {len(world.people):,} people in {time.perf_counter() - started:.1f} s")
+            console.print(
+                f"pulled {len(world.people):,} people in {time.perf_counter() - started:.1f} s; "
+                f"RSS now {rss_mb():,.0f} MB, at most {peak_rss_mb():,.0f} MB"
+            )
             store.close()
             connector.close()
         finally:
@@ -115,6 +125,7 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     console = Console(stderr=True)
     world = pull_world(args.leads, args.seed, Path(args.cache) if args.cache else None, console)
+    pull_peak = peak_rss_mb()
     started = time.perf_counter()
     sizes = measure(world)
     console.print(f"measured in {time.perf_counter() - started:.1f} s")
@@ -130,7 +141,7 @@ def main() -> None:
     print(
         json.dumps(
             {"people": people, "world_mb": round(total / 1e6, 1), "bytes_per_person": round(total / people),
-             "projected_1m_mb": round(total / people * PEOPLE_AT_1M / 1e6),
+             "projected_1m_mb": round(total / people * PEOPLE_AT_1M / 1e6), "pull_peak_rss_mb": round(pull_peak),
              "parts": {name: round(size / people) for name, size in sizes}}
         )
     )  # fmt: skip
