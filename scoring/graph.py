@@ -28,6 +28,7 @@ from datetime import date, datetime
 from typing import Unpack
 
 from mappings import Account, Activity, Crm, Lead, Opportunity, Record
+from mappings.wire import remember
 from scoring.activity import ActivityIndex, epoch_seconds
 from scoring.candidates import CandidateIndex
 from scoring.graph_types import (
@@ -221,9 +222,14 @@ class AccountGraph(GraphView):
     def _upsert_person(self, person: Lead, p: _Pending) -> None:
         key = person_key(person)
         # Filed under its match keys only while unlinked (one `put` replaces what it was filed under).
-        unlinked = not person.deleted and not person.account_id
-        self._candidates[person.crm].put(key, lead_match_keys(person) if unlinked else None)
-        self._unlinked.pop(key, None)
+        account_id = person.account_id
+        unlinked = not person.deleted and not account_id
+        was = self._unlinked.pop(key, None)  # an unlinked person is filed under its record's keys
+        self._candidates[person.crm].put(
+            key,
+            lead_match_keys(person) if unlinked else None,
+            was=None if was is None else lead_match_keys(was),
+        )
         p.rematch.discard(key)
         node = self._people.get(key)
         if person.deleted:
@@ -235,11 +241,11 @@ class AccountGraph(GraphView):
             node = self._people[key] = PersonNode()
             p.affected.add(key)
         self._set_owner(node, person.crm, person.owner_id)
-        if unlinked:
+        if account_id:
+            self._set_member(key, linked(account_id), p)
+        else:
             self._unlinked[key] = person
             p.rematch.add(key)
-        else:
-            self._set_member(key, Match(person.account_id, "linked", 100.0, "linked in the CRM"), p)
 
     def _match(self, p: _Pending) -> None:
         by_crm: defaultdict[Crm, list[NodeKey]] = defaultdict(list)
@@ -368,6 +374,17 @@ class AccountGraph(GraphView):
 
     def _has_activity(self, key: NodeKey) -> bool:
         return self.activities.has_person(key[1], key[2])
+
+
+def linked(account_id: str) -> Match:
+    """The match of a person the CRM links to `account_id` (one object for all of an account's people)."""
+    found = _LINKED.get(account_id)
+    if found is None:
+        found = remember(_LINKED, account_id, Match(account_id, "linked", 100.0, "linked in the CRM"))
+    return found
+
+
+_LINKED: dict[str, Match] = {}
 
 
 def _epoch(moment: datetime | date | None) -> float | None:

@@ -24,7 +24,7 @@ import re
 import sys
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, TypeVar
@@ -67,6 +67,10 @@ class Match:
 
 
 NO_MATCH = Match(None, "none", 0.0, "no account matches the email domain or company name")
+_MATCHES: dict[tuple[str, str, str, str, str], Match] = {}
+"""Domain and name matches by what makes them (method, account, its name, how, what matched): one object
+for all the leads a company's domain or name matches to an account, instead of a `Match` and a reason of
+~100 bytes each (the graph keeps every person's). Emptied when full, like the other remembered readings."""
 
 _LEGAL_SUFFIXES = frozenset(
     {
@@ -210,8 +214,10 @@ class AccountMatcher:
         self.threshold = min(max(float(threshold), 0.0), 100.0)
         self._recent = recent_activity
         self._accounts: dict[str, _Entry] = {}
-        self._by_domain: defaultdict[str, set[str]] = defaultdict(set)
-        self._by_name: defaultdict[str, set[str]] = defaultdict(set)  # squashed name -> account ids
+        # Domain -> account ids, squashed name -> account ids: tuples, as most hold one account (a set
+        # costs 216 bytes, a 1-tuple 48; ~100 MB at 1M leads).
+        self._by_domain: dict[str, tuple[str, ...]] = {}
+        self._by_name: dict[str, tuple[str, ...]] = {}
         self._names: dict[str, int] = {}  # normalised name -> how many accounts have it
         self._blocks: defaultdict[str, set[str]] = defaultdict(set)  # key -> normalised names
         # A block's names in order, as fuzzy matching compares with them, until the block changes: the
@@ -247,14 +253,14 @@ class AccountMatcher:
         )
         self._accounts[account.id] = entry
         for domain in entry.domains:
-            self._by_domain[domain].add(account.id)
+            _add(self._by_domain, domain, account.id)
         if norm:
             if norm not in self._names:
                 for key in _block_keys(norm):
                     self._blocks[key].add(norm)
                     self._sorted.pop(key, None)
             self._names[norm] = self._names.get(norm, 0) + 1
-            self._by_name[_squash(norm)].add(account.id)
+            _add(self._by_name, _squash(norm), account.id)
 
     def remove(self, account_id: str) -> None:
         """Forget an account (no error if it was never indexed)."""
@@ -262,9 +268,9 @@ class AccountMatcher:
         if entry is None:
             return
         for domain in entry.domains:
-            _discard(self._by_domain, domain, account_id)
+            _remove(self._by_domain, domain, account_id)
         if entry.norm:
-            _discard(self._by_name, _squash(entry.norm), account_id)
+            _remove(self._by_name, _squash(entry.norm), account_id)
             left = self._names.pop(entry.norm) - 1
             if left:
                 self._names[entry.norm] = left
@@ -287,7 +293,7 @@ class AccountMatcher:
             if match is NO_MATCH and norm and len(norm) >= _MIN_FUZZY_LENGTH:
                 pending[norm].append((lead.id, (lead.company or "").strip()))
         for norm, (score, names) in self._fuzzy(list(pending)).items():
-            candidates = {account_id for name in names for account_id in self._by_name[_squash(name)]}
+            candidates = {account_id for name in names for account_id in self._by_name.get(_squash(name), ())}
             best = self._best(candidates)
             for lead_id, company in pending[norm]:
                 shown = self._accounts[best].name
@@ -304,14 +310,25 @@ class AccountMatcher:
             candidates = self._by_domain.get(domain)
             if candidates:
                 best = self._best(candidates)
-                reason = f"{what} {domain} matches {_possessive(self._accounts[best].name)} website"
-                return Match(best, "domain", 100.0, reason), None
+                shown = self._accounts[best].name
+                key = ("domain", best, shown, what, domain)
+                found = _MATCHES.get(key)
+                if found is None:
+                    reason = f"{what} {domain} matches {_possessive(shown)} website"
+                    found = remember(_MATCHES, key, Match(best, "domain", 100.0, reason))
+                return found, None
         norm = normalise_company(lead.company)
         named = self._by_name.get(_squash(norm)) if norm else None
         if named:
             best = self._best(named)
-            reason = f"company name {(lead.company or '').strip()!r} matches {self._accounts[best].name!r}"
-            return Match(best, "name", 100.0, reason), None
+            shown, company = self._accounts[best].name, (lead.company or "").strip()
+            key = ("name", best, shown, company, "")
+            found = _MATCHES.get(key)
+            if found is None:
+                found = remember(
+                    _MATCHES, key, Match(best, "name", 100.0, f"company name {company!r} matches {shown!r}")
+                )
+            return found, None
         return NO_MATCH, norm
 
     def _fuzzy(self, queries: list[str]) -> dict[str, tuple[float, set[str]]]:
@@ -344,7 +361,7 @@ class AccountMatcher:
         size, key = min(sizes)
         return key if size <= _MAX_BLOCK else None
 
-    def _best(self, candidates: set[str]) -> str:
+    def _best(self, candidates: Collection[str]) -> str:
         if len(candidates) == 1:
             return next(iter(candidates))
         return min(candidates, key=self._rank)
@@ -373,6 +390,22 @@ V = TypeVar("V", bound=Hashable)
 
 def _possessive(name: str) -> str:
     return f"{name}'" if name.endswith(("s", "S")) else f"{name}'s"
+
+
+def _add(index: dict[str, tuple[str, ...]], key: str, value: str) -> None:
+    members = index.get(key, ())
+    if value not in members:
+        index[key] = (*members, value)
+
+
+def _remove(index: dict[str, tuple[str, ...]], key: str, value: str) -> None:
+    members = index.get(key)
+    if members is not None and value in members:
+        left = tuple(member for member in members if member != value)
+        if left:
+            index[key] = left
+        else:
+            del index[key]
 
 
 def _discard(index: defaultdict[str, set[V]], key: str, value: V) -> None:

@@ -18,7 +18,6 @@ import networkx as nx
 
 from mappings import Account, Activity, Crm, Lead, Opportunity, Record
 from scoring.activity import ActivityIndex, epoch_seconds
-from scoring.candidates import CandidateIndex
 from scoring.graph_types import AccountInfo, GraphChanges, LeadRef, NodeKey, OpportunityInfo
 from scoring.graph_view import MEMBER_RELATIONS, PERSONS, person_key
 from scoring.matching import NO_MATCH, AccountMatcher, Match, account_match_keys, lead_match_keys
@@ -41,7 +40,6 @@ class NetworkxGraph:
         self._threshold = match_threshold
         self._matchers: dict[Crm, AccountMatcher] = {}
         self._recent: dict[tuple[Crm, str], float] = {}
-        self._candidates: defaultdict[Crm, CandidateIndex[NodeKey]] = defaultdict(CandidateIndex)
         self._unlinked: dict[NodeKey, Lead] = {}
 
     def _node(self, key: NodeKey) -> dict[str, Any]:
@@ -237,7 +235,6 @@ class NetworkxGraph:
     def _upsert_person(self, person: Lead, p: _Pending) -> None:
         key = person_key(person)
         unlinked = not person.deleted and not person.account_id
-        self._candidates[person.crm].put(key, lead_match_keys(person) if unlinked else None)
         self._unlinked.pop(key, None)
         p.rematch.discard(key)
         if person.deleted:
@@ -350,8 +347,15 @@ class NetworkxGraph:
             self.graph.remove_node(key)
 
     def _match_candidates(self, account: NodeKey) -> set[NodeKey]:
+        """Every unlinked person sharing a domain or name block with the account, or matched to it (by
+        looking at each: the definition of what the graph's reverse index answers)."""
+        domains, blocks = self._node(account).get("keys", ((), ()))
         found = {m for m in self.members(account[1], account[2]) if m in self._unlinked}
-        return found | self._candidates[account[1]].candidates(self._node(account).get("keys", ((), ())))
+        for key, lead in self._unlinked.items():
+            lead_domains, lead_blocks = lead_match_keys(lead)
+            if key[1] == account[1] and (set(lead_domains) & set(domains) or set(lead_blocks) & set(blocks)):
+                found.add(key)
+        return found
 
 
 def _epoch(moment: datetime | date | None) -> float | None:

@@ -303,3 +303,46 @@ def test_a_new_account_changes_only_the_matches_of_leads_sharing_a_key_with_it(
     for one in leads:
         if before[one.id] != after[one.id]:
             assert new_keys & set(lead_match_keys(one)[1]), (one.company, before[one.id], after[one.id])
+
+
+def test_leads_matched_alike_share_one_match_that_follows_the_account_name() -> None:
+    matcher = AccountMatcher([account("001A", "Acme Corp", "acme.com")])
+    found = matcher.match_many(
+        [lead("00Q1", "ann@acme.com"), lead("00Q2", "bo@acme.com"), lead("00Q3", company="Acme Corp"),
+         lead("00Q4", company="Acme Corp")]
+    )  # fmt: skip
+    assert (
+        found["00Q1"] is found["00Q2"] and found["00Q3"] is found["00Q4"]
+    )  # one object each, not one a lead
+    assert found["00Q1"].reason == "email domain acme.com matches Acme Corp's website"
+    assert found["00Q3"].reason == "company name 'Acme Corp' matches 'Acme Corp'"
+    matcher.upsert(account("001A", "Acme Corporation", "acme.com"))
+    renamed = matcher.match_many([lead("00Q1", "ann@acme.com")])["00Q1"]
+    assert renamed.reason == "email domain acme.com matches Acme Corporation's website"
+
+
+_POOL_NAMES = st.sampled_from((None, "Acme", "Acme Corp", "Globex", "Initech", "Initek"))
+_POOL_SITES = st.sampled_from((None, "acme.com", "globex.com", "initech.com"))
+_CHANGES = st.lists(
+    st.tuples(st.sampled_from(("001A", "001B", "001C")), _POOL_NAMES, _POOL_SITES, st.booleans()), max_size=12
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_CHANGES)
+def test_a_matcher_changed_account_by_account_matches_as_one_built_afresh(
+    changes: list[tuple[str, str | None, str | None, bool]],
+) -> None:
+    changed, final = AccountMatcher(), dict[str, Account]()
+    for account_id, name, site, deleted in changes:
+        record = account(account_id, name, site, deleted=deleted)
+        changed.upsert(record)
+        final.pop(account_id, None) if deleted else final.update({account_id: record})
+    afresh = AccountMatcher(final.values())
+    people = [lead(f"00Q{i}", email, company) for i, (email, company) in enumerate(
+        (e, c) for e in (None, "a@acme.com", "b@globex.com", "c@initech.com") for c in (None, "Acme", "Initech")
+    )]  # fmt: skip
+    assert changed.match_many(people) == afresh.match_many(people)
+    assert all(changed._by_domain.values()) and all(changed._by_name.values())  # no empty entries left
+    for index, built in ((changed._by_domain, afresh._by_domain), (changed._by_name, afresh._by_name)):
+        assert {key: set(ids) for key, ids in index.items()} == {key: set(ids) for key, ids in built.items()}
