@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +24,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.cycle import _seeded
-from benchmarks.cycle_org import serve
-from benchmarks.cycle_run import TUNING, _config
+from benchmarks.served import served_salesforce
 from connector.protocol import CRMConnector
-from sync.cli_setup import setup_crm
-from sync.connectors import build_connector
 from sync.report import CrmReport
 from sync.send import Sender
 from sync.state import StateStore
@@ -83,35 +77,20 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     console = Console(stderr=True)
-    with tempfile.TemporaryDirectory(prefix="leadq-send-") as tmp:
-        work = Path(tmp)
-        org_db, _, _ = _seeded(Path(args.cache) if args.cache else work, args.leads, args.seed, console)
-        db = work / "org.db"
-        shutil.copy(org_db, db)
-        org = serve(db, work)
-        try:
-            config = _config(work, org.url, org.ca, org.token)
-            _, error = setup_crm(config, "salesforce", dry_run=False)
-            if error is not None:
-                raise SystemExit(f"leadq setup failed: {error}")
-            connector = build_connector(config, "salesforce", **TUNING["salesforce"])
-            store = StateStore.open(config.state.url)
-            people = _people(connector)
-            connector.calls.take()
-            console.print(f"{len(people):,} people to write, {args.rounds} times")
-            rows: list[tuple[int, float, int, int]] = []
-            for n in range(args.rounds):
-                _plan(store, people, f"r{n}", n)
-                report = CrmReport("salesforce")
-                started = time.perf_counter()
-                Sender(store, connector, "salesforce", report, batch_size=connector.write_batch).send_all()
-                seconds = time.perf_counter() - started
-                rows.append((n, seconds, report.written, sum(connector.calls.take().values())))
-                console.print(f"  round {n}: {seconds:.1f} s, {report.written:,} written")
-            store.close()
-            connector.close()
-        finally:
-            org.stop()
+    with served_salesforce(args.leads, args.seed, Path(args.cache) if args.cache else None, console) as org:
+        store, connector = org.store, org.connector
+        people = _people(connector)
+        connector.calls.take()
+        console.print(f"{len(people):,} people to write, {args.rounds} times")
+        rows: list[tuple[int, float, int, int]] = []
+        for n in range(args.rounds):
+            _plan(store, people, f"r{n}", n)
+            report = CrmReport("salesforce")
+            started = time.perf_counter()
+            Sender(store, connector, "salesforce", report, batch_size=connector.write_batch).send_all()
+            seconds = time.perf_counter() - started
+            rows.append((n, seconds, report.written, sum(connector.calls.take().values())))
+            console.print(f"  round {n}: {seconds:.1f} s, {report.written:,} written")
     table = Table(title=f"The send phase, {len(people):,} people")
     for name in ("round", "seconds", "written", "records/s", "api calls"):
         table.add_column(name, justify="right")

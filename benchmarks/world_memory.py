@@ -21,8 +21,6 @@ import gc
 import json
 import os
 import resource
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,15 +31,11 @@ from pympler import asizeof
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.cycle import _seeded
-from benchmarks.cycle_org import serve
-from benchmarks.cycle_run import TUNING, _config, rss_mb
+from benchmarks.cycle_run import rss_mb
+from benchmarks.served import served_salesforce
 from mappings import CrmMapping, LeadqConfig
-from sync.cli_setup import setup_crm
-from sync.connectors import build_connector
 from sync.pull import pull_changes
 from sync.report import CrmReport
-from sync.state import StateStore
 from sync.world import World
 
 PEOPLE_AT_1M = 1_642_000  # leads and contacts of the seeded 1M-lead org (1M leads, 642k contacts)
@@ -83,34 +77,18 @@ def peak_rss_mb() -> float:
 
 def pull_world(leads: int, seed: int, cache: Path | None, console: Console) -> World:
     """A Salesforce world holding everything the seeded org has, pulled as a full cycle pulls it."""
-    with tempfile.TemporaryDirectory(prefix="leadq-world-") as tmp:
-        work = Path(tmp)
-        org_db, _, _ = _seeded(cache if cache is not None else work, leads, seed, console)
-        db = work / "org.db"
-        shutil.copy(org_db, db)
-        org = serve(db, work)
-        try:
-            config = _config(work, org.url, org.ca, org.token)
-            _, error = setup_crm(config, "salesforce", dry_run=False)
-            if error is not None:
-                raise SystemExit(f"leadq setup failed: {error}")
-            connector = build_connector(config, "salesforce", **TUNING["salesforce"])
-            store = StateStore.open(config.state.url)
-            world = World("salesforce")
-            started = time.perf_counter()
-            with pull_changes(
-                connector, store, "salesforce", _mapping(config),
-                run_started=datetime.now(UTC), report=CrmReport("salesforce"), into=world, spool_dir=work,
-            ):  # fmt: skip
-                pass
-            console.print(
-                f"pulled {len(world.people):,} people in {time.perf_counter() - started:.1f} s; "
-                f"RSS now {rss_mb():,.0f} MB, at most {peak_rss_mb():,.0f} MB"
-            )
-            store.close()
-            connector.close()
-        finally:
-            org.stop()
+    with served_salesforce(leads, seed, cache, console) as org:
+        world = World("salesforce")
+        started = time.perf_counter()
+        with pull_changes(
+            org.connector, org.store, "salesforce", _mapping(org.config),
+            run_started=datetime.now(UTC), report=CrmReport("salesforce"), into=world, spool_dir=org.work,
+        ):  # fmt: skip
+            pass
+        console.print(
+            f"pulled {len(world.people):,} people in {time.perf_counter() - started:.1f} s; "
+            f"RSS now {rss_mb():,.0f} MB, at most {peak_rss_mb():,.0f} MB"
+        )
     return world
 
 

@@ -28,7 +28,6 @@ from datetime import date, datetime
 from typing import Unpack
 
 from mappings import Account, Activity, Crm, Lead, Opportunity, Record
-from mappings.wire import remember
 from scoring.activity import ActivityIndex, epoch_seconds
 from scoring.candidates import CandidateIndex
 from scoring.graph_types import (
@@ -40,7 +39,15 @@ from scoring.graph_types import (
     OpportunityInfo,
     Records,
 )
-from scoring.graph_view import AccountNode, DealNode, GraphView, PersonNode, _join, _leave, person_key
+from scoring.graph_view import (
+    AccountNode,
+    DealNode,
+    GraphView,
+    PersonNode,
+    join_index,
+    leave_index,
+    person_key,
+)
 from scoring.matching import (
     NO_MATCH,
     Match,
@@ -242,7 +249,7 @@ class AccountGraph(GraphView):
             p.affected.add(key)
         self._set_owner(node, person.crm, person.owner_id)
         if account_id:
-            self._set_member(key, linked(account_id), p)
+            self._set_member(key, self._linked(person.crm, account_id), p)
         else:
             self._unlinked[key] = person
             p.rematch.add(key)
@@ -304,11 +311,11 @@ class AccountGraph(GraphView):
             return  # the same edge; its score and reason are the match's
         if old is not None:
             accounts = self._accounts
-            accounts[old].members = _leave(accounts[old].members, key)
+            accounts[old].members = leave_index(accounts[old].members, key)
             node.last_at, node.count = None, 0  # engagement is at the account: `_engage` sets it again
         if account is not None:
             target = self._accounts[account]
-            target.members = _join(target.members, key)
+            target.members = join_index(target.members, key)
         p.affected.add(key)
         p.moved.add(key)
         if self._has_activity(key):
@@ -319,32 +326,27 @@ class AccountGraph(GraphView):
     def _set_parent(self, key: NodeKey, target: NodeKey | None) -> None:
         """Point the account's `parent` edge at `target` (an account other than itself, or None)."""
         node = self._accounts[key]
-        old = node.parent_key
         target = target if target != key else None
-        if old == target:
-            return
-        if old is not None:
-            parent = self._accounts[old]
-            parent.children = _leave(parent.children, key)
-            self._drop_if_orphan(old)
-        if target is not None:
-            parent = self._accounts[target]
-            parent.children = _join(parent.children, key)
-        node.parent_key = target
+        if node.parent_key != target:
+            self._move(key, node.parent_key, target, "children")
+            node.parent_key = target
 
     def _set_deal_account(self, key: NodeKey, node: DealNode, target: NodeKey | None) -> None:
         """Point the deal's `opportunity_of` edge at `target` (or at none)."""
-        old = node.account
-        if old == target:
-            return
+        if node.account != target:
+            self._move(key, node.account, target, "deals")
+            node.account = target
+
+    def _move(self, key: NodeKey, old: NodeKey | None, target: NodeKey | None, side: str) -> None:
+        """Take `key` off the `side` (children or deals) of account `old`, which goes if nothing refers to
+        it any more, and add it to `target`'s."""
         if old is not None:
             account = self._accounts[old]
-            account.deals = _leave(account.deals, key)
+            setattr(account, side, leave_index(getattr(account, side), key))
             self._drop_if_orphan(old)
         if target is not None:
             account = self._accounts[target]
-            account.deals = _join(account.deals, key)
-        node.account = target
+            setattr(account, side, join_index(getattr(account, side), key))
 
     def _set_owner(self, node: AccountNode | PersonNode, crm: Crm, owner_id: str | None) -> None:
         # One shared key tuple per owner, not one per record they own.
@@ -358,6 +360,15 @@ class AccountGraph(GraphView):
         if key not in self._accounts:
             self._accounts[key] = AccountNode(account_id)
         return key
+
+    def _linked(self, crm: Crm, account_id: str) -> Match:
+        """The match of a person the CRM links to the account (one object for all its people)."""
+        key = self._account(crm, account_id)
+        assert key is not None  # an id always has a node (a placeholder until its record arrives)
+        node = self._accounts[key]
+        if node.linked is None:
+            node.linked = Match(account_id, "linked", 100.0, "linked in the CRM")
+        return node.linked
 
     def _drop_if_orphan(self, key: NodeKey) -> None:
         """Forget a placeholder account nothing refers to any more."""
@@ -374,17 +385,6 @@ class AccountGraph(GraphView):
 
     def _has_activity(self, key: NodeKey) -> bool:
         return self.activities.has_person(key[1], key[2])
-
-
-def linked(account_id: str) -> Match:
-    """The match of a person the CRM links to `account_id` (one object for all of an account's people)."""
-    found = _LINKED.get(account_id)
-    if found is None:
-        found = remember(_LINKED, account_id, Match(account_id, "linked", 100.0, "linked in the CRM"))
-    return found
-
-
-_LINKED: dict[str, Match] = {}
 
 
 def _epoch(moment: datetime | date | None) -> float | None:

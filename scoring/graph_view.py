@@ -25,7 +25,7 @@ from scoring.activity import ActivityIndex
 from scoring.graph_types import AccountInfo, LeadRef, NodeKey, NodeKind, OpportunityInfo
 from scoring.matching import AccountMatcher, Match
 
-__all__ = ["MEMBER_RELATIONS", "PERSONS", "AccountNode", "DealNode", "GraphView", "PersonNode", "person_key"]
+__all__ = ["MEMBER_RELATIONS", "PERSONS", "GraphView", "person_key"]
 
 MEMBER_RELATIONS = ("works_at", "matched_to")
 """The edges that make a person a member of an account."""
@@ -51,8 +51,8 @@ class AccountNode:
     """An account (a placeholder, `known` False, until its record arrives): what it is, where its `parent`
     edge and its owner point, and who points at it (members, subsidiaries, deals; None while none)."""
 
-    __slots__ = ("children", "deals", "is_customer", "keys", "known", "members", "name", "owner", "parent",
-                 "parent_key")  # fmt: skip
+    __slots__ = ("children", "deals", "is_customer", "keys", "known", "linked", "members", "name", "owner",
+                 "parent", "parent_key")  # fmt: skip
 
     def __init__(self, name: str, *, is_customer: bool = False, known: bool = False) -> None:
         self.name = name
@@ -65,6 +65,7 @@ class AccountNode:
         self.members: dict[NodeKey, None] | None = None  # ordered: in the order they joined
         self.children: dict[NodeKey, None] | None = None
         self.deals: dict[NodeKey, None] | None = None
+        self.linked: Match | None = None  # the match of the people the CRM links here: one for them all
 
     def isolated(self) -> bool:
         """No edge in or out (what networkx's `degree == 0` said)."""
@@ -91,7 +92,7 @@ class DealNode:
         return self.is_won, self.is_closed, self.created_at, self.closed_at
 
 
-def _join(index: dict[NodeKey, None] | None, key: NodeKey) -> dict[NodeKey, None]:
+def join_index(index: dict[NodeKey, None] | None, key: NodeKey) -> dict[NodeKey, None]:
     """`index` with `key` added at its end (a new dict for the first)."""
     if index is None:
         return {key: None}
@@ -99,7 +100,7 @@ def _join(index: dict[NodeKey, None] | None, key: NodeKey) -> dict[NodeKey, None
     return index
 
 
-def _leave(index: dict[NodeKey, None] | None, key: NodeKey) -> dict[NodeKey, None] | None:
+def leave_index(index: dict[NodeKey, None] | None, key: NodeKey) -> dict[NodeKey, None] | None:
     """`index` without `key` (None once empty, so an account without such edges holds no dict)."""
     if index is not None:
         index.pop(key, None)

@@ -45,6 +45,7 @@ __all__ = [
     "account_match_keys",
     "lead_match_keys",
     "normalise_company",
+    "shared_match",
 ]
 
 MatchMethod = Literal["linked", "domain", "name", "fuzzy", "none"]
@@ -67,10 +68,16 @@ class Match:
 
 
 NO_MATCH = Match(None, "none", 0.0, "no account matches the email domain or company name")
-_MATCHES: dict[tuple[str, str, str, str, str], Match] = {}
-"""Domain and name matches by what makes them (method, account, its name, how, what matched): one object
-for all the leads a company's domain or name matches to an account, instead of a `Match` and a reason of
-~100 bytes each (the graph keeps every person's). Emptied when full, like the other remembered readings."""
+_MATCHES: dict[tuple[str, ...], Match] = {}
+
+
+def shared_match(key: tuple[str, ...], account_id: str, method: MatchMethod, reason: str) -> Match:
+    """The match `key` names (all that makes it: method, account, its name, what matched), one object for
+    all the leads matched alike instead of a `Match` and a reason of ~100 bytes each (the graph keeps every
+    person's). Remembered like the other readings (emptied when full)."""
+    found = _MATCHES.get(key)
+    return found if found is not None else remember(_MATCHES, key, Match(account_id, method, 100.0, reason))
+
 
 _LEGAL_SUFFIXES = frozenset(
     {
@@ -140,7 +147,7 @@ def _squash(norm: str) -> str:
 
 
 def _block_keys(norm: str) -> tuple[str, ...]:
-    # Interned: every unlinked lead's keys are kept in the candidate index, and a few thousand prefixes
+    # Interned: the candidate index files every unlinked lead under its keys, and a few thousand prefixes
     # would otherwise be held as a new 4-letter string per lead (~53 bytes each). The squashed name's
     # prefix is a key too, so names equal but for spacing ("ab cdef", "abcdef") always share a block.
     keys = {sys.intern(token[:_BLOCK_PREFIX]) for token in norm.split() if len(token) >= 3}
@@ -311,24 +318,15 @@ class AccountMatcher:
             if candidates:
                 best = self._best(candidates)
                 shown = self._accounts[best].name
-                key = ("domain", best, shown, what, domain)
-                found = _MATCHES.get(key)
-                if found is None:
-                    reason = f"{what} {domain} matches {_possessive(shown)} website"
-                    found = remember(_MATCHES, key, Match(best, "domain", 100.0, reason))
-                return found, None
+                reason = f"{what} {domain} matches {_possessive(shown)} website"
+                return shared_match(("domain", best, shown, what, domain), best, "domain", reason), None
         norm = normalise_company(lead.company)
         named = self._by_name.get(_squash(norm)) if norm else None
         if named:
             best = self._best(named)
             shown, company = self._accounts[best].name, (lead.company or "").strip()
-            key = ("name", best, shown, company, "")
-            found = _MATCHES.get(key)
-            if found is None:
-                found = remember(
-                    _MATCHES, key, Match(best, "name", 100.0, f"company name {company!r} matches {shown!r}")
-                )
-            return found, None
+            reason = f"company name {company!r} matches {shown!r}"
+            return shared_match(("name", best, shown, company), best, "name", reason), None
         return NO_MATCH, norm
 
     def _fuzzy(self, queries: list[str]) -> dict[str, tuple[float, set[str]]]:

@@ -33,6 +33,14 @@ keys = st.tuples(
 puts = st.lists(st.tuples(st.sampled_from("abcd"), st.none() | keys), max_size=30)
 
 
+def _file(index: CandidateIndex[str], filed: dict[str, Keys], stream: list[tuple[str, Keys | None]]) -> None:
+    """Put each item of `stream` into `index`, saying what it was filed under; `filed` follows along."""
+    for item, new in stream:
+        index.put(item, new, was=filed.pop(item, None))
+        if new is not None:
+            filed[item] = new
+
+
 def _looked_at(filed: dict[str, Keys], query: Keys) -> set[str]:
     return {
         item
@@ -48,10 +56,8 @@ def test_candidates_are_the_items_filed_under_a_shared_key(
 ) -> None:
     index: CandidateIndex[str] = CandidateIndex()
     filed: dict[str, Keys] = {}
-    for item, new in stream:
-        index.put(item, new, was=filed.pop(item, None))
-        if new is not None:
-            filed[item] = new
+    for put in stream:
+        _file(index, filed, [put])
         for query in queries:
             assert index.candidates(query) == _looked_at(filed, query)
 
@@ -61,10 +67,7 @@ def test_candidates_are_the_items_filed_under_a_shared_key(
 def test_items_taken_out_leave_nothing_behind(stream: list[tuple[str, Keys | None]]) -> None:
     index: CandidateIndex[str] = CandidateIndex()
     filed: dict[str, Keys] = {}
-    for item, new in stream:
-        index.put(item, new, was=filed.pop(item, None))
-        if new is not None:
-            filed[item] = new
+    _file(index, filed, stream)
     for item, was in list(filed.items()):
         index.put(item, None, was=was)
     assert index._by_domain == {} and index._by_block == {}

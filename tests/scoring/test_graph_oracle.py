@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
-from mappings import Account, CanonicalRecord, Lead
+from mappings import Account, CanonicalRecord, Contact, Lead
 from scoring.graph import AccountGraph
 from scoring.matching import lead_match_keys
 from tests.scoring.graph_oracle import NetworkxGraph
@@ -51,3 +51,18 @@ def test_lead_match_keys_are_the_same_when_read_again() -> None:
     first = lead_match_keys(lead)
     assert first == (("acme.co.uk", "initech.com"), ("acme",))
     assert lead_match_keys(lead) == first
+
+
+def test_people_matched_alike_share_one_match() -> None:
+    graph = AccountGraph()
+    graph.update(
+        accounts=[Account(crm=SF, id="001A", name="Acme", website="acme.com")],
+        contacts=[Contact(crm=SF, id=f"003{n}", account_id="001A") for n in range(3)],
+        leads=[Lead(crm=SF, id=f"00Q{n}", email=f"p{n}@acme.com") for n in range(3)],
+    )
+    linked = {id(graph._people[("contact", SF, f"003{n}")].match) for n in range(3)}
+    by_domain = {id(graph._people[("lead", SF, f"00Q{n}")].match) for n in range(3)}
+    assert len(linked) == 1 and len(by_domain) == 1  # one object each, not one a person
+    assert graph._people[("lead", SF, "00Q0")].match == graph.match_of(
+        Lead(crm=SF, id="00Q9", email="x@acme.com")
+    )
