@@ -20,13 +20,9 @@ solutions. Each distinct company name is matched once.
 
 from __future__ import annotations
 
-import re
-import sys
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -34,7 +30,15 @@ from rapidfuzz import fuzz, process
 
 from mappings import Account, Lead
 from mappings.wire import remember
-from scoring.domains import email_domain, is_free_mail, registrable_domain
+from scoring.match_keys import (
+    account_match_keys,
+    block_keys,
+    company_domains,
+    lead_domains,
+    lead_match_keys,
+    normalise_company,
+    squash,
+)
 
 __all__ = [
     "MATCH_METHODS",
@@ -79,121 +83,9 @@ def shared_match(key: tuple[str, ...], account_id: str, method: MatchMethod, rea
     return found if found is not None else remember(_MATCHES, key, Match(account_id, method, 100.0, reason))
 
 
-_LEGAL_SUFFIXES = frozenset(
-    {
-        "inc", "incorporated", "corp", "corporation", "llc", "llp", "lp", "ltd", "limited", "gmbh", "mbh",
-        "ag", "kg", "kgaa", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy", "oyj", "ab", "as", "asa",
-        "aps", "plc", "co", "company", "holdings", "holding", "group", "pty", "pte", "pvt", "private",
-        "ulc", "lda", "sl", "kk", "se", "cv", "grp",
-    }
-)  # fmt: skip
-# Removed without a space so that "S.A." reads "sa" and "McDonald's" reads "mcdonalds".
-_JOINERS = re.compile("['\u2019`.]")
-# "BlueRiver Analytics" and "PrairielakeTechnologies" as typed into a form: words run together. A short
-# lower-case run stays whole ("McDonald", "eBay", "GmbH").
-_CAMEL = re.compile(r"(?<=[a-z]{3})(?=[A-Z][a-z])")
-_NON_WORD = re.compile(r"[\W_]+")
-_WEB_SUFFIX = re.compile(r"\.(?:com|net|org|io|co|ai|biz)\b")
-_MAX_NAME = 200
-# Read as one word, in its short form: a form's "Acme Intl" is the CRM's "Acme International", and the
-# short form keeps "EvergreenLabs" one spacing away from "Evergreen Laboratories".
-_ABBREVIATIONS = {
-    "technologies": "tech", "technology": "tech", "systems": "sys", "system": "sys", "manufacturing": "mfg",
-    "industries": "ind", "industrial": "ind", "international": "intl", "associates": "assoc",
-    "financial": "finl", "communications": "comms", "communication": "comms", "services": "svcs",
-    "management": "mgmt", "brothers": "bros", "laboratories": "labs", "laboratory": "labs", "lab": "labs",
-    "national": "natl", "university": "univ", "center": "ctr", "centre": "ctr", "department": "dept",
-}  # fmt: skip
-_BLOCK_PREFIX = 4
 _MAX_BLOCK = 5000
 _MIN_FUZZY_LENGTH = 4
 _MAX_DEPTH = 32
-# A lead's company domains by (email, website): the graph files an unlinked lead under them and matching
-# reads them again in the same update, and each costs a few string operations and lookups per value.
-_LEAD_DOMAINS: dict[tuple[str | None, str | None], tuple[tuple[str, str], ...]] = {}
-_LEAD_DOMAINS_LIMIT = 100_000
-
-
-def normalise_company(name: str | None) -> str | None:
-    """A company name reduced for comparison: `"ACME Corporation, Inc."` -> `"acme"`.
-
-    Camel case split ("BlueRiver" -> "blue river"), lower-case, accents folded, punctuation dropped,
-    business words in their short form ("Technologies" -> "tech", "International" -> "intl"),
-    `&`/`and`/`the` and trailing legal suffixes (Inc, Corp, LLC, GmbH, S.A., PLC, Holdings, Group...)
-    stripped, unless nothing else would be left. None when nothing comparable remains.
-    """
-    if not isinstance(name, str):
-        return None
-    return _normalise(name[:_MAX_NAME])
-
-
-@lru_cache(maxsize=100_000)
-def _normalise(name: str) -> str | None:
-    text = _CAMEL.sub(" ", name).casefold()
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _NON_WORD.sub(" ", _JOINERS.sub("", _WEB_SUFFIX.sub("", text)))
-    tokens = [_ABBREVIATIONS.get(token, token) for token in text.split()]
-    kept = [token for token in tokens if token not in ("and", "the")] or tokens
-    while len(kept) > 1 and kept[-1] in _LEGAL_SUFFIXES:
-        kept.pop()
-    return " ".join(kept) or None
-
-
-def _squash(norm: str) -> str:
-    """The name without its spaces: "blue river analytics" and "blueriver analytics" are one name."""
-    return norm.replace(" ", "")
-
-
-def _block_keys(norm: str) -> tuple[str, ...]:
-    # Interned: the candidate index files every unlinked lead under its keys, and a few thousand prefixes
-    # would otherwise be held as a new 4-letter string per lead (~53 bytes each). The squashed name's
-    # prefix is a key too, so names equal but for spacing ("ab cdef", "abcdef") always share a block.
-    keys = {sys.intern(token[:_BLOCK_PREFIX]) for token in norm.split() if len(token) >= 3}
-    keys.add(sys.intern(_squash(norm)[:_BLOCK_PREFIX]))
-    return tuple(sorted(keys))
-
-
-def _company_domains(*values: str | None) -> tuple[str, ...]:
-    domains: list[str] = []
-    for value in values:
-        domain = registrable_domain(value)
-        if domain and not is_free_mail(domain) and domain not in domains:
-            domains.append(domain)
-    return tuple(domains)
-
-
-def lead_match_keys(lead: Lead) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The domains and name blocks under which `lead` could match an account (for reverse indexes)."""
-    domains = _lead_domains(lead)
-    norm = normalise_company(lead.company)
-    return tuple(domain for _, domain in domains), _block_keys(norm) if norm else ()
-
-
-def account_match_keys(account: Account) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The domains and name blocks under which leads could match `account`."""
-    norm = normalise_company(account.name)
-    return _company_domains(account.website, account.domain), _block_keys(norm) if norm else ()
-
-
-def _lead_domains(lead: Lead) -> tuple[tuple[str, str], ...]:
-    key = (lead.email, lead.domain)
-    found = _LEAD_DOMAINS.get(key)
-    if found is None:
-        found = remember(_LEAD_DOMAINS, key, _read_lead_domains(*key), limit=_LEAD_DOMAINS_LIMIT)
-    return found
-
-
-def _read_lead_domains(email: str | None, website_value: str | None) -> tuple[tuple[str, str], ...]:
-    found: list[tuple[str, str]] = []
-    from_email = email_domain(email)
-    if from_email and not is_free_mail(from_email):
-        found.append(("email domain", from_email))
-    website = registrable_domain(website_value)
-    if website and not is_free_mail(website) and website != from_email:
-        found.append(("company domain", website))
-    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +146,7 @@ class AccountMatcher:
         entry = _Entry(
             name,
             norm,
-            _company_domains(account.website, account.domain),
+            company_domains(account.website, account.domain),
             account.is_customer,
             account.parent_id,
         )
@@ -263,11 +155,11 @@ class AccountMatcher:
             _add(self._by_domain, domain, account.id)
         if norm:
             if norm not in self._names:
-                for key in _block_keys(norm):
+                for key in block_keys(norm):
                     self._blocks[key].add(norm)
                     self._sorted.pop(key, None)
             self._names[norm] = self._names.get(norm, 0) + 1
-            _add(self._by_name, _squash(norm), account.id)
+            _add(self._by_name, squash(norm), account.id)
 
     def remove(self, account_id: str) -> None:
         """Forget an account (no error if it was never indexed)."""
@@ -277,12 +169,12 @@ class AccountMatcher:
         for domain in entry.domains:
             _remove(self._by_domain, domain, account_id)
         if entry.norm:
-            _remove(self._by_name, _squash(entry.norm), account_id)
+            _remove(self._by_name, squash(entry.norm), account_id)
             left = self._names.pop(entry.norm) - 1
             if left:
                 self._names[entry.norm] = left
             else:
-                for key in _block_keys(entry.norm):
+                for key in block_keys(entry.norm):
                     _discard(self._blocks, key, entry.norm)
                     self._sorted.pop(key, None)
 
@@ -300,7 +192,7 @@ class AccountMatcher:
             if match is NO_MATCH and norm and len(norm) >= _MIN_FUZZY_LENGTH:
                 pending[norm].append((lead.id, (lead.company or "").strip()))
         for norm, (score, names) in self._fuzzy(list(pending)).items():
-            candidates = {account_id for name in names for account_id in self._by_name.get(_squash(name), ())}
+            candidates = {account_id for name in names for account_id in self._by_name.get(squash(name), ())}
             best = self._best(candidates)
             for lead_id, company in pending[norm]:
                 shown = self._accounts[best].name
@@ -313,7 +205,7 @@ class AccountMatcher:
             entry = self._accounts.get(lead.account_id)
             shown = entry.name if entry else lead.account_id
             return Match(lead.account_id, "linked", 100.0, f"linked to account {shown} in the CRM"), None
-        for what, domain in _lead_domains(lead):
+        for what, domain in lead_domains(lead):
             candidates = self._by_domain.get(domain)
             if candidates:
                 best = self._best(candidates)
@@ -321,7 +213,7 @@ class AccountMatcher:
                 reason = f"{what} {domain} matches {_possessive(shown)} website"
                 return shared_match(("domain", best, shown, what, domain), best, "domain", reason), None
         norm = normalise_company(lead.company)
-        named = self._by_name.get(_squash(norm)) if norm else None
+        named = self._by_name.get(squash(norm)) if norm else None
         if named:
             best = self._best(named)
             shown, company = self._accounts[best].name, (lead.company or "").strip()
@@ -353,7 +245,7 @@ class AccountMatcher:
     def _rarest_block(self, norm: str) -> str | None:
         """The key of `norm` fewest account names share (ties: the first key), if any shares one and the
         block is small enough to compare with."""
-        sizes = [(len(self._blocks[key]), key) for key in _block_keys(norm) if key in self._blocks]
+        sizes = [(len(self._blocks[key]), key) for key in block_keys(norm) if key in self._blocks]
         if not sizes:
             return None
         size, key = min(sizes)
