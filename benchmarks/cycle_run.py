@@ -27,6 +27,7 @@ from sync.cli_setup import setup_crm
 from sync.connectors import build_connector
 from sync.context import CycleContext
 from sync.cycle import run_cycle
+from sync.memory import keep_large_blocks_apart
 from sync.report import CrmReport
 from sync.state import StateStore
 
@@ -42,6 +43,7 @@ TUNING: dict[str, dict[str, Any]] = {
 }
 CHANGED_FIELD = {"salesforce": ("Lead", "Title"), "hubspot": ("contacts", "jobtitle")}
 MAX_WARMUP = 3
+OURS = frozenset({"sync", "scoring", "connector", "mappings"})  # whose functions `RssPeak` names
 TITLES = ("VP Sales", "Head of Procurement", "Chief Revenue Officer", "Data Analyst", "Founder")
 
 
@@ -62,15 +64,17 @@ class CycleResult:
     model_version: str
     gc_s: float = 0.0  # of `seconds`, spent in the cyclic garbage collector (spread over the phases)
     peak_rss_mb: float = 0.0  # the process's highest RSS seen during this cycle (0: not measurable here)
+    peak_where: str = ""  # what the cycle was running when the peak was seen
 
     @classmethod
     def of(
-        cls, report: CrmReport, seconds: float, gc_s: float = 0.0, peak_rss_mb: float = 0.0
+        cls, report: CrmReport, seconds: float, gc_s: float = 0.0, memory: RssPeak | None = None
     ) -> CycleResult:
         return cls(
             report.crm, seconds, dict(report.phases), dict(report.api_calls), dict(report.pulled),
             report.scored, report.written, report.echoes, report.tasks_created, report.stopped,
-            report.model_version, gc_s, peak_rss_mb,
+            report.model_version, gc_s, 0.0 if memory is None else memory.peak_mb,
+            "" if memory is None else memory.where,
         )  # fmt: skip
 
 
@@ -85,17 +89,41 @@ def rss_mb() -> float:
 
 class RssPeak:
     """The highest RSS while installed, sampled every `every` seconds by a thread: `ru_maxrss` is the whole
-    process's, so it cannot tell which cycle (or CRM) set the peak."""
+    process's, so it cannot tell which cycle (or CRM) set the peak. `where` names what the main thread was
+    running when the peak was seen (leadq's innermost functions), and `timeline` keeps the RSS each
+    `mark_every` seconds with the same, to show which step holds what."""
 
-    def __init__(self, every: float = 0.05) -> None:
+    def __init__(self, every: float = 0.05, mark_every: float = 5.0, modules: frozenset[str] = OURS) -> None:
         self.peak_mb = 0.0
+        self.where = ""
+        self.timeline: list[tuple[float, float, str]] = []
         self._every = every
+        self._mark_every = mark_every
+        self._modules = modules
+        self._main = threading.get_ident()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="rss-peak", daemon=True)
 
+    def _running(self) -> str:
+        frame = sys._current_frames().get(self._main)
+        names: list[str] = []
+        while frame is not None and len(names) < 3:
+            module = frame.f_globals.get("__name__", "")
+            if module.split(".")[0] in self._modules:
+                names.append(f"{module}.{frame.f_code.co_name}")
+            frame = frame.f_back
+        return " < ".join(names)
+
     def _sample(self) -> None:
+        started = time.perf_counter()
+        next_mark = 0.0
         while True:
-            self.peak_mb = max(self.peak_mb, rss_mb())
+            now, rss = time.perf_counter() - started, rss_mb()
+            if rss > self.peak_mb:
+                self.peak_mb, self.where = rss, self._running()
+            if now >= next_mark:
+                self.timeline.append((now, rss, self._running()))
+                next_mark = now + self._mark_every
             if self._done.wait(self._every):
                 return
 
@@ -183,11 +211,10 @@ def _cycle(ctx: CycleContext, crm: Crm, profile_to: Path | None) -> CycleResult:
         profiler.disable()
         assert profile_to is not None
         profiler.dump_stats(str(profile_to))
-    result = CycleResult.of(
-        report.crms[crm], time.perf_counter() - started, collector.seconds, memory.peak_mb
-    )
+    result = CycleResult.of(report.crms[crm], time.perf_counter() - started, collector.seconds, memory)
     phases = " ".join(f"{k} {v:.1f}" for k, v in result.phases.items()) + f"; gc {result.gc_s:.1f}"
-    phases += f"; peak RSS {result.peak_rss_mb:,.0f} MB"
+    phases += f"; peak RSS {result.peak_rss_mb:,.0f} MB in {result.peak_where or '?'}"
+    _print_timeline(memory.timeline)
     print(
         f"  {crm}: {result.seconds:.1f} s, pulled {sum(result.pulled.values()):,}, scored {result.scored:,}, "
         f"written {result.written:,}, {sum(result.api_calls.values()):,} calls ({phases})",
@@ -195,6 +222,15 @@ def _cycle(ctx: CycleContext, crm: Crm, profile_to: Path | None) -> CycleResult:
         flush=True,
     )
     return result
+
+
+def _print_timeline(timeline: list[tuple[float, float, str]], step_mb: float = 100.0) -> None:
+    """The RSS marks where it moved by `step_mb` or more since the last one printed."""
+    shown = -step_mb
+    for at, rss, where in timeline:
+        if abs(rss - shown) >= step_mb:
+            print(f"    {at:7.1f} s {rss:7,.0f} MB  {where}", file=sys.stderr)
+            shown = rss
 
 
 def _change(ctx: CycleContext, crm: Crm, fraction: float, seed: int) -> int:
@@ -278,6 +314,7 @@ def run_scale_in_child(conn: Any, args: tuple[Any, ...], kwargs: dict[str, Any])
     from threadpoolctl import threadpool_limits
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    keep_large_blocks_apart()  # as the `leadq` command does
     try:
         with threadpool_limits(limits=1):
             conn.send(("ok", run_scale(*args, **kwargs)))

@@ -34,6 +34,7 @@ from rich.table import Table
 from benchmarks.cycle_run import rss_mb
 from benchmarks.served import served_salesforce
 from mappings import CrmMapping, LeadqConfig
+from sync.memory import keep_large_blocks_apart
 from sync.pull import pull_changes
 from sync.report import CrmReport
 from sync.world import World
@@ -101,6 +102,7 @@ def main() -> None:
     parser.add_argument("--cache", help="keep seeded orgs here and reuse them (default: a temporary folder)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    keep_large_blocks_apart()  # as the `leadq` command does: the pull's peak RSS is the command's
     console = Console(stderr=True)
     world = pull_world(args.leads, args.seed, Path(args.cache) if args.cache else None, console)
     pull_peak = peak_rss_mb()

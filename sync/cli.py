@@ -12,6 +12,7 @@ from sync.cli_model import model_app, report
 from sync.cli_run import run
 from sync.cli_sandbox import sandbox_app
 from sync.cli_setup import setup
+from sync.memory import keep_large_blocks_apart
 
 app = typer.Typer(
     name="leadq",
@@ -33,4 +34,5 @@ app.add_typer(sandbox_app, name="sandbox")
 
 def main() -> None:
     """Console-script entry point."""
+    keep_large_blocks_apart()  # before anything big is allocated: see sync/memory.py
     app()

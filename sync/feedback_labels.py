@@ -229,37 +229,49 @@ def record_outcome_labels(
     subset = None if len(people) > _READ_ALL_ABOVE else people
     stored = latest_labels(ctx.store, crm, source="outcome", lead_ids=subset)
     at = as_utc(_aware(now))
-    rows: list[dict[str, Any]] = []
-    audits: list[dict[str, Any]] = []
+    # What is new, as small tuples: a first cycle over a 1M-lead org finds hundreds of thousands, and a row
+    # and an audit entry as dicts each would hold ~1 KB a person at the cycle's peak of memory.
+    found: list[tuple[str, str, int, int | None]] = []  # lead id, object, label, previous label
     for lead_id in people:
         person = world.people[lead_id]
         label = label_of(crm, label_config, person, index, now)
         previous = stored.get(lead_id)
         if label is None or label == previous:
             continue
-        # A first label needs no detail (the kind is in the config); a changed one says what it was.
-        detail = None if previous is None else {"kind": label_config.kind, "previous": previous}
-        rows.append({"crm": crm, "lead_id": lead_id, "label": label, "source": "outcome", "at": at,
-                     "detail": detail})  # fmt: skip
-        audits.append({"actor": "leadq", "action": "label_added", "crm": crm, "obj": _object_of(crm, person),
-                       "record_id": lead_id, "old": previous, "new": label, "at": at,
-                       "detail": {"kind": label_config.kind, "source": "outcome"}})  # fmt: skip
-    if not rows:
+        found.append((lead_id, _object_of(crm, person), label, previous))
+    if not found:
         return 0
-    if len(audits) > AUDIT_EACH_UP_TO:
-        # A backfill (the first cycle over an org): the label rows keep each person's label and its
-        # previous value; the audit log gets one entry with the counts instead of one per person.
-        positives = sum(row["label"] for row in rows)
-        summary = {"kind": label_config.kind, "source": "outcome", "positive": positives,
-                   "negative": len(rows) - positives}  # fmt: skip
-        audits = [{"actor": "leadq", "action": "labels_added", "crm": crm, "new": len(rows), "at": at,
-                   "detail": summary}]  # fmt: skip
     with ctx.store.transaction() as session:
         connection = session.connection()
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            connection.execute(insert(_LABELS), rows[start : start + _INSERT_CHUNK])
-        ctx.store.audit_many(audits)
-    return len(rows)
+        for start in range(0, len(found), _INSERT_CHUNK):
+            # A first label needs no detail (the kind is in the config); a changed one says what it was.
+            rows = [{"crm": crm, "lead_id": lead_id, "label": label, "source": "outcome", "at": at,
+                     "detail": None if previous is None else {"kind": label_config.kind, "previous": previous}}
+                    for lead_id, _, label, previous in found[start : start + _INSERT_CHUNK]]  # fmt: skip
+            connection.execute(insert(_LABELS), rows)
+        ctx.store.audit_many(_label_audits(crm, label_config.kind, found, at))
+    return len(found)
+
+
+def _label_audits(
+    crm: Crm, kind: str, found: list[tuple[str, str, int, int | None]], at: datetime
+) -> list[dict[str, Any]]:
+    """One `label_added` entry a label, or for a backfill of more than `AUDIT_EACH_UP_TO` (the first
+    cycle over an org) one `labels_added` entry with the counts: the label rows keep each person's label
+    and its previous value."""
+    if len(found) > AUDIT_EACH_UP_TO:
+        positives = sum(label for _, _, label, _ in found)
+        summary = {
+            "kind": kind,
+            "source": "outcome",
+            "positive": positives,
+            "negative": len(found) - positives,
+        }
+        return [{"actor": "leadq", "action": "labels_added", "crm": crm, "new": len(found), "at": at,
+                 "detail": summary}]  # fmt: skip
+    return [{"actor": "leadq", "action": "label_added", "crm": crm, "obj": obj, "record_id": lead_id,
+             "old": previous, "new": label, "at": at, "detail": {"kind": kind, "source": "outcome"}}
+            for lead_id, obj, label, previous in found]  # fmt: skip
 
 
 def training_labels(ctx: CycleContext, crm: Crm, world: WorldLike, now: datetime) -> pd.Series:

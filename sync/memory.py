@@ -1,0 +1,42 @@
+"""How leadq's processes ask the C allocator for memory (glibc's `malloc`, on Linux).
+
+A full pull allocates and frees large blocks all along: each Bulk API results chunk as text, its parsed
+rows, a page's lists, the feed batches. glibc serves a block of 128 KiB or more from a mapping of its own
+at first, but each time such a mapped block is freed it raises that threshold to the block's size (up to
+32 MiB), so later large blocks come from the heap instead, between the small objects the world keeps for
+good. The heap then holds hundreds of megabytes it can neither reuse for the next, larger page nor give
+back: at 100k leads, a process that pulled everything held 245 MB of free heap beside a 337 MB world. A
+fixed threshold keeps large blocks in their own mappings, returned to the system when freed (the same
+pull then ends at 847 MB of RSS instead of 1,082).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+
+log = logging.getLogger("leadq.memory")
+
+M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
+MMAP_THRESHOLD = 1 << 20  # blocks of 1 MiB or more: a page's text or columns, never a record's objects
+
+
+def keep_large_blocks_apart(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Serve every allocation of `threshold` bytes or more from a mapping of its own, for the rest of the
+    process's life (`mallopt(M_MMAP_THRESHOLD)`, which also ends glibc's raising of the threshold).
+
+    Returns whether the allocator took the setting: False where there is no glibc `mallopt` (macOS, or a
+    C library that ignores it), where nothing changes. Idempotent; call it once at start-up.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    taken = bool(mallopt(M_MMAP_THRESHOLD, threshold))
+    if not taken:
+        log.debug("the C library did not take mallopt(M_MMAP_THRESHOLD, %d)", threshold)
+    return taken
