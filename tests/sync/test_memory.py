@@ -13,8 +13,8 @@ from sync.memory import keep_large_blocks_apart
 
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt and mallinfo2 only")
 
-# A fresh process frees a 16 MiB block (glibc then raises its mmap threshold past 16 MiB, unless told not
-# to), allocates 4 MiB and prints whether that block came from a mapping of its own (mallinfo2's hblkhd).
+# A fresh process frees a 28 MiB block (glibc then raises its mmap threshold to 28 MiB, unless told not
+# to), allocates 20 MiB and prints whether that block came from a mapping of its own (mallinfo2's hblkhd).
 PROBE = textwrap.dedent(
     """
     import ctypes, ctypes.util, sys
@@ -29,11 +29,11 @@ PROBE = textwrap.dedent(
     libc.mallinfo2.restype = Mallinfo2
     if sys.argv[1] == "set":
         assert keep_large_blocks_apart()
-    big = bytearray(16 << 20)
+    big = bytearray(28 << 20)
     del big
     mapped = libc.mallinfo2().hblkhd
-    block = bytearray(4 << 20)
-    print(libc.mallinfo2().hblkhd - mapped >= 4 << 20)
+    block = bytearray(20 << 20)
+    print(libc.mallinfo2().hblkhd - mapped >= 20 << 20)
     """
 )
 
@@ -47,7 +47,7 @@ def _large_block_mapped(setting: str) -> bool:
 
 @glibc
 def test_after_a_big_free_large_blocks_come_from_the_heap_by_default() -> None:
-    # What the setting is for: without it, the 4 MiB block lands in the heap, among the world's objects.
+    # What the setting is for: without it, the 20 MiB block lands in the heap, among the world's objects.
     assert not _large_block_mapped("default")
 
 
