@@ -23,7 +23,9 @@ ones arrive, which after a large write are our own echoes (the idle rows show wh
 Pacing is lifted in the sandbox and the connectors (HubSpot's 4 searches/s and 100 calls/10 s, the
 Salesforce daily quota): the benchmark times leadq, and counts the calls; the table says what the real
 limits would add. Phases come from the run report (`CrmReport.phases`); "other" is the rest of the wall
-time (labels, the review pickup, the transaction's end, starting the retraining). Prints tables, then as the last line one JSON object:
+time (labels, the review pickup, the transaction's end, starting the retraining). Each cycle's line on
+stderr ends with its peak RSS and what leadq was running when it was seen, after the RSS every 5 s where
+it moved by 100 MB (`cycle_run.RssPeak`). Prints tables, then as the last line one JSON object:
 {"full_100k_s": ..., "incremental_1pct_s": ..., "full_1m_s": ..., "peak_rss_mb": ..., "api_calls": ..., "api_floor": ...}
 (seconds summed over both CRMs; calls and floor of the 100k full cycle; null for a skipped case).
 """
