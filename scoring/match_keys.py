@@ -119,11 +119,11 @@ def lead_domains(lead: Lead) -> tuple[tuple[str, str], ...]:
     key = (lead.email, lead.domain)
     found = _LEAD_DOMAINS.get(key)
     if found is None:
-        found = remember(_LEAD_DOMAINS, key, _readlead_domains(*key), limit=_LEAD_DOMAINS_LIMIT)
+        found = remember(_LEAD_DOMAINS, key, _read_lead_domains(*key), limit=_LEAD_DOMAINS_LIMIT)
     return found
 
 
-def _readlead_domains(email: str | None, website_value: str | None) -> tuple[tuple[str, str], ...]:
+def _read_lead_domains(email: str | None, website_value: str | None) -> tuple[tuple[str, str], ...]:
     found: list[tuple[str, str]] = []
     from_email = email_domain(email)
     if from_email and not is_free_mail(from_email):
