@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from mappings import Activity, ActivityKind, Crm
+from scoring.key_codes import KeyCodes
 
 __all__ = [
     "ACTIVITY_COLUMNS",
@@ -84,45 +85,6 @@ _DTYPES: dict[str, type[np.generic]] = {
 }  # fmt: skip
 
 
-class _Codes:
-    """Dense integer codes for (crm, id) keys, so rows store 4 bytes instead of a string.
-
-    Kept as one dict of ids a CRM and the ids by code, not as (crm, id) tuples: a tuple is 56 bytes a
-    person (~90 MB at 1M leads), and a key is asked for by code only for the few people a batch changes."""
-
-    def __init__(self) -> None:
-        self._code: dict[Crm, dict[str, int]] = {}
-        self._crms: list[Crm] = []
-        self._ids: list[str] = []
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def get(self, crm: Crm, key_id: str, default: int) -> int:
-        """The code of `(crm, key_id)`, else `default`."""
-        codes = self._code.get(crm)
-        return default if codes is None else codes.get(key_id, default)
-
-    def key(self, code: int) -> tuple[Crm, str]:
-        """The (crm, id) a code stands for."""
-        return self._crms[code], self._ids[code]
-
-    def get_or_add(self, crm: Crm, key_id: str) -> int:
-        codes = self._code.get(crm)
-        if codes is None:
-            codes = self._code[crm] = {}
-        code = codes.get(key_id)
-        if code is None:
-            code = codes[key_id] = len(self._ids)
-            self._ids.append(key_id)
-            self._crms.append(crm)
-        return code
-
-    def lookup(self, crm: Crm, ids: Iterable[str]) -> npt.NDArray[np.int64]:
-        codes = self._code.get(crm, {})
-        return np.fromiter((codes.get(i, -1) for i in ids), dtype=np.int64)
-
-
 class ActivityIndex:
     """Columnar store of activities with vectorised per-person aggregates.
 
@@ -132,8 +94,8 @@ class ActivityIndex:
 
     def __init__(self, *, pricing_pattern: str = _DEFAULT_PRICING) -> None:
         self._pricing = re.compile(pricing_pattern, re.IGNORECASE)
-        self._persons = _Codes()
-        self._accounts = _Codes()
+        self._persons = KeyCodes()
+        self._accounts = KeyCodes()
         self._rows: _Columns = {name: np.empty(0, dtype=dtype) for name, dtype in _DTYPES.items()}
         self.generation = 0
         """Counts the `update`s: whatever was derived from the index under one generation still holds."""
